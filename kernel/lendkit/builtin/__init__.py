@@ -1,0 +1,1 @@
+"""Kernel features registered as default plugins, through the public hooks."""

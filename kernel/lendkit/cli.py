@@ -1,0 +1,256 @@
+"""The ``lendkit`` command-line tool.
+
+Commands find the tenant through ``$LENDKIT_CONFIG`` or ``./lendkit.toml``.
+Plugins add commands through the ``register_commands`` hook. A
+:class:`~lendkit.errors.StartupError` (bad settings, unknown plugin,
+unreachable database) prints one line and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+import lendkit
+from lendkit import migrate, outbox
+from lendkit.errors import LendkitError, StartupError
+from lendkit.plugins import installed_plugins, make_plugin_manager
+from lendkit.runtime import Runtime, open_runtime
+from lendkit.settings import config_path, load_settings
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(lendkit.__version__, prog_name="lendkit")
+def cli() -> None:
+    """lendkit: run and operate a lending tenant."""
+
+
+@cli.command()
+def version() -> None:
+    """Print the kernel version and the enabled plugins' versions."""
+    click.echo(f"lendkit {lendkit.__version__}")
+    enabled = set(load_settings().plugins.enabled)
+    for name, plugin in sorted(installed_plugins().items()):
+        if name in enabled:
+            click.echo(f"{name} ({plugin.distribution}) {plugin.version}")
+
+
+def _runtime(*, migrated: bool = False) -> Runtime:
+    runtime = open_runtime()
+    runtime.check_database()
+    if migrated:
+        stale = [
+            s.branch
+            for s in migrate.status(runtime.engine, runtime.settings.plugins.enabled)
+            if s.enabled and not s.up_to_date
+        ]
+        if stale:
+            raise StartupError(
+                f"migrations pending for {', '.join(stale)}: run `lendkit db upgrade`"
+            )
+    return runtime
+
+
+def serve_runtime(runtime: Runtime, host: str, port: int, *, with_worker: bool) -> None:
+    """Serve the web app (and optionally the worker in a thread) until interrupted."""
+    import uvicorn
+
+    from lendkit.logs import configure_logging
+    from lendkit.web.app import create_app
+    from lendkit.worker import run_worker
+
+    configure_logging()
+    app = create_app(runtime)
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(runtime, stop), name="worker", daemon=True)
+    if with_worker:
+        worker.start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    finally:
+        stop.set()
+        if with_worker:
+            worker.join(timeout=10)
+
+
+@cli.command()
+@click.option("--host", help="Address to bind (default: server.host).")
+@click.option("--port", type=int, help="Port to bind (default: server.port).")
+@click.option("--with-worker", is_flag=True, help="Also run the worker in this process.")
+def serve(host: str | None, port: int | None, with_worker: bool) -> None:
+    """Serve the web app (migrations must be current)."""
+    runtime = _runtime(migrated=True)
+    server = runtime.settings.server
+    serve_runtime(runtime, host or server.host, port or server.port, with_worker=with_worker)
+
+
+@cli.command()
+def worker() -> None:
+    """Run the outbox dispatcher and scheduled jobs until Ctrl-C."""
+    from lendkit.logs import configure_logging
+    from lendkit.worker import run_worker
+
+    configure_logging()
+    stop = threading.Event()
+    try:
+        run_worker(_runtime(migrated=True), stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@cli.group()
+def db() -> None:
+    """Database schema: upgrade and inspect migrations."""
+
+
+def _print_status(statuses: list[migrate.BranchStatus]) -> None:
+    for s in statuses:
+        state = "current" if s.up_to_date else "behind" if s.current else "not installed"
+        flag = "enabled" if s.enabled else "disabled"
+        click.echo(f"{s.branch:<20} {s.current or '-':<12} head {s.head:<12} {state} ({flag})")
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the heads of the kernel and every enabled plugin."""
+    runtime = _runtime()
+    _print_status(migrate.upgrade(runtime.engine, runtime.settings.plugins.enabled))
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show each branch's revision in the database and its head."""
+    runtime = _runtime()
+    _print_status(migrate.status(runtime.engine, runtime.settings.plugins.enabled))
+
+
+@cli.group()
+def plugins() -> None:
+    """List, enable and disable plugins of this tenant."""
+
+
+@plugins.command("list")
+def plugins_list() -> None:
+    """Installed plugins and whether this tenant enables them."""
+    enabled = set(load_settings().plugins.enabled)
+    found = installed_plugins()
+    for name, plugin in sorted(found.items()):
+        state = "enabled" if name in enabled else "disabled"
+        click.echo(f"{name:<20} {plugin.version:<10} {state:<9} {plugin.distribution}")
+    for name in sorted(enabled - found.keys()):
+        click.echo(f"{name:<20} {'?':<10} {'missing':<9} enabled but not installed")
+
+
+@plugins.command("enable")
+@click.argument("name")
+def plugins_enable(name: str) -> None:
+    """Enable NAME: update lendkit.toml and apply its migrations."""
+    from lendkit.tenant_config import set_plugin_enabled
+
+    if name not in installed_plugins():
+        raise StartupError(
+            f"unknown plugin {name!r} (installed: {', '.join(sorted(installed_plugins())) or 'none'})"
+        )
+    changed = set_plugin_enabled(config_path(), name, enabled=True)
+    runtime = _runtime()
+    migrate.upgrade(runtime.engine, runtime.settings.plugins.enabled)
+    click.echo(
+        f"{name}: {'enabled' if changed else 'already enabled'}; restart the server to mount its routes"
+    )
+
+
+@plugins.command("disable")
+@click.argument("name")
+def plugins_disable(name: str) -> None:
+    """Disable NAME: update lendkit.toml; its tables and rows are kept."""
+    from lendkit.tenant_config import set_plugin_enabled
+
+    changed = set_plugin_enabled(config_path(), name, enabled=False)
+    click.echo(
+        f"{name}: {'disabled' if changed else 'already disabled'}; its data is kept; restart the server"
+    )
+
+
+@cli.group("outbox")
+def outbox_group() -> None:
+    """Inspect and requeue event deliveries."""
+
+
+@outbox_group.command("dead")
+def outbox_dead() -> None:
+    """List dead-lettered deliveries (plugins that kept failing)."""
+    runtime = _runtime(migrated=True)
+    with runtime.sessions.begin() as session:
+        rows = outbox.dead_letters(session)
+        for d in rows:
+            click.echo(
+                f"{d.id:>6} event {d.event_id:>6} {d.event.topic:<24} {d.subscriber:<16} "
+                f"attempts {d.attempts}: {d.last_error}"
+            )
+        click.echo(f"{len(rows)} dead deliveries")
+
+
+@outbox_group.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "retry_all", is_flag=True, help="Requeue every dead delivery.")
+def outbox_retry(ids: tuple[int, ...], retry_all: bool) -> None:
+    """Requeue dead deliveries IDS (or --all) for a fresh set of attempts."""
+    if not ids and not retry_all:
+        raise click.UsageError("give delivery ids or --all")
+    runtime = _runtime(migrated=True)
+    with runtime.sessions.begin() as session:
+        count = outbox.requeue(session, None if retry_all else list(ids))
+    click.echo(f"requeued {count} deliveries")
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path),
+    default=Path("demo-tenant"),
+    show_default=True,
+    help="Folder of the demo tenant.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Create and seed, then exit.")
+def demo(directory: Path, host: str, port: int, no_serve: bool) -> None:
+    """Create and seed a demo tenant on SQLite if absent, then serve it with the worker."""
+    from lendkit.demo import prepare_demo
+
+    runtime = prepare_demo(directory, echo=click.echo)
+    if no_serve:
+        return
+    click.echo(f"\n  Open   http://{host}:{port}/          home page with the seeded products")
+    click.echo(f"         http://{host}:{port}/marketing/ seeded coupons (marketing plugin)")
+    click.echo(f"         http://{host}:{port}/schema     API documentation (OpenAPI)")
+    click.echo(f"         http://{host}:{port}/readyz     readiness checks")
+    click.echo("  Logins none yet: staff and borrower accounts arrive with authentication")
+    click.echo("  Stop   Ctrl-C\n")
+    serve_runtime(runtime, host, port, with_worker=True)
+
+
+def _register_plugin_commands() -> None:
+    try:
+        pm = make_plugin_manager(load_settings().plugins.enabled)
+    except StartupError:
+        return  # the kernel's commands still run and report the problem themselves
+    pm.hook.register_commands(cli=cli)
+
+
+def main() -> None:
+    _register_plugin_commands()
+    try:
+        cli.main(prog_name="lendkit")
+    except StartupError as exc:
+        click.echo(f"lendkit: error: {exc.detail}", err=True)
+        sys.exit(2)
+    except LendkitError as exc:
+        click.echo(f"lendkit: {exc.code}: {exc.detail}", err=True)
+        sys.exit(1)

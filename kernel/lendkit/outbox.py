@@ -1,0 +1,183 @@
+"""The transactional outbox: events written with the change, delivered after commit.
+
+:func:`publish` adds an event in the caller's transaction, so the event
+exists if and only if the change committed. The worker calls
+:func:`dispatch`, which gives each subscribing plugin its own delivery row,
+calls the plugin's event hook inside the delivery's transaction, retries
+failures with exponential back-off and dead-letters what keeps failing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pluggy
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from lendkit.db import utcnow
+from lendkit.masking import mask_text
+from lendkit.models import OutboxDelivery, OutboxEvent
+from lendkit.settings import Outbox as OutboxSettings
+from lendkit.types import Event
+
+__all__ = ["DispatchResult", "dead_letters", "dispatch", "hook_for", "publish", "requeue"]
+
+log = logging.getLogger(__name__)
+
+# Which event hook receives which topics (first matching prefix wins).
+TOPIC_HOOKS: tuple[tuple[str, str], ...] = (
+    ("borrower.", "on_loan_event"),
+    ("loan.", "on_loan_event"),
+)
+MAX_DELAY = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchResult:
+    delivered: int = 0
+    retried: int = 0
+    dead: int = 0
+
+    def __add__(self, other: DispatchResult) -> DispatchResult:
+        return DispatchResult(
+            self.delivered + other.delivered, self.retried + other.retried, self.dead + other.dead
+        )
+
+
+def hook_for(topic: str) -> str:
+    for prefix, hook in TOPIC_HOOKS:
+        if topic.startswith(prefix):
+            return hook
+    raise ValueError(f"no event hook takes topic {topic!r}")
+
+
+def publish(session: Session, topic: str, payload: Mapping[str, Any]) -> OutboxEvent:
+    """Record an event in the caller's transaction; delivered after it commits."""
+    hook_for(topic)  # refuse unroutable topics at the source, not in the worker
+    event = OutboxEvent(topic=topic, payload=dict(payload), created_at=utcnow())
+    session.add(event)
+    session.flush()
+    return event
+
+
+def dispatch(
+    sessions: sessionmaker[Session],
+    pm: pluggy.PluginManager,
+    settings: OutboxSettings,
+    now: datetime | None = None,
+) -> DispatchResult:
+    """One pass: fan out new events, then deliver what is due (up to a batch)."""
+    now = now or utcnow()
+    _fan_out(sessions, pm, settings.batch_size)
+    result = DispatchResult()
+    for _ in range(settings.batch_size):
+        step = _deliver_one(sessions, pm, settings, now)
+        if step is None:
+            break
+        result += step
+    return result
+
+
+def _subscribers(pm: pluggy.PluginManager, hook: str) -> dict[str, pluggy.HookImpl]:
+    return {impl.plugin_name: impl for impl in getattr(pm.hook, hook).get_hookimpls()}
+
+
+def _fan_out(sessions: sessionmaker[Session], pm: pluggy.PluginManager, limit: int) -> None:
+    with sessions.begin() as session:
+        events = session.scalars(
+            select(OutboxEvent)
+            .where(OutboxEvent.fanned_out.is_(False))
+            .order_by(OutboxEvent.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for event in events:
+            for name in _subscribers(pm, hook_for(event.topic)):
+                session.add(
+                    OutboxDelivery(
+                        event_id=event.id, subscriber=name, next_attempt_at=event.created_at
+                    )
+                )
+            event.fanned_out = True
+
+
+def _deliver_one(
+    sessions: sessionmaker[Session],
+    pm: pluggy.PluginManager,
+    settings: OutboxSettings,
+    now: datetime,
+) -> DispatchResult | None:
+    active = {name for _, hook in TOPIC_HOOKS for name in _subscribers(pm, hook)}
+    with sessions.begin() as session:
+        delivery = session.scalars(
+            select(OutboxDelivery)
+            .where(
+                OutboxDelivery.status == "pending",
+                OutboxDelivery.next_attempt_at <= now,
+                # A disabled plugin's deliveries wait for it to come back.
+                OutboxDelivery.subscriber.in_(active),
+            )
+            .order_by(OutboxDelivery.next_attempt_at, OutboxDelivery.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if delivery is None:
+            return None
+        event = delivery.event
+        impl = _subscribers(pm, hook_for(event.topic))[delivery.subscriber]
+        public = Event(
+            id=event.id, topic=event.topic, occurred_at=event.created_at, payload=event.payload
+        )
+        arguments = {"event": public, "session": session}
+        delivery.attempts += 1
+        try:
+            with session.begin_nested():
+                impl.function(**{name: arguments[name] for name in impl.argnames})
+        except Exception as exc:
+            delivery.last_error = mask_text(f"{type(exc).__name__}: {exc}")[:2000]
+            if delivery.attempts >= settings.max_attempts:
+                delivery.status = "dead"
+                log.error(
+                    "outbox delivery dead",
+                    extra={"delivery": delivery.id, "subscriber": delivery.subscriber},
+                )
+                return DispatchResult(dead=1)
+            delay = timedelta(seconds=settings.base_delay_seconds * 2 ** (delivery.attempts - 1))
+            delivery.next_attempt_at = now + min(delay, MAX_DELAY)
+            log.warning(
+                "outbox delivery failed",
+                extra={"delivery": delivery.id, "subscriber": delivery.subscriber},
+            )
+            return DispatchResult(retried=1)
+        delivery.status = "delivered"
+        delivery.delivered_at = utcnow()
+        return DispatchResult(delivered=1)
+
+
+def dead_letters(session: Session) -> list[OutboxDelivery]:
+    """Deliveries that used up their attempts, oldest first."""
+    return list(
+        session.scalars(
+            select(OutboxDelivery)
+            .where(OutboxDelivery.status == "dead")
+            .order_by(OutboxDelivery.id)
+        )
+    )
+
+
+def requeue(session: Session, delivery_ids: list[int] | None = None) -> int:
+    """Give dead deliveries (all, or the given ids) a fresh set of attempts."""
+    statement = (
+        update(OutboxDelivery)
+        .where(OutboxDelivery.status == "dead")
+        .values(status="pending", attempts=0, next_attempt_at=utcnow())
+    )
+    if delivery_ids is not None:
+        statement = statement.where(OutboxDelivery.id.in_(delivery_ids))
+    result = session.execute(statement)
+    return int(result.rowcount)  # type: ignore[attr-defined]  # DML results are CursorResults

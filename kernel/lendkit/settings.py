@@ -1,0 +1,177 @@
+"""Tenant settings: ``lendkit.toml`` overlaid by ``LENDKIT_*`` variables.
+
+Environment variables win over the file; nested keys use ``__``, e.g.
+``LENDKIT_DATABASE__URL`` or ``LENDKIT_PLUGINS__ENABLED='["marketing"]'``.
+The file is found at ``$LENDKIT_CONFIG`` or ``./lendkit.toml``; relative
+paths in it are relative to the file's folder (the tenant root). A missing
+file means all defaults: a demo-ready SQLite tenant in ``./data``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from lendkit.errors import StartupError
+
+__all__ = ["CONFIG_ENV", "Settings", "config_path", "load_settings"]
+
+CONFIG_ENV = "LENDKIT_CONFIG"
+SUPPORTED_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+
+
+def _database_url(value: str) -> str:
+    """Accept SQLite and PostgreSQL URLs; PostgreSQL always goes through psycopg 3."""
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(
+            "expected a URL like sqlite:///data/lendkit.db or postgresql://u@h/db"
+        ) from None
+    backend = url.get_backend_name()
+    if backend not in SUPPORTED_DRIVERS:
+        raise ValueError(f"expected a sqlite or postgresql URL, not {backend!r}")
+    if url.get_driver_name() not in {"pysqlite", "psycopg", "psycopg2"}:
+        raise ValueError(f"unsupported driver {url.get_driver_name()!r} (use psycopg)")
+    return url.set(drivername=SUPPORTED_DRIVERS[backend]).render_as_string(hide_password=False)
+
+
+def _colour(value: str) -> str:
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+        raise ValueError("expected a colour like #1f6feb")
+    return value
+
+
+DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
+Colour = Annotated[str, AfterValidator(_colour)]
+PluginName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
+Rate = Annotated[Decimal, Field(gt=0, lt=1)]
+Money = Annotated[Decimal, Field(gt=0, decimal_places=2)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tenant(_Section):
+    name: str = "Demo Microfinance Co."
+    slug: str = Field("demo", pattern=r"^[a-z][a-z0-9-]{1,40}$")
+    display_name: str = "演示小贷"
+    locale: str = Field("zh_CN", pattern=r"^[a-z]{2}_[A-Z]{2}$")
+    primary_colour: Colour = "#b4232a"
+    accent_colour: Colour = "#1f6feb"
+    logo: str | None = None
+
+
+class Database(_Section):
+    url: DatabaseUrl | None = None
+    echo: bool = False
+
+
+class Plugins(_Section):
+    enabled: list[PluginName] = Field(default_factory=list)
+
+
+class Keys(_Section):
+    master_key_file: str | None = "keys/master.key"
+    master_key_env: str | None = None
+
+
+class Caps(_Section):
+    annual_rate: Rate = Decimal("0.24")
+    per_borrower: Money = Decimal("300000.00")
+    per_household: Money = Decimal("200000.00")
+    income_fraction: Rate = Decimal("0.3333")
+
+
+class Server(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+
+
+class Outbox(_Section):
+    max_attempts: int = Field(8, ge=1, le=100)
+    base_delay_seconds: float = Field(2.0, gt=0)
+    batch_size: int = Field(100, ge=1, le=10_000)
+
+
+class Settings(BaseSettings):
+    """Everything a tenant configures; immutable once loaded."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LENDKIT_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    root: Path = Field(default_factory=Path.cwd, exclude=True)
+    data_dir: str = "data"
+    tenant: Tenant = Tenant()
+    database: Database = Database()
+    plugins: Plugins = Plugins()
+    keys: Keys = Keys()
+    caps: Caps = Caps()
+    server: Server = Server()
+    outbox: Outbox = Outbox()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file arrives as init arguments; the environment overrides it.
+        return (env_settings, init_settings)
+
+    def path(self, relative: str) -> Path:
+        """A path from the settings, resolved against the tenant root."""
+        return (self.root / relative).resolve()
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url is not None:
+            return self.database.url
+        return f"sqlite:///{self.path(self.data_dir) / 'lendkit.db'}"
+
+
+def config_path(path: Path | None = None) -> Path:
+    """The settings file in use: explicit, ``$LENDKIT_CONFIG``, or ``./lendkit.toml``."""
+    if path is not None:
+        return path.resolve()
+    return Path(os.environ.get(CONFIG_ENV, "lendkit.toml")).resolve()
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read and validate the settings; raise one clear :class:`StartupError`."""
+    file = config_path(path)
+    data: dict[str, Any] = {}
+    if file.exists():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise StartupError(f"{file.name}: not valid TOML: {exc}") from None
+    try:
+        return Settings(root=file.parent, **data)
+    except ValidationError as exc:
+        raise StartupError(f"{file.name}: {_first_problem(exc)}") from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    key = ".".join(str(part) for part in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return f"unknown setting {key!r}"
+    if error["type"] == "missing":
+        return f"{key}: required setting is missing"
+    return f"{key} = {error['input']!r}: {message}"

@@ -1,0 +1,1 @@
+"""The web shell: a Litestar app assembled from the enabled plugins' routes."""

@@ -1,0 +1,67 @@
+"""The Litestar app factory: kernel shell plus whatever the plugins register."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import ImproperlyConfiguredException
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template import TemplateConfig
+from sqlalchemy.orm import Session
+
+from lendkit import __version__, registry
+from lendkit.errors import StartupError
+from lendkit.runtime import Runtime
+from lendkit.templating import make_environment
+from lendkit.web.problems import exception_handlers
+from lendkit.web.request_id import request_id_middleware
+
+__all__ = ["create_app"]
+
+
+def provide_runtime(state: State) -> Runtime:
+    runtime: Runtime = state.runtime
+    return runtime
+
+
+def provide_db_session(state: State) -> Iterator[Session]:
+    """One transaction per request: committed after the handler, rolled back on error."""
+    runtime: Runtime = state.runtime
+    with runtime.sessions.begin() as session:
+        yield session
+
+
+def create_app(runtime: Runtime) -> Litestar:
+    """Build the app for ``runtime``; route clashes between plugins stop start-up."""
+    settings = runtime.settings
+    try:
+        app = Litestar(
+            route_handlers=registry.routes(runtime.pm),
+            dependencies={
+                "runtime": Provide(provide_runtime, sync_to_thread=False),
+                "db_session": Provide(provide_db_session),
+            },
+            state=State({"runtime": runtime}),
+            exception_handlers=exception_handlers,
+            template_config=TemplateConfig(
+                instance=JinjaTemplateEngine.from_environment(
+                    make_environment(settings, runtime.pm)
+                )
+            ),
+            openapi_config=OpenAPIConfig(
+                title=f"{settings.tenant.display_name} API (lendkit)",
+                version=__version__,
+                path="/schema",
+            ),
+            logging_config=None,
+        )
+    except ImproperlyConfiguredException as exc:
+        raise StartupError(f"cannot mount routes: {exc.detail}") from None
+    # Outermost, around the exception handler too, so that even a 404 for an
+    # unknown path carries a request id (route middleware runs too late).
+    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    return app

@@ -1,0 +1,30 @@
+"""Built-in plugin: the tenant's home page."""
+
+from __future__ import annotations
+
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.response import Template
+from litestar.types import ControllerRouterHandler
+
+import lendkit
+from lendkit import registry
+from lendkit.plugins import plugin_names
+from lendkit.runtime import Runtime
+
+
+@get("/", opt={"permission": "public"}, sync_to_thread=False, include_in_schema=False)
+def home(runtime: NamedDependency[Runtime]) -> Template:
+    return Template(
+        "home.html",
+        context={
+            "products": registry.products(runtime.pm),
+            "plugins": plugin_names(runtime.pm),
+            "version": lendkit.__version__,
+        },
+    )
+
+
+@lendkit.hookimpl
+def register_routes() -> list[ControllerRouterHandler]:
+    return [home]

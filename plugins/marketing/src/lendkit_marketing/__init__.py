@@ -1,0 +1,1 @@
+"""lendkit-marketing: coupons and welcome offers."""
