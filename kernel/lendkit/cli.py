@@ -119,7 +119,7 @@ def _print_status(statuses: list[migrate.BranchStatus]) -> None:
 def db_upgrade() -> None:
     """Apply the heads of the kernel and every enabled plugin."""
     runtime = _runtime()
-    _print_status(migrate.upgrade(runtime.engine, runtime.settings.plugins.enabled))
+    _print_status(runtime.upgrade())
 
 
 @db.command("current")
@@ -158,7 +158,7 @@ def plugins_enable(name: str) -> None:
         )
     changed = set_plugin_enabled(config_path(), name, enabled=True)
     runtime = _runtime()
-    migrate.upgrade(runtime.engine, runtime.settings.plugins.enabled)
+    runtime.upgrade()
     click.echo(
         f"{name}: {'enabled' if changed else 'already enabled'}; restart the server to mount its routes"
     )

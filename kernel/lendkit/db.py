@@ -105,8 +105,9 @@ def _sqlite_on_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, keyring: object = None) -> sessionmaker[Session]:
+    """Sessions that carry the tenant's key ring, for encrypted columns."""
+    return sessionmaker(engine, expire_on_commit=False, info={"keyring": keyring})
 
 
 @contextmanager

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from lendkit import migrate
+from lendkit.crypto.keys import write_master_key
 from lendkit.runtime import Runtime, open_runtime
 from lendkit.settings import CONFIG_ENV
 
@@ -37,8 +37,12 @@ def prepare_demo(directory: Path, echo: Callable[[str], object] = print) -> Runt
         echo(f"created demo tenant in {directory}")
     os.environ[CONFIG_ENV] = str(config)
     runtime = open_runtime()
+    master_key = runtime.settings.keys.master_key_file
+    if master_key and not runtime.settings.path(master_key).exists():
+        write_master_key(runtime.settings.path(master_key))
+        echo(f"created a demo master key in {runtime.settings.path(master_key)}")
     fresh = not (runtime.settings.path(runtime.settings.data_dir) / "lendkit.db").exists()
-    migrate.upgrade(runtime.engine, runtime.settings.plugins.enabled)
+    runtime.upgrade()
     if fresh:
         with runtime.sessions.begin() as session:
             runtime.pm.hook.seed_demo(session=session, settings=runtime.settings)

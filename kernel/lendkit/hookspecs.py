@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from lendkit.settings import Settings
-    from lendkit.types import ComplianceItem, Event, Job, ProductSpec
+    from lendkit.types import ComplianceItem, Event, Job, KeyWrapper, ProductSpec
 
 __all__ = ["hookspec"]
 
@@ -128,6 +128,18 @@ def seed_demo(session: Session, settings: Settings) -> None:
     Called once by ``lendkit demo`` inside the seeding transaction, after the
     kernel has seeded its own data; the transaction commits after every
     plugin returns. Returns nothing. Never called on a real tenant.
+    """
+
+
+@hookspec(firstresult=True)
+def key_wrapper(settings: Settings) -> KeyWrapper | None:
+    """Return the wrapper of data keys: an external KMS or HSM.
+
+    Called once when the tenant's key ring is first used; the first non-None
+    result wins (plugins are asked before the built-in local master key,
+    which reads ``[keys]`` from the settings). Data keys are wrapped by it
+    when created and unwrapped when loaded; its ``name`` is stored beside
+    each wrapped key. Changing wrappers needs a key rotation.
     """
 
 

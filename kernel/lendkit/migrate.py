@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine
 from lendkit.errors import StartupError
 from lendkit.plugins import installed_plugins
 
-__all__ = ["KERNEL_BRANCH", "BranchStatus", "status", "upgrade"]
+__all__ = ["KERNEL_BRANCH", "BranchStatus", "downgrade", "status", "upgrade"]
 
 KERNEL_BRANCH = "kernel"
 SCRIPT_LOCATION = Path(__file__).parent / "migrations"
@@ -124,3 +124,12 @@ def upgrade(engine: Engine, enabled: Iterable[str]) -> list[BranchStatus]:
         for branch in targets:
             command.upgrade(config, f"{branch}@head")
     return status(engine, enabled)
+
+
+def downgrade(engine: Engine, branch: str, target: str = "base") -> None:
+    """Move ``branch`` down to ``target``: ``"base"`` removes it, or name a revision of it."""
+    locations = _branch_locations()
+    if branch not in locations:
+        raise StartupError(f"no migrations for {branch!r} (known: {', '.join(locations)})")
+    with engine.begin() as connection:
+        command.downgrade(_config(connection, locations.values()), f"{branch}@{target}")

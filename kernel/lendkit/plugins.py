@@ -72,10 +72,14 @@ def installed_plugins() -> dict[str, InstalledPlugin]:
             version=dist.version if dist else "?",
             entry_point=ep,
         )
-        if ep.name in found and found[ep.name].distribution != plugin.distribution:
+        claimed = found.get(ep.name)
+        if claimed is not None and (
+            claimed.distribution != plugin.distribution or claimed.entry_point.value != ep.value
+        ):
             raise StartupError(
-                f"plugin name {ep.name!r} is claimed by two distributions: "
-                f"{found[ep.name].distribution} and {plugin.distribution}; uninstall one"
+                f"plugin name {ep.name!r} is claimed twice: by {claimed.distribution} "
+                f"({claimed.entry_point.value}) and by {plugin.distribution} ({ep.value}); "
+                "uninstall one"
             )
         found[ep.name] = plugin
     return found
@@ -110,7 +114,8 @@ def make_plugin_manager(enabled: Iterable[str]) -> pluggy.PluginManager:
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise StartupError(str(exc)) from None
+        name = pm.get_name(exc.plugin) or "?"
+        raise StartupError(f"plugin {name!r}: {_one_line(str(exc))}") from None
     return pm
 
 
@@ -118,9 +123,16 @@ def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
     try:
         pm.register(plugin, name=name)
     except ValueError as exc:
-        raise StartupError(f"cannot register plugin {name!r}: {exc}") from None
+        # pluggy appends a dump of every registered plugin on further lines.
+        reason = str(exc).splitlines()[0]
+        raise StartupError(f"cannot register plugin {name!r}: {reason}") from None
     except pluggy.PluginValidationError as exc:
-        raise StartupError(f"plugin {name!r}: {exc}") from None
+        raise StartupError(f"plugin {name!r}: {_one_line(str(exc))}") from None
+
+
+def _one_line(message: str) -> str:
+    """pluggy's multi-line messages as one line: the CLI prints start-up errors as one."""
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
 def plugin_names(pm: pluggy.PluginManager) -> list[str]:

@@ -10,6 +10,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from lendkit import migrate
+from lendkit.crypto.keys import KeyRing, ensure_keys
+from lendkit.crypto.sm4 import BACKENDS
 from lendkit.db import make_engine, make_sessionmaker
 from lendkit.errors import StartupError
 from lendkit.masking import mask_text
@@ -25,6 +28,7 @@ class Runtime:
     pm: pluggy.PluginManager
     engine: Engine
     sessions: sessionmaker[Session]
+    keyring: KeyRing
 
     def check_database(self) -> None:
         """Raise :class:`StartupError` with one clear line if the database is unreachable."""
@@ -38,6 +42,13 @@ class Runtime:
                 f"database.url = {url!r}: cannot connect: {mask_text(reason)}"
             ) from None
 
+    def upgrade(self) -> list[migrate.BranchStatus]:
+        """Migrate the kernel and enabled plugins; create the first data keys."""
+        statuses = migrate.upgrade(self.engine, self.settings.plugins.enabled)
+        with self.engine.begin() as connection:
+            ensure_keys(connection, self.keyring.wrapper)
+        return statuses
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -47,4 +58,8 @@ def open_runtime(settings: Settings | None = None, config: Path | None = None) -
     settings = settings or load_settings(config)
     pm = make_plugin_manager(settings.plugins.enabled)
     engine = make_engine(settings.database_url, echo=settings.database.echo)
-    return Runtime(settings, pm, engine, make_sessionmaker(engine))
+    keyring = KeyRing(
+        wrapper_factory=lambda: pm.hook.key_wrapper(settings=settings),
+        backend=BACKENDS[settings.crypto.backend],
+    )
+    return Runtime(settings, pm, engine, make_sessionmaker(engine, keyring), keyring)

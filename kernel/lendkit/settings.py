@@ -14,10 +14,15 @@ import re
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -26,6 +31,7 @@ from lendkit.errors import StartupError
 __all__ = ["CONFIG_ENV", "Settings", "config_path", "load_settings"]
 
 CONFIG_ENV = "LENDKIT_CONFIG"
+ENV_PREFIX = "LENDKIT_"
 SUPPORTED_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
 
 
@@ -93,6 +99,11 @@ class Caps(_Section):
     income_fraction: Rate = Decimal("0.3333")
 
 
+class Crypto(_Section):
+    # Both backends read and write the same format; gmssl is the slow reference.
+    backend: Literal["openssl", "gmssl"] = "openssl"
+
+
 class Server(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -108,7 +119,7 @@ class Settings(BaseSettings):
     """Everything a tenant configures; immutable once loaded."""
 
     model_config = SettingsConfigDict(
-        env_prefix="LENDKIT_", env_nested_delimiter="__", extra="forbid", frozen=True
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
     )
 
     root: Path = Field(default_factory=Path.cwd, exclude=True)
@@ -118,6 +129,7 @@ class Settings(BaseSettings):
     plugins: Plugins = Plugins()
     keys: Keys = Keys()
     caps: Caps = Caps()
+    crypto: Crypto = Crypto()
     server: Server = Server()
     outbox: Outbox = Outbox()
 
@@ -139,9 +151,19 @@ class Settings(BaseSettings):
 
     @property
     def database_url(self) -> str:
-        if self.database.url is not None:
-            return self.database.url
-        return f"sqlite:///{self.path(self.data_dir) / 'lendkit.db'}"
+        if self.database.url is None:
+            return f"sqlite:///{self.path(self.data_dir) / 'lendkit.db'}"
+        url = make_url(self.database.url)
+        file = url.database or ""
+        if (
+            url.get_backend_name() == "sqlite"
+            and file not in {"", ":memory:"}
+            and not file.startswith("file:")
+            and not Path(file).is_absolute()
+        ):
+            # Like every relative path in the settings: relative to the tenant root.
+            return url.set(database=str(self.path(file))).render_as_string(hide_password=False)
+        return self.database.url
 
 
 def config_path(path: Path | None = None) -> Path:
@@ -158,20 +180,46 @@ def load_settings(path: Path | None = None) -> Settings:
     if file.exists():
         try:
             data = tomllib.loads(file.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise StartupError(f"{file.name}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise StartupError(f"{file}: cannot read: {exc.strerror or exc}") from None
     try:
         return Settings(root=file.parent, **data)
     except ValidationError as exc:
-        raise StartupError(f"{file.name}: {_first_problem(exc)}") from None
+        raise StartupError(_first_problem(exc, file.name)) from None
+    except SettingsError as exc:
+        # A LENDKIT_* variable for a list or a table that does not parse.
+        raise StartupError(
+            f"{exc}: expected JSON, e.g. {ENV_PREFIX}PLUGINS__ENABLED='[\"marketing\"]'"
+        ) from None
 
 
-def _first_problem(exc: ValidationError) -> str:
+def _first_problem(exc: ValidationError, file_name: str) -> str:
     error = exc.errors(include_url=False)[0]
-    key = ".".join(str(part) for part in error["loc"])
+    loc = error["loc"]
+    key = ".".join(str(part) for part in loc)
+    source = _env_source(loc) or file_name
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        return f"unknown setting {key!r}"
+        return f"{source}: unknown setting {key!r}"
     if error["type"] == "missing":
-        return f"{key}: required setting is missing"
-    return f"{key} = {error['input']!r}: {message}"
+        return f"{source}: {key}: required setting is missing"
+    return f"{source}: {key} = {_shown(key, error['input'])}: {message}"
+
+
+def _env_source(loc: tuple[int | str, ...]) -> str | None:
+    """The ``LENDKIT_*`` variable that set the setting at ``loc``, if one did."""
+    parts = [part for part in loc if isinstance(part, str)]
+    for length in range(len(parts), 0, -1):
+        name = ENV_PREFIX + "__".join(parts[:length]).upper()
+        if name in os.environ:
+            return name
+    return None
+
+
+def _shown(key: str, value: object) -> str:
+    """The offending value for the error line, with any database password hidden."""
+    if key == "database.url" and isinstance(value, str):
+        value = re.sub(r"(://[^/@:]*:)[^@/]*@", r"\1***@", value)
+    return repr(value)

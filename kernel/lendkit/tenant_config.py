@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import tomlkit
-from tomlkit.items import Array, Table
+from tomlkit.items import AbstractTable, Array
 
 __all__ = ["set_plugin_enabled"]
 
@@ -16,7 +16,8 @@ def set_plugin_enabled(path: Path, name: str, enabled: bool) -> bool:
         tomlkit.parse(path.read_text(encoding="utf-8")) if path.exists() else tomlkit.document()
     )
     plugins = document.get("plugins")
-    if not isinstance(plugins, Table):
+    # A [plugins] table, a dotted key or an inline table: all keep their other entries.
+    if not isinstance(plugins, AbstractTable):
         plugins = tomlkit.table()
         document["plugins"] = plugins
     current = plugins.get("enabled")
@@ -29,6 +30,8 @@ def set_plugin_enabled(path: Path, name: str, enabled: bool) -> bool:
     if enabled:
         current.append(name)
     else:
-        del current[names.index(name)]
+        for index in reversed(range(len(names))):  # every occurrence, or it stays enabled
+            if names[index] == name:
+                del current[index]
     path.write_text(tomlkit.dumps(document), encoding="utf-8")
     return True

@@ -42,7 +42,7 @@ import tomlkit
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from lendkit import migrate
+from lendkit.crypto.keys import write_master_key
 from lendkit.runtime import Runtime, open_runtime
 from lendkit.settings import CONFIG_ENV
 
@@ -113,6 +113,8 @@ def make_tenant(
             "plugins": {"enabled": list(plugins or [])},
             **sections,
         }
+        if not (root / "keys" / "master.key").exists():
+            write_master_key(root / "keys" / "master.key")
         config = root / "lendkit.toml"
         config.write_text(tomlkit.dumps(document), encoding="utf-8")
         monkeypatch.setenv(CONFIG_ENV, str(config))
@@ -127,7 +129,7 @@ def runtime(make_tenant: Callable[..., Path]) -> Iterator[Runtime]:
     if CONFIG_ENV not in os.environ:
         make_tenant()
     opened = open_runtime()
-    migrate.upgrade(opened.engine, opened.settings.plugins.enabled)
+    opened.upgrade()
     try:
         yield opened
     finally:

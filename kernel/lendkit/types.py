@@ -10,12 +10,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from lendkit.runtime import Runtime
 
-__all__ = ["ComplianceItem", "Event", "Job", "ProductSpec"]
+__all__ = ["ComplianceItem", "Event", "Job", "KeyWrapper", "ProductSpec"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +77,17 @@ class Job:
     name: str
     every: timedelta
     run: Callable[[Runtime, datetime], object]
+
+
+class KeyWrapper(Protocol):
+    """Wraps and unwraps data keys: the local master key, or a KMS/HSM plugin.
+
+    ``purpose`` is ``"field"`` or ``"index"`` and must be bound into the
+    wrapping, so a key of one purpose cannot be passed off as the other.
+    """
+
+    name: str
+
+    def wrap(self, purpose: str, data_key: bytes) -> bytes: ...
+
+    def unwrap(self, purpose: str, wrapped: bytes) -> bytes: ...

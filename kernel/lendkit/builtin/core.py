@@ -7,8 +7,10 @@ from decimal import Decimal
 
 import lendkit
 from lendkit import outbox
+from lendkit.crypto.keys import load_master_key
 from lendkit.runtime import Runtime
-from lendkit.types import ComplianceItem, Job, ProductSpec
+from lendkit.settings import Settings
+from lendkit.types import ComplianceItem, Job, KeyWrapper, ProductSpec
 
 __all__: list[str] = []
 
@@ -58,6 +60,11 @@ def compliance_items() -> list[ComplianceItem]:
 
 def _dispatch_outbox(runtime: Runtime, now: datetime) -> object:
     return outbox.dispatch(runtime.sessions, runtime.pm, runtime.settings.outbox, now)
+
+
+@lendkit.hookimpl(trylast=True)
+def key_wrapper(settings: Settings) -> KeyWrapper:
+    return load_master_key(settings)
 
 
 @lendkit.hookimpl

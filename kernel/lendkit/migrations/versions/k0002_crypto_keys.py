@@ -1,0 +1,33 @@
+"""kernel: wrapped data keys
+
+Revision ID: k0002
+Revises: k0001
+Create Date: 2026-11-25
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "k0002"
+down_revision = "k0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "crypto_key",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("purpose", sa.String(16), nullable=False),
+        sa.Column("wrapped", sa.LargeBinary(), nullable=False),
+        sa.Column("wrapper", sa.String(64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("retired_at", sa.DateTime(timezone=True)),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crypto_key")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("crypto_key")
