@@ -40,7 +40,8 @@ def version() -> None:
             click.echo(f"{name} ({plugin.distribution}) {plugin.version}")
 
 
-def _runtime(*, migrated: bool = False) -> Runtime:
+def open_checked_runtime(*, migrated: bool = False) -> Runtime:
+    """The tenant's runtime, its database reachable (and migrated, if asked)."""
     runtime = open_runtime()
     runtime.check_database()
     if migrated:
@@ -84,7 +85,7 @@ def serve_runtime(runtime: Runtime, host: str, port: int, *, with_worker: bool) 
 @click.option("--with-worker", is_flag=True, help="Also run the worker in this process.")
 def serve(host: str | None, port: int | None, with_worker: bool) -> None:
     """Serve the web app (migrations must be current)."""
-    runtime = _runtime(migrated=True)
+    runtime = open_checked_runtime(migrated=True)
     server = runtime.settings.server
     serve_runtime(runtime, host or server.host, port or server.port, with_worker=with_worker)
 
@@ -98,7 +99,7 @@ def worker() -> None:
     configure_logging()
     stop = threading.Event()
     try:
-        run_worker(_runtime(migrated=True), stop)
+        run_worker(open_checked_runtime(migrated=True), stop)
     except KeyboardInterrupt:
         stop.set()
 
@@ -118,14 +119,14 @@ def _print_status(statuses: list[migrate.BranchStatus]) -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply the heads of the kernel and every enabled plugin."""
-    runtime = _runtime()
+    runtime = open_checked_runtime()
     _print_status(runtime.upgrade())
 
 
 @db.command("current")
 def db_current() -> None:
     """Show each branch's revision in the database and its head."""
-    runtime = _runtime()
+    runtime = open_checked_runtime()
     _print_status(migrate.status(runtime.engine, runtime.settings.plugins.enabled))
 
 
@@ -157,7 +158,7 @@ def plugins_enable(name: str) -> None:
             f"unknown plugin {name!r} (installed: {', '.join(sorted(installed_plugins())) or 'none'})"
         )
     changed = set_plugin_enabled(config_path(), name, enabled=True)
-    runtime = _runtime()
+    runtime = open_checked_runtime()
     runtime.upgrade()
     click.echo(
         f"{name}: {'enabled' if changed else 'already enabled'}; restart the server to mount its routes"
@@ -184,7 +185,7 @@ def outbox_group() -> None:
 @outbox_group.command("dead")
 def outbox_dead() -> None:
     """List dead-lettered deliveries (plugins that kept failing)."""
-    runtime = _runtime(migrated=True)
+    runtime = open_checked_runtime(migrated=True)
     with runtime.sessions.begin() as session:
         rows = outbox.dead_letters(session)
         for d in rows:
@@ -202,7 +203,7 @@ def outbox_retry(ids: tuple[int, ...], retry_all: bool) -> None:
     """Requeue dead deliveries IDS (or --all) for a fresh set of attempts."""
     if not ids and not retry_all:
         raise click.UsageError("give delivery ids or --all")
-    runtime = _runtime(migrated=True)
+    runtime = open_checked_runtime(migrated=True)
     with runtime.sessions.begin() as session:
         count = outbox.requeue(session, None if retry_all else list(ids))
     click.echo(f"requeued {count} deliveries")
@@ -240,7 +241,12 @@ def _register_plugin_commands() -> None:
     try:
         pm = make_plugin_manager(load_settings().plugins.enabled)
     except StartupError:
-        return  # the kernel's commands still run and report the problem themselves
+        # Bad settings: offer the built-in commands; those that need the
+        # tenant report the problem themselves.
+        try:
+            pm = make_plugin_manager([])
+        except StartupError:
+            return
     pm.hook.register_commands(cli=cli)
 
 

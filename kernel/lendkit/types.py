@@ -86,7 +86,8 @@ class KeyWrapper(Protocol):
     wrapping, so a key of one purpose cannot be passed off as the other.
     """
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def wrap(self, purpose: str, data_key: bytes) -> bytes: ...
 

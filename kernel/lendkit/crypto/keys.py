@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, insert, select
 
 from lendkit.crypto import blind
 from lendkit.crypto.fields import key_id_of, open_value, seal_value
@@ -97,7 +97,7 @@ def load_master_key(settings: Settings) -> MasterKey:
 def create_data_key(connection: Connection, wrapper: KeyWrapper, purpose: str) -> int:
     """Add a new random data key; for ``field`` it becomes the active one."""
     result = connection.execute(
-        CryptoKey.__table__.insert().values(
+        insert(CryptoKey).values(
             purpose=purpose,
             wrapped=wrapper.wrap(purpose, secrets.token_bytes(KEY_SIZE)),
             wrapper=wrapper.name,

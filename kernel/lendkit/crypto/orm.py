@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Connection, LargeBinary, event, inspect
 from sqlalchemy.engine import Dialect
@@ -125,7 +125,7 @@ def keyring_of(session: Session | None) -> KeyRing:
         raise RuntimeError(
             "this session has no key ring: make sessions with the runtime's sessionmaker"
         )
-    return ring
+    return cast("KeyRing", ring)
 
 
 def _seal(mapper: Mapper[Any], connection: Connection, target: Any, changed_only: bool) -> None:

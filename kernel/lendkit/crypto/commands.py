@@ -1,0 +1,155 @@
+"""Built-in plugin: the ``lendkit keys`` and ``lendkit crypto`` commands."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+
+import click
+
+import lendkit
+from lendkit.crypto import selftest
+from lendkit.crypto.fields import context, open_value, seal_value
+from lendkit.crypto.sm4 import BACKENDS, DecryptionError
+
+__all__: list[str] = []
+
+
+@click.group()
+def keys() -> None:
+    """Master key and data keys: create, inspect, rotate."""
+
+
+@keys.command("init")
+def keys_init() -> None:
+    """Create the master key file named by keys.master_key_file (never overwrites)."""
+    from lendkit.crypto.keys import write_master_key
+    from lendkit.errors import StartupError
+    from lendkit.settings import load_settings
+
+    settings = load_settings()
+    if not settings.keys.master_key_file:
+        raise StartupError("keys.master_key_file is not set (the master key comes from a variable)")
+    path = settings.path(settings.keys.master_key_file)
+    if path.exists():
+        raise StartupError(f"{path} exists already; a master key is never overwritten")
+    write_master_key(path)
+    click.echo(f"created {path} (mode 600). Back it up apart from the database; never commit it.")
+
+
+@keys.command("status")
+def keys_status() -> None:
+    """Key ids, purposes, ages, and how many stored values each still protects."""
+    from sqlalchemy import select
+
+    from lendkit.cli import open_checked_runtime
+    from lendkit.crypto.rotation import key_usage
+    from lendkit.db import utcnow
+    from lendkit.models import CryptoKey
+
+    runtime = open_checked_runtime(migrated=True)
+    with runtime.sessions() as session:
+        usage = key_usage(session)
+        rows = session.scalars(select(CryptoKey).order_by(CryptoKey.id)).all()
+    now = utcnow()
+    click.echo(f"{'id':>4}  {'purpose':<8} {'age':>8}  {'values':>8}  {'state':<8} wrapper")
+    for row in rows:
+        age = f"{(now - row.created_at).days}d"
+        state = (
+            "retired"
+            if row.retired_at
+            else "active"
+            if row.purpose == "index"
+            or row.id == max(r.id for r in rows if r.purpose == "field" and not r.retired_at)
+            else "decrypt"
+        )
+        values = str(usage.get(row.id, 0)) if row.purpose == "field" else "-"
+        click.echo(f"{row.id:>4}  {row.purpose:<8} {age:>8}  {values:>8}  {state:<8} {row.wrapper}")
+
+
+@keys.command("rotate")
+@click.option("--batch-size", default=500, show_default=True, help="Rows per transaction.")
+def keys_rotate(batch_size: int) -> None:
+    """Create a new data key and re-encrypt every row with it, while serving.
+
+    Resumable: after a crash, run it again and it finishes the interrupted
+    rotation instead of starting another.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from lendkit.cli import open_checked_runtime
+    from lendkit.crypto.rotation import rotate
+
+    runtime = open_checked_runtime(migrated=True)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    ) as bar:
+        task = bar.add_task("re-encrypting", total=None)
+        result = rotate(
+            runtime, batch_size, lambda done, total: bar.update(task, completed=done, total=total)
+        )
+    verb = "resumed rotation to" if result.resumed else "rotated to"
+    retired = ", ".join(map(str, result.retired)) or "none"
+    click.echo(
+        f"{verb} key {result.key_id}: {result.rows} rows re-encrypted; retired keys: {retired}"
+    )
+
+
+@click.group()
+def crypto() -> None:
+    """National-cryptography checks and a demonstration."""
+
+
+@crypto.command("selftest")
+def crypto_selftest() -> None:
+    """Check both backends (OpenSSL, gmssl) on the standard vectors; exit 0 if all pass."""
+    results = selftest.run()
+    for check in results:
+        click.echo(f"{'PASS' if check.passed else 'FAIL'}  {check.name}")
+    failed = sum(not c.passed for c in results)
+    click.echo(
+        f"{failed} of {len(results)} checks failed"
+        if failed
+        else f"all {len(results)} checks passed"
+    )
+    sys.exit(1 if failed else 0)
+
+
+@crypto.command("demo")
+@click.option(
+    "--value", default="110101199003071235", show_default=True, help="Sample value to encrypt."
+)
+def crypto_demo(value: str) -> None:
+    """Encrypt a sample value with SM4-GCM; show that only the right key opens it."""
+    backend = BACKENDS["openssl"]
+    right, wrong = secrets.token_bytes(16), secrets.token_bytes(16)
+    ctx = context("borrower", "id_number", secrets.token_bytes(16))
+    sealed = seal_value(backend, 1, right, value.encode(), ctx)
+    click.echo(f"plaintext             {value}")
+    click.echo(f"stored (hex)          {sealed.hex()}")
+    click.echo(
+        "                      = version | key id | nonce (12 B) | SM4-GCM ciphertext | tag (16 B)"
+    )
+    try:
+        open_value(backend, wrong, sealed, ctx)
+        click.echo("wrong key             OPENED (this must never happen)")
+        sys.exit(1)
+    except DecryptionError as exc:
+        click.echo(f"wrong key             refused: {exc}")
+    try:
+        open_value(
+            backend, right, sealed, context("borrower", "id_number", secrets.token_bytes(16))
+        )
+        sys.exit(1)
+    except DecryptionError as exc:
+        click.echo(f"right key, other row  refused: {exc}")
+    click.echo(f"right key             {open_value(backend, right, sealed, ctx).decode()}")
+
+
+@lendkit.hookimpl
+def register_commands(cli: click.Group) -> None:
+    cli.add_command(keys)
+    cli.add_command(crypto)
