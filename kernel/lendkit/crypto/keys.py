@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, insert, select
 
-from lendkit.crypto import blind
+from lendkit.crypto import blind, gm
 from lendkit.crypto.fields import key_id_of, open_value, seal_value
 from lendkit.crypto.sm4 import OPENSSL, Backend, DecryptionError
 from lendkit.db import utcnow
@@ -94,12 +94,23 @@ def load_master_key(settings: Settings) -> MasterKey:
     return MasterKey(key)
 
 
+def _new_key(purpose: str) -> bytes:
+    if purpose == "sm2":
+        return gm.sm2_keypair()[0].encode()  # private key, hex
+    return secrets.token_bytes(KEY_SIZE if purpose == "field" else 32)
+
+
+# field: SM4 data keys (rotated); index: blind-index HMAC key; audit: audit
+# row MAC key; sm2: the audit checkpoint signing key.
+PURPOSES = ("field", "index", "audit", "sm2")
+
+
 def create_data_key(connection: Connection, wrapper: KeyWrapper, purpose: str) -> int:
-    """Add a new random data key; for ``field`` it becomes the active one."""
+    """Add a new random key of ``purpose``; a new ``field`` key becomes the active one."""
     result = connection.execute(
         insert(CryptoKey).values(
             purpose=purpose,
-            wrapped=wrapper.wrap(purpose, secrets.token_bytes(KEY_SIZE)),
+            wrapped=wrapper.wrap(purpose, _new_key(purpose)),
             wrapper=wrapper.name,
             created_at=utcnow(),
         )
@@ -111,7 +122,7 @@ def create_data_key(connection: Connection, wrapper: KeyWrapper, purpose: str) -
 def ensure_keys(connection: Connection, wrapper: KeyWrapper) -> None:
     """Create the first field and index keys of a new tenant (no-op afterwards)."""
     purposes = set(connection.scalars(select(CryptoKey.purpose).distinct()))
-    for purpose in ("field", "index"):
+    for purpose in PURPOSES:
         if purpose not in purposes:
             create_data_key(connection, wrapper, purpose)
 
@@ -131,7 +142,7 @@ class KeyRing:
         self._wrapper: KeyWrapper | None = None
         self._keys: dict[int, bytes] = {}
         self._active: int | None = None
-        self._index: bytes | None = None
+        self._singles: dict[str, bytes] = {}
         self._loaded_at = 0.0
         self._lock = threading.Lock()
 
@@ -147,20 +158,17 @@ class KeyRing:
                 CryptoKey.retired_at.is_(None)
             )
         ).all()
-        keys = {
-            row.id: self.wrapper.unwrap(row.purpose, row.wrapped)
-            for row in rows
-            if row.purpose == "field"
-        }
-        index = [
-            self.wrapper.unwrap(r.purpose, r.wrapped)
-            for r in sorted(rows, key=lambda r: r.id)
-            if r.purpose == "index"
-        ]
-        if not keys or not index:
-            raise StartupError("no data keys yet: run `lendkit db upgrade`")
+        keys: dict[int, bytes] = {}
+        singles: dict[str, bytes] = {}
+        for row in sorted(rows, key=lambda r: r.id):
+            if row.purpose == "field":
+                keys[row.id] = self.wrapper.unwrap(row.purpose, row.wrapped)
+            else:
+                singles.setdefault(row.purpose, self.wrapper.unwrap(row.purpose, row.wrapped))
+        if not keys or set(singles) != set(PURPOSES) - {"field"}:
+            raise StartupError("data keys missing: run `lendkit db upgrade`")
         with self._lock:
-            self._keys, self._active, self._index = keys, max(keys), index[0]
+            self._keys, self._active, self._singles = keys, max(keys), singles
             self._loaded_at = time.monotonic()
 
     def _fresh(self, connection: Connection) -> None:
@@ -184,7 +192,10 @@ class KeyRing:
             raise DecryptionError(f"unknown or retired key id {key_id}")
         return open_value(self.backend, self._keys[key_id], value, ctx).decode()
 
-    def blind_index(self, connection: Connection, kind: str, value: str) -> bytes:
+    def single(self, connection: Connection, purpose: str) -> bytes:
+        """The one key of ``purpose`` (index, audit, sm2)."""
         self._fresh(connection)
-        assert self._index is not None
-        return blind.blind_index(self._index, kind, value)
+        return self._singles[purpose]
+
+    def blind_index(self, connection: Connection, kind: str, value: str) -> bytes:
+        return blind.blind_index(self.single(connection, "index"), kind, value)
