@@ -17,13 +17,13 @@ from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, hmac
-from sqlalchemy import BigInteger, Index, LargeBinary, String, Text, select
+from sqlalchemy import BigInteger, Index, LargeBinary, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from lendkit.db import Base, BigId, Json, UTCDateTime, utcnow
 from lendkit.logs import REQUEST_ID
 
-__all__ = ["AuditCheckpoint", "AuditEntry", "record"]
+__all__ = ["AuditCheckpoint", "AuditEntry", "Verdict", "checkpoint", "record", "seal", "verify"]
 
 
 class AuditEntry(Base):
@@ -85,7 +85,7 @@ def record(
     session: Session,
     actor: str,
     action: str,
-    object: str,  # noqa: A002 - the audit vocabulary's own word
+    object: str,
     outcome: str = "success",
     **details: Any,
 ) -> AuditEntry:
@@ -104,3 +104,145 @@ def record(
     entry.mac = mac_of(keyring_of(session).single(session.connection(), "audit"), entry)
     session.add(entry)
     return entry
+
+
+GENESIS = bytes(32)
+_SEALER_LOCK = 0x6C656E64  # pg advisory lock key: one sealer at a time
+
+
+def _link(previous: bytes, seq: int, mac: bytes) -> bytes:
+    from lendkit.crypto.gm import sm3
+
+    return sm3(previous + seq.to_bytes(8, "big") + mac)
+
+
+def _checkpoint_message(seq: int, chain: bytes) -> bytes:
+    return b"lendkit audit checkpoint\0" + seq.to_bytes(8, "big") + chain
+
+
+def seal(session: Session, limit: int = 5000) -> int:
+    """Chain unsealed rows in commit order; return how many were sealed."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(_SEALER_LOCK)))
+    head = session.execute(
+        select(AuditEntry.seq, AuditEntry.chain)
+        .where(AuditEntry.seq.is_not(None))
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
+    ).first()
+    seq, chain = (head.seq, head.chain) if head else (0, GENESIS)
+    rows = session.scalars(
+        select(AuditEntry).where(AuditEntry.seq.is_(None)).order_by(AuditEntry.id).limit(limit)
+    ).all()
+    for row in rows:
+        seq += 1
+        chain = _link(chain, seq, row.mac)
+        row.seq, row.chain = seq, chain
+    session.flush()
+    return len(rows)
+
+
+def checkpoint(session: Session, note: str | None = None) -> AuditCheckpoint | None:
+    """Sign the current head of the chain with the tenant's SM2 key."""
+    from lendkit.crypto import gm
+    from lendkit.crypto.orm import keyring_of
+
+    head = session.execute(
+        select(AuditEntry.seq, AuditEntry.chain)
+        .where(AuditEntry.seq.is_not(None))
+        .order_by(AuditEntry.seq.desc())
+        .limit(1)
+    ).first()
+    if head is None:
+        return None
+    last = session.scalar(select(func.max(AuditCheckpoint.seq)))
+    if last == head.seq:
+        return None
+    private_key = keyring_of(session).single(session.connection(), "sm2").decode()
+    signed = AuditCheckpoint(
+        seq=head.seq,
+        chain=head.chain,
+        signature=gm.sm2_sign(_checkpoint_message(head.seq, head.chain), private_key),
+        public_key=gm.sm2_public_key(private_key),
+        note=note,
+    )
+    session.add(signed)
+    session.flush()
+    return signed
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    ok: bool
+    rows: int
+    checkpoints: int
+    problem: str | None = None
+
+
+def verify(session: Session) -> Verdict:
+    """Check every MAC, the chain and every checkpoint; name the first problem."""
+    from lendkit.crypto import gm
+    from lendkit.crypto.orm import keyring_of
+
+    ring = keyring_of(session)
+    key = ring.single(session.connection(), "audit")
+    public_key = gm.sm2_public_key(ring.single(session.connection(), "sm2").decode())
+    chain, expected, count = GENESIS, 1, 0
+    chains: dict[int, bytes] = {}
+    rows = session.scalars(
+        select(AuditEntry).order_by(AuditEntry.seq.is_(None), AuditEntry.seq, AuditEntry.id)
+    )
+    for row in rows:
+        count += 1
+        where = f"audit row id {row.id}" + (
+            f" (seq {row.seq})" if row.seq is not None else " (unsealed)"
+        )
+        if row.seq is not None and row.seq != expected:
+            return Verdict(
+                False, count, 0, f"audit row seq {expected} is missing (next present: {where})"
+            )
+        if mac_of(key, row) != row.mac:
+            return Verdict(
+                False,
+                count,
+                0,
+                f"{where}: content does not match its MAC (altered, or inserted without the audit key)",
+            )
+        if row.seq is not None:
+            chain = _link(chain, row.seq, row.mac)
+            if chain != row.chain:
+                return Verdict(
+                    False,
+                    count,
+                    0,
+                    f"{where}: chain hash broken (a row before it was removed or re-linked)",
+                )
+            chains[row.seq] = chain
+            expected += 1
+    checkpoints = session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).all()
+    for point in checkpoints:
+        message = _checkpoint_message(point.seq, point.chain)
+        if point.public_key != public_key or not gm.sm2_verify(
+            message, point.signature, public_key
+        ):
+            return Verdict(
+                False,
+                count,
+                len(checkpoints),
+                f"checkpoint at seq {point.seq}: SM2 signature invalid",
+            )
+        if point.seq not in chains:
+            return Verdict(
+                False,
+                count,
+                len(checkpoints),
+                f"audit rows after seq {expected - 1} are missing (checkpoint covers seq {point.seq})",
+            )
+        if chains[point.seq] != point.chain:
+            return Verdict(
+                False,
+                count,
+                len(checkpoints),
+                f"audit row seq {point.seq}: differs from its signed checkpoint",
+            )
+    return Verdict(True, count, len(checkpoints))

@@ -33,6 +33,7 @@ ENTRY_POINT_GROUP = PROJECT_NAME
 # Kernel features that plug in through the same hooks as everyone else.
 BUILTIN_PLUGINS = (
     "lendkit.builtin.core",
+    "lendkit.builtin.audit",
     "lendkit.crypto.commands",
     "lendkit.web.health",
     "lendkit.web.pages",

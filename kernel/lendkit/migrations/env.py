@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from alembic import context
 import lendkit.audit
 import lendkit.models  # noqa: F401 - the kernel's tables, for autogenerate
+from alembic import context
 from lendkit.db import Base
 
 connection = context.config.attributes["connection"]
