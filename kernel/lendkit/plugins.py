@@ -34,6 +34,7 @@ ENTRY_POINT_GROUP = PROJECT_NAME
 BUILTIN_PLUGINS = (
     "lendkit.builtin.core",
     "lendkit.builtin.audit",
+    "lendkit.builtin.backups",
     "lendkit.crypto.commands",
     "lendkit.web.health",
     "lendkit.web.pages",

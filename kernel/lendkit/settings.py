@@ -104,6 +104,11 @@ class Crypto(_Section):
     backend: Literal["openssl", "gmssl"] = "openssl"
 
 
+class Backup(_Section):
+    dir: str = "backups"
+    keep: int = Field(48, ge=1)
+
+
 class Server(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -130,6 +135,7 @@ class Settings(BaseSettings):
     keys: Keys = Keys()
     caps: Caps = Caps()
     crypto: Crypto = Crypto()
+    backup: Backup = Backup()
     server: Server = Server()
     outbox: Outbox = Outbox()
 

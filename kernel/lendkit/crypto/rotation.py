@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, literal_column, or_, select, update
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -39,7 +39,8 @@ def encrypted_columns() -> list[tuple[Mapper[Any], list[str]]]:
 
 def _key_id_sql(column: Any) -> Any:
     # Bytes 2..5 of every stored value are its key id (see fields.py).
-    return func.substr(column, 2, 4)
+    # Inline literals: PostgreSQL must see the same expression in GROUP BY.
+    return func.substr(column, literal_column("2"), literal_column("4"))
 
 
 def key_usage(session: Session) -> Counter[int]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from cryptography.hazmat.primitives import hashes
 
 from lendkit.crypto import gm
-from lendkit.crypto.sm4 import BACKENDS
+from lendkit.crypto.sm4 import BACKENDS, Backend
 
 __all__ = ["DRAFT_SM2_CURVE", "Check", "run"]
 
@@ -86,22 +87,25 @@ def _sm2_fresh_keys() -> bool:
     )
 
 
+def _sm4_block(backend: Backend) -> bool:
+    return backend.block(SM4_KEY, SM4_KEY) == SM4_BLOCK_CT
+
+
+def _gcm_encrypt(backend: Backend) -> bool:
+    return backend.encrypt(SM4_KEY, GCM_IV, GCM_PT, GCM_AAD) == GCM_CT + GCM_TAG
+
+
+def _gcm_decrypt(backend: Backend) -> bool:
+    return backend.decrypt(SM4_KEY, GCM_IV, GCM_CT + GCM_TAG, GCM_AAD) == GCM_PT
+
+
 def _checks() -> list[tuple[str, Callable[[], bool]]]:
     checks: list[tuple[str, Callable[[], bool]]] = []
     for name, backend in BACKENDS.items():
         checks += [
-            (
-                f"SM4 block GB/T 32907 [{name}]",
-                lambda b=backend: b.block(SM4_KEY, SM4_KEY) == SM4_BLOCK_CT,
-            ),
-            (
-                f"SM4-GCM RFC 8998 encrypt [{name}]",
-                lambda b=backend: b.encrypt(SM4_KEY, GCM_IV, GCM_PT, GCM_AAD) == GCM_CT + GCM_TAG,
-            ),
-            (
-                f"SM4-GCM RFC 8998 decrypt [{name}]",
-                lambda b=backend: b.decrypt(SM4_KEY, GCM_IV, GCM_CT + GCM_TAG, GCM_AAD) == GCM_PT,
-            ),
+            (f"SM4 block GB/T 32907 [{name}]", partial(_sm4_block, backend)),
+            (f"SM4-GCM RFC 8998 encrypt [{name}]", partial(_gcm_encrypt, backend)),
+            (f"SM4-GCM RFC 8998 decrypt [{name}]", partial(_gcm_decrypt, backend)),
         ]
     checks += [
         ("SM3 GB/T 32905 'abc' [openssl]", lambda: _sm3_openssl(b"abc") == SM3_ABC),
