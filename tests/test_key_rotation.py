@@ -37,7 +37,7 @@ def test_reads_keep_succeeding_during_rotation(runtime):
     def reader():
         while not stop.is_set():
             try:
-                with runtime.sessions() as session:
+                with runtime.read_sessions() as session:
                     rows = session.scalars(select(Borrower).order_by(Borrower.id).limit(50)).all()
                     assert rows[7].phone == "13800000007"
                 reads[0] += 1

@@ -99,15 +99,26 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "lendkit_read_only"
+
+
 def _sqlite_on_begin(connection: Any) -> None:
-    # IMMEDIATE takes the write lock up front: concurrent writers queue on
+    # Writers take the write lock up front (IMMEDIATE): they queue on
     # busy_timeout instead of failing to upgrade a read lock mid-transaction.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # Read-only sessions begin DEFERRED and, under WAL, never wait for writers.
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def make_sessionmaker(engine: Engine, keyring: object = None) -> sessionmaker[Session]:
-    """Sessions that carry the tenant's key ring, for encrypted columns."""
-    return sessionmaker(engine, expire_on_commit=False, info={"keyring": keyring})
+def make_sessionmaker(
+    engine: Engine, keyring: object = None, *, read_only: bool = False
+) -> sessionmaker[Session]:
+    """Sessions that carry the tenant's key ring, for encrypted columns.
+
+    ``read_only`` sessions must not write: on SQLite they run beside writers.
+    """
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return sessionmaker(bind, expire_on_commit=False, info={"keyring": keyring})
 
 
 @contextmanager

@@ -29,6 +29,8 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     keyring: KeyRing
+    # For reads only (GET requests, reports): on SQLite they never wait for writers.
+    read_sessions: sessionmaker[Session]
 
     def check_database(self) -> None:
         """Raise :class:`StartupError` with one clear line if the database is unreachable."""
@@ -62,4 +64,11 @@ def open_runtime(settings: Settings | None = None, config: Path | None = None) -
         wrapper_factory=lambda: pm.hook.key_wrapper(settings=settings),
         backend=BACKENDS[settings.crypto.backend],
     )
-    return Runtime(settings, pm, engine, make_sessionmaker(engine, keyring), keyring)
+    return Runtime(
+        settings,
+        pm,
+        engine,
+        make_sessionmaker(engine, keyring),
+        keyring,
+        make_sessionmaker(engine, keyring, read_only=True),
+    )

@@ -109,6 +109,29 @@ class Backup(_Section):
     keep: int = Field(48, ge=1)
 
 
+class Auth(_Section):
+    """Sign-in, sessions and request signing (see docs/security.md)."""
+
+    idle_timeout_minutes: int = Field(30, ge=1, le=24 * 60)
+    session_max_hours: int = Field(12, ge=1, le=24 * 30)
+    max_failed_logins: int = Field(5, ge=1, le=100)
+    lockout_minutes: int = Field(30, ge=1, le=24 * 60)
+    # auto: Secure unless the request came over plain HTTP to a loopback host (the demo).
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
+    totp_roles: list[str] = Field(default_factory=lambda: ["admin"])
+    otp_ttl_seconds: int = Field(300, ge=60, le=1800)
+    otp_max_attempts: int = Field(5, ge=1, le=10)
+    otp_resend_seconds: int = Field(60, ge=0, le=3600)
+    api_clock_skew_seconds: int = Field(300, ge=30, le=900)
+    # argon2id, RFC 9106 second recommended option; lower only in tests.
+    password_time_cost: int = Field(3, ge=1, le=20)
+    password_memory_kib: int = Field(65536, ge=8, le=4 * 1024 * 1024)
+    password_parallelism: int = Field(4, ge=1, le=64)
+    password_concurrency: int = Field(4, ge=1, le=256)
+    # The built-in SMS sender that stores messages for the demo to show.
+    notification_sandbox: bool = True
+
+
 class Server(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -136,6 +159,7 @@ class Settings(BaseSettings):
     caps: Caps = Caps()
     crypto: Crypto = Crypto()
     backup: Backup = Backup()
+    auth: Auth = Auth()
     server: Server = Server()
     outbox: Outbox = Outbox()
 

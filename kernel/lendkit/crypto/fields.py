@@ -45,9 +45,7 @@ def key_id_of(value: bytes) -> int:
 
 def open_value(backend: Backend, key: bytes, value: bytes, ctx: bytes) -> bytes:
     key_id_of(value)  # validates the header
-    header, nonce, sealed = (
-        value[:HEADER_SIZE],
-        value[HEADER_SIZE : MIN_SIZE - TAG_SIZE],
-        value[MIN_SIZE - TAG_SIZE :],
+    nonce_end = HEADER_SIZE + NONCE_SIZE
+    return backend.decrypt(
+        key, value[HEADER_SIZE:nonce_end], value[nonce_end:], value[:HEADER_SIZE] + ctx
     )
-    return backend.decrypt(key, nonce, sealed, header + ctx)

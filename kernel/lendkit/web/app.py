@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import ImproperlyConfiguredException
@@ -28,10 +29,17 @@ def provide_runtime(state: State) -> Runtime:
     return runtime
 
 
-def provide_db_session(state: State) -> Iterator[Session]:
-    """One transaction per request: committed after the handler, rolled back on error."""
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def provide_db_session(state: State, request: Request[Any, Any, Any]) -> Iterator[Session]:
+    """One transaction per request: committed after the handler, rolled back on error.
+
+    Safe methods get a read-only session, which on SQLite runs beside writers.
+    """
     runtime: Runtime = state.runtime
-    with runtime.sessions.begin() as session:
+    factory = runtime.read_sessions if request.method in SAFE_METHODS else runtime.sessions
+    with factory.begin() as session:
         yield session
 
 

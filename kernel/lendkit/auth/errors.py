@@ -1,0 +1,145 @@
+"""Authentication and authorization errors: stable codes, bilingual details.
+
+Each is a :class:`~lendkit.errors.LendkitError`, so it becomes an
+``application/problem+json`` document; :func:`auth_problem` (installed by
+the web app) adds ``Retry-After`` or ``WWW-Authenticate`` headers and an
+optional machine-readable ``reason``.
+
+=================  ======  ===================================================
+code               status  when
+=================  ======  ===================================================
+unauthenticated    401     no credentials, unknown or revoked session, bad
+                           API-key signature (``reason`` says which check)
+session_expired    401     the session timed out (idle or absolute)
+invalid_credentials 401    sign-in with a wrong password, code or TOTP
+totp_required      401     right password; this account needs its TOTP code
+forbidden          403     signed in, but the role lacks the permission
+csrf_failed        403     cookie-authenticated unsafe request without the
+                           ``X-CSRF-Token`` header matching the session
+totp_not_enrolled  403     an account that must use TOTP has none set up
+locked             423     too many failed sign-ins; ``Retry-After`` given
+too_many_requests  429     one-time codes asked for too often
+notification_failed 503    no sender delivered the one-time code
+=================  ======  ===================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lendkit.errors import LendkitError
+from lendkit.web.problems import problem
+from litestar import Request, Response
+
+__all__ = [
+    "AuthError",
+    "CsrfFailed",
+    "Forbidden",
+    "InvalidCredentials",
+    "Locked",
+    "NotificationFailed",
+    "SessionExpired",
+    "TooManyRequests",
+    "TotpNotEnrolled",
+    "TotpRequired",
+    "Unauthenticated",
+    "auth_problem",
+]
+
+
+class AuthError(LendkitError):
+    """Base class: optional ``reason`` (machine-readable) and response headers."""
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        reason: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.headers = headers or {}
+
+
+class Unauthenticated(AuthError):
+    status = 401
+    code = "unauthenticated"
+    title = "Authentication required"
+
+    def __init__(self, detail: str | None = None, *, reason: str | None = None) -> None:
+        super().__init__(
+            detail
+            or "请先登录，或使用已签名的 API 请求。Sign in first, or send a signed API request.",
+            reason=reason,
+            headers={"WWW-Authenticate": 'Cookie realm="lendkit", LENDKIT-HMAC-SM3'},
+        )
+
+
+class SessionExpired(AuthError):
+    status = 401
+    code = "session_expired"
+    title = "Session expired"
+
+
+class InvalidCredentials(AuthError):
+    status = 401
+    code = "invalid_credentials"
+    title = "Wrong credentials"
+
+
+class TotpRequired(AuthError):
+    status = 401
+    code = "totp_required"
+    title = "TOTP code required"
+
+
+class Forbidden(AuthError):
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class CsrfFailed(AuthError):
+    status = 403
+    code = "csrf_failed"
+    title = "CSRF token missing or wrong"
+
+
+class TotpNotEnrolled(AuthError):
+    status = 403
+    code = "totp_not_enrolled"
+    title = "TOTP not set up"
+
+
+class Locked(AuthError):
+    status = 423
+    code = "locked"
+    title = "Account locked"
+
+    def __init__(self, minutes: int) -> None:
+        super().__init__(
+            f"登录失败次数过多，账户已锁定，请 {minutes} 分钟后再试。"
+            f"Too many failed sign-ins: locked, try again in {minutes} minutes.",
+            headers={"Retry-After": str(minutes * 60)},
+        )
+
+
+class TooManyRequests(AuthError):
+    status = 429
+    code = "too_many_requests"
+    title = "Too many requests"
+
+
+class NotificationFailed(AuthError):
+    status = 503
+    code = "notification_failed"
+    title = "Message not sent"
+
+
+def auth_problem(_: Request[Any, Any, Any], exc: AuthError) -> Response[dict[str, Any]]:
+    """The problem document of ``exc``, with its headers and ``reason``."""
+    extra = {"reason": exc.reason} if exc.reason else {}
+    response = problem(exc.status, exc.code, exc.title, exc.detail, **extra)
+    response.headers.update(exc.headers)
+    return response

@@ -1,0 +1,71 @@
+"""The permission matrix: which role may do what. Data only, in one place.
+
+Every route declares one permission in ``opt={"permission": "<name>"}``;
+the guard (:mod:`lendkit.auth.guard`) lets a request through when the
+caller's role holds it. ``public`` is the one permission everybody holds,
+signed in or not (health probes, sign-in, the home page, the API schema).
+
+A plugin's permission is added here, in ``PERMISSIONS`` and in the roles
+that hold it: a route naming a permission missing from this module is
+refused (403) and fails the route-walking test.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Final
+
+__all__ = ["PERMISSIONS", "PUBLIC", "ROLES", "ROLE_PERMISSIONS", "STAFF_ROLES", "allowed"]
+
+PUBLIC: Final = "public"
+
+# Role name -> what it means; "borrower" is the only non-staff role.
+ROLES: Final = MappingProxyType(
+    {
+        "admin": "系统管理员 Administrator: staff, roles, API keys, everything else",
+        "risk_officer": "风控专员 Risk officer: borrowers, credit decisions, unmasked data",
+        "finance": "财务 Finance: money movement, reconciliation, marketing costs",
+        "collections": "催收 Collections: overdue borrowers (masked data)",
+        "auditor": "审计 Auditor: read-only review of staff and the audit log",
+        "support": "客服 Support: borrower enquiries (masked data), sandbox messages",
+        "borrower": "借款人 Borrower: his own records only",
+    }
+)
+STAFF_ROLES: Final = frozenset(ROLES) - {"borrower"}
+
+# Permission name -> what it allows.
+PERMISSIONS: Final = MappingProxyType(
+    {
+        PUBLIC: "anyone, signed in or not",
+        "account.self": "see and end one's own session, change one's own password",
+        "borrower.self": "a borrower reads his own record",
+        "borrowers.read": "read borrower records, masked (a borrower: only his own)",
+        "pii.unmask": "see personal data unmasked (every view is audited)",
+        "staff.view": "list staff users and their roles",
+        "staff.manage": "change a staff user's role",
+        "apikeys.manage": "create and revoke API keys for machine clients",
+        "audit.view": "read the audit log",
+        "notifications.sandbox": "read messages held by the sandbox sender",
+        "marketing.view": "see marketing coupons (plugin: marketing)",
+    }
+)
+
+_EVERYONE_SIGNED_IN = frozenset({"account.self"})
+_STAFF = _EVERYONE_SIGNED_IN | {"borrowers.read"}
+
+ROLE_PERMISSIONS: Final = MappingProxyType(
+    {
+        "admin": frozenset(PERMISSIONS) - {PUBLIC, "borrower.self"},
+        "risk_officer": _STAFF | {"pii.unmask", "marketing.view"},
+        "finance": _STAFF | {"marketing.view"},
+        "collections": _STAFF,
+        "auditor": _STAFF | {"staff.view", "audit.view"},
+        "support": _STAFF | {"notifications.sandbox", "marketing.view"},
+        "borrower": _EVERYONE_SIGNED_IN | {"borrower.self", "borrowers.read"},
+    }
+)
+
+
+def allowed(role: str, permission: str) -> bool:
+    """Whether ``role`` holds ``permission`` (``public`` is held by everybody)."""
+    return permission == PUBLIC or permission in ROLE_PERMISSIONS.get(role, frozenset())

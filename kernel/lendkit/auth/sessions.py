@@ -1,0 +1,99 @@
+"""Server-side sessions: a random token in an HttpOnly cookie, its SM3 in the database.
+
+A session ends when it is idle for ``[auth] idle_timeout_minutes``, when it
+reaches ``session_max_hours``, on sign-out, and when the user's role changes
+(the role is copied into the session when it starts).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from lendkit.auth.digests import sm3
+from lendkit.auth.errors import SessionExpired, Unauthenticated
+from lendkit.auth.models import AuthSession
+from lendkit.settings import Settings
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+__all__ = ["create", "resolve", "revoke", "revoke_all"]
+
+TOUCH_EVERY = timedelta(seconds=15)  # write last_seen_at at most this often
+
+
+def _hash(token: str) -> bytes:
+    return sm3(b"lendkit session\0" + token.encode())
+
+
+def create(
+    session: Session,
+    settings: Settings,
+    *,
+    kind: str,
+    subject_id: int,
+    actor: str,
+    role: str,
+    now: datetime,
+) -> tuple[str, AuthSession]:
+    """Start a session; returns the token (for the cookie, never stored) and the row."""
+    token = secrets.token_urlsafe(32)
+    row = AuthSession(
+        token_hash=_hash(token),
+        kind=kind,
+        subject_id=subject_id,
+        actor=actor,
+        role=role,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(hours=settings.auth.session_max_hours),
+    )
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def resolve(session: Session, settings: Settings, token: str, now: datetime) -> AuthSession:
+    """The live session of ``token``, touched; 401 ``session_expired`` or ``unauthenticated``."""
+    row = session.scalar(select(AuthSession).where(AuthSession.token_hash == _hash(token)))
+    if row is None or row.revoked_at is not None:
+        raise Unauthenticated(
+            "会话无效或已退出，请重新登录。Your session is unknown or ended: sign in again.",
+            reason="session_unknown",
+        )
+    idle = timedelta(minutes=settings.auth.idle_timeout_minutes)
+    if now - row.last_seen_at > idle:
+        raise SessionExpired(
+            f"超过 {settings.auth.idle_timeout_minutes} 分钟未操作，会话已超时，请重新登录。"
+            f"Your session timed out after {settings.auth.idle_timeout_minutes} minutes "
+            "without activity: sign in again.",
+            reason="idle",
+        )
+    if now >= row.expires_at:
+        raise SessionExpired(
+            f"会话已达 {settings.auth.session_max_hours} 小时上限，请重新登录。"
+            f"Your session reached its {settings.auth.session_max_hours}-hour limit: "
+            "sign in again.",
+            reason="absolute",
+        )
+    if now - row.last_seen_at > TOUCH_EVERY:
+        row.last_seen_at = now
+    return row
+
+
+def revoke(session: Session, row: AuthSession, now: datetime) -> None:
+    row.revoked_at = now
+
+
+def revoke_all(session: Session, kind: str, subject_id: int, now: datetime) -> int:
+    """End every live session of one user (role change, deactivation); returns how many."""
+    result = session.execute(
+        update(AuthSession)
+        .where(
+            AuthSession.kind == kind,
+            AuthSession.subject_id == subject_id,
+            AuthSession.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
