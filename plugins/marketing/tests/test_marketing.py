@@ -1,0 +1,141 @@
+"""The marketing plugin on real databases and a real server: coupons, page, welcome offer."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+import pytest
+from lendkit import migrate, outbox, registry
+from lendkit.auth.testing import staff_headers
+from lendkit_marketing.models import Coupon
+from sqlalchemy import func, select
+
+
+@pytest.fixture(autouse=True)
+def marketing_tenant(make_tenant):
+    """Every test here runs a tenant with this plugin enabled (before ``runtime``)."""
+    return make_tenant(plugins=["marketing"])
+
+
+@pytest.fixture
+def staff(runtime):
+    """Headers of a signed-in staff member who may see coupons."""
+    return staff_headers(runtime, "admin")
+
+
+def seed(runtime):
+    with runtime.sessions.begin() as session:
+        runtime.pm.hook.seed_demo(session=session, settings=runtime.settings)
+
+
+def register_borrower(runtime, borrower_id):
+    """Commit a ``borrower.registered`` event, then run one dispatcher pass."""
+    with runtime.sessions.begin() as session:
+        event_id = outbox.publish(session, "borrower.registered", {"borrower_id": borrower_id}).id
+    return event_id, outbox.dispatch(runtime.sessions, runtime.pm, runtime.settings.outbox)
+
+
+def coupons(runtime):
+    with runtime.sessions.begin() as session:
+        return [
+            (c.code, c.amount, c.borrower_id, c.source_event_id)
+            for c in session.scalars(select(Coupon).order_by(Coupon.id))
+        ]
+
+
+def test_its_migration_branch_is_applied(runtime):
+    branch = {s.branch: s for s in migrate.status(runtime.engine, ["marketing"])}["marketing"]
+
+    assert (branch.current, branch.head, branch.enabled) == ("m0001", "m0001", True)
+
+
+def test_coupon_list_is_empty_for_a_new_tenant(live_server, staff):
+    response = httpx.get(f"{live_server}/api/marketing/coupons", headers=staff)
+
+    assert response.status_code == 200
+    assert response.json() == []
+
+
+def test_coupon_list_returns_seeded_and_added_coupons_with_amounts_as_strings(
+    runtime, live_server, staff
+):
+    seed(runtime)
+    with runtime.sessions.begin() as session:
+        session.add(Coupon(code="VIP-99", amount=Decimal("99.5"), borrower_id=12))
+
+    response = httpx.get(f"{live_server}/api/marketing/coupons", headers=staff)
+
+    assert response.status_code == 200
+    assert response.json() == [
+        {"code": "SPRING-50", "amount": "50.00", "borrower_id": None},
+        {"code": "FIRSTLOAN-30", "amount": "30.00", "borrower_id": None},
+        {"code": "REFER-10", "amount": "10.00", "borrower_id": None},
+        {"code": "VIP-99", "amount": "99.50", "borrower_id": 12},
+    ]
+
+
+def test_coupon_page_renders_every_coupon(runtime, live_server, staff):
+    seed(runtime)
+
+    response = httpx.get(f"{live_server}/marketing/", headers=staff)
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<h1>Coupons 优惠券</h1>" in response.text
+    for code, amount in (("SPRING-50", "50.00"), ("FIRSTLOAN-30", "30.00"), ("REFER-10", "10.00")):
+        assert f'<td>{code}</td><td class="num">{amount}</td>' in response.text
+
+
+def test_coupon_page_says_when_there_are_none(live_server, staff):
+    response = httpx.get(f"{live_server}/marketing/", headers=staff)
+
+    assert response.status_code == 200
+    assert "No coupons yet 暂无优惠券" in response.text
+
+
+def test_a_registered_borrower_gets_one_welcome_coupon(runtime, live_server, staff):
+    event_id, result = register_borrower(runtime, borrower_id=42)
+
+    assert result == outbox.DispatchResult(delivered=1)
+    assert coupons(runtime) == [(f"WELCOME-{event_id}", Decimal("20.00"), 42, event_id)]
+    listed = httpx.get(f"{live_server}/api/marketing/coupons", headers=staff).json()
+    assert listed == [{"code": f"WELCOME-{event_id}", "amount": "20.00", "borrower_id": 42}]
+
+
+def test_the_welcome_coupon_is_not_granted_twice_for_one_event(runtime):
+    register_borrower(runtime, borrower_id=42)
+
+    again = outbox.dispatch(runtime.sessions, runtime.pm, runtime.settings.outbox)
+
+    assert again == outbox.DispatchResult()
+    with runtime.sessions.begin() as session:
+        assert session.scalar(select(func.count()).select_from(Coupon)) == 1
+
+
+def test_each_registration_gets_its_own_coupon(runtime):
+    first, _ = register_borrower(runtime, borrower_id=1)
+    second, _ = register_borrower(runtime, borrower_id=2)
+
+    assert [(code, borrower) for code, _, borrower, _ in coupons(runtime)] == [
+        (f"WELCOME-{first}", 1),
+        (f"WELCOME-{second}", 2),
+    ]
+
+
+def test_other_loan_events_grant_no_coupon(runtime):
+    with runtime.sessions.begin() as session:
+        outbox.publish(session, "loan.disbursed", {"loan_id": 5, "amount": "1000.00"})
+
+    result = outbox.dispatch(runtime.sessions, runtime.pm, runtime.settings.outbox)
+
+    assert result == outbox.DispatchResult(delivered=1)
+    assert coupons(runtime) == []
+
+
+def test_it_maps_coupons_to_the_marketing_clause(runtime):
+    items = {item.function: item for item in registry.compliance_items(runtime.pm)}
+
+    assert items["Marketing coupons"].clauses == (
+        "网络小额贷款业务管理暂行办法 第二十三条 (营销宣传)",
+    )
