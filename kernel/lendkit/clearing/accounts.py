@@ -1,0 +1,110 @@
+"""The chart of accounts, as data.
+
+An account code is a kind, optionally qualified by a funding source or a
+channel: ``fund_pool:own``, ``channel_in_transit:sandbox``,
+``loan_principal``. Amounts on journal lines are signed: a debit is
+positive, a credit negative. Asset and expense accounts normally carry debit
+balances; liability, equity and income accounts credit balances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+__all__ = ["CHART", "AccountKind", "AccountType", "account_code", "kind_of"]
+
+
+class AccountType(StrEnum):
+    ASSET = "asset"
+    LIABILITY = "liability"
+    EQUITY = "equity"
+    INCOME = "income"
+    EXPENSE = "expense"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountKind:
+    code: str
+    name_zh: str
+    name_en: str
+    type: AccountType
+    per: str | None = None  # "source" or "channel": one account each
+    # A posting that would take the balance below zero is refused.
+    no_overdraft: bool = False
+
+    @property
+    def debit_normal(self) -> bool:
+        return self.type in (AccountType.ASSET, AccountType.EXPENSE)
+
+
+CHART: tuple[AccountKind, ...] = (
+    AccountKind(
+        "fund_pool", "资金池", "Fund pool", AccountType.ASSET, per="source", no_overdraft=True
+    ),
+    AccountKind(
+        "channel_in_transit", "通道在途资金", "Channel in transit", AccountType.ASSET, per="channel"
+    ),
+    AccountKind(
+        "loan_principal",
+        "应收贷款本金",
+        "Loans receivable: principal",
+        AccountType.ASSET,
+        no_overdraft=True,
+    ),
+    AccountKind(
+        "loan_interest",
+        "应收利息",
+        "Loans receivable: interest",
+        AccountType.ASSET,
+        no_overdraft=True,
+    ),
+    AccountKind(
+        "loan_penalty",
+        "应收罚息",
+        "Loans receivable: penalty",
+        AccountType.ASSET,
+        no_overdraft=True,
+    ),
+    AccountKind(
+        "loan_fees", "应收费用", "Loans receivable: fees", AccountType.ASSET, no_overdraft=True
+    ),
+    AccountKind("interest_income", "利息收入", "Interest income", AccountType.INCOME),
+    AccountKind("penalty_income", "罚息收入", "Penalty income", AccountType.INCOME),
+    AccountKind("fee_income", "手续费收入", "Fee income", AccountType.INCOME),
+    AccountKind(
+        "borrower_suspense",
+        "借款人溢缴款",
+        "Borrower overpayment / suspense",
+        AccountType.LIABILITY,
+    ),
+    AccountKind(
+        "partner_payable", "应付合作机构款", "Partner payable", AccountType.LIABILITY, per="source"
+    ),
+    AccountKind(
+        "funding_capital", "资金来源", "Funding provided", AccountType.EQUITY, per="source"
+    ),
+    AccountKind("marketing_expense", "营销费用", "Marketing expense", AccountType.EXPENSE),
+    AccountKind("write_off", "贷款核销", "Write-off", AccountType.EXPENSE),
+    AccountKind("recoveries", "核销后收回", "Recoveries after write-off", AccountType.INCOME),
+)
+_BY_CODE = {kind.code: kind for kind in CHART}
+
+
+def kind_of(code: str) -> AccountKind:
+    """The kind of an account code such as ``fund_pool:own``."""
+    kind, _, qualifier = code.partition(":")
+    try:
+        found = _BY_CODE[kind]
+    except KeyError:
+        raise ValueError(f"unknown account {code!r}") from None
+    if bool(qualifier) != bool(found.per):
+        need = f"a {found.per} after ':'" if found.per else "no qualifier"
+        raise ValueError(f"account {code!r}: {kind} takes {need}")
+    return found
+
+
+def account_code(kind: str, qualifier: str | None = None) -> str:
+    code = f"{kind}:{qualifier}" if qualifier else kind
+    kind_of(code)
+    return code
