@@ -27,6 +27,31 @@ enabled = ["marketing"]
 """
 
 
+def banner(base: str) -> str:
+    """What to open and how to sign in, printed when the demo starts."""
+    from lendkit.auth.demo import DEMO_BORROWERS, DEMO_STAFF
+
+    staff = ", ".join(login.login for login in DEMO_STAFF)
+    admin = next(login for login in DEMO_STAFF if login.totp_secret)
+    borrower = DEMO_BORROWERS[0]
+    return "\n".join(
+        [
+            "",
+            f"  Open     {base}/                 home page: products and branding",
+            f"           {base}/schema           API documentation (OpenAPI)",
+            f"           {base}/readyz           readiness checks",
+            f"  Staff    POST {base}/api/auth/staff/login  {{username, password, totp}}",
+            f"           usernames {staff}; password {admin.password}",
+            f"           admin TOTP secret {admin.totp_secret}; current code:",
+            f"           .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('{admin.totp_secret}').now())\"",
+            f"  Borrower POST {base}/api/auth/borrower/login  {{phone, password}}",
+            f"           phones {', '.join(b.login for b in DEMO_BORROWERS)}; password {borrower.password}",
+            "  Stop     Ctrl-C",
+            "",
+        ]
+    )
+
+
 def prepare_demo(directory: Path, echo: Callable[[str], object] = print) -> Runtime:
     """Create ``directory`` with settings and a seeded database unless it exists."""
     directory = directory.resolve()
