@@ -92,7 +92,7 @@ def test_an_unknown_enabled_name_is_a_startup_error():
         make_plugin_manager(["nosuch"])
 
     assert caught.value.detail == (
-        "plugins.enabled: unknown plugin 'nosuch' (installed: marketing)"
+        "plugins.enabled: unknown plugin 'nosuch' (installed: channel-sandbox, marketing)"
     )
 
 
@@ -487,7 +487,10 @@ def test_enable_of_an_unknown_plugin_is_one_line_exit_2_and_changes_nothing(tmp_
 
     assert result.returncode == 2
     assert result.stdout == ""
-    assert result.stderr == "lendkit: error: unknown plugin 'nosuch' (installed: marketing)\n"
+    assert (
+        result.stderr
+        == "lendkit: error: unknown plugin 'nosuch' (installed: channel-sandbox, marketing)\n"
+    )
     assert config.read_text(encoding="utf-8") == "# untouched\n[plugins]\nenabled = []\n"
 
 
@@ -499,6 +502,7 @@ def test_plugins_list_shows_installed_enabled_and_missing_plugins(tmp_path, lend
 
     assert result.returncode == 0, result.stderr
     assert [line.split() for line in result.stdout.splitlines()] == [
+        ["channel-sandbox", "0.1.0", "disabled", "lendkit-channel-sandbox"],
         ["marketing", "0.1.0", "enabled", "lendkit-marketing"],
         ["ghost", "?", "missing", "enabled", "but", "not", "installed"],
     ]

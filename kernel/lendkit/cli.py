@@ -148,33 +148,50 @@ def plugins_list() -> None:
 
 
 @plugins.command("enable")
-@click.argument("name")
-def plugins_enable(name: str) -> None:
-    """Enable NAME: update lendkit.toml and apply its migrations."""
+@click.argument("names", metavar="NAME...", nargs=-1, required=True)
+def plugins_enable(names: tuple[str, ...]) -> None:
+    """Enable NAME...: update lendkit.toml and apply their migrations.
+
+    A plugin that needs others (its REQUIRES) is refused unless they are
+    enabled already or named too.
+    """
+    from lendkit.plugins import check_requirements
     from lendkit.tenant_config import set_plugin_enabled
 
-    if name not in installed_plugins():
-        raise StartupError(
-            f"unknown plugin {name!r} (installed: {', '.join(sorted(installed_plugins())) or 'none'})"
-        )
-    changed = set_plugin_enabled(config_path(), name, enabled=True)
+    installed = installed_plugins()
+    for name in names:
+        if name not in installed:
+            raise StartupError(
+                f"unknown plugin {name!r} (installed: {', '.join(sorted(installed)) or 'none'})"
+            )
+    check_requirements([*load_settings().plugins.enabled, *names], installed)
+    changed = [set_plugin_enabled(config_path(), name, enabled=True) for name in names]
     runtime = open_checked_runtime()
     runtime.upgrade()
-    click.echo(
-        f"{name}: {'enabled' if changed else 'already enabled'}; restart the server to mount its routes"
-    )
+    for name, was_changed in zip(names, changed, strict=True):
+        click.echo(
+            f"{name}: {'enabled' if was_changed else 'already enabled'}; "
+            "restart the server to mount its routes"
+        )
 
 
 @plugins.command("disable")
-@click.argument("name")
-def plugins_disable(name: str) -> None:
-    """Disable NAME: update lendkit.toml; its tables and rows are kept."""
+@click.argument("names", metavar="NAME...", nargs=-1, required=True)
+def plugins_disable(names: tuple[str, ...]) -> None:
+    """Disable NAME...: update lendkit.toml; their tables and rows are kept.
+
+    Refused while another enabled plugin needs one of them.
+    """
+    from lendkit.plugins import check_can_disable
     from lendkit.tenant_config import set_plugin_enabled
 
-    changed = set_plugin_enabled(config_path(), name, enabled=False)
-    click.echo(
-        f"{name}: {'disabled' if changed else 'already disabled'}; its data is kept; restart the server"
-    )
+    check_can_disable(names, load_settings().plugins.enabled, installed_plugins())
+    for name in names:
+        changed = set_plugin_enabled(config_path(), name, enabled=False)
+        click.echo(
+            f"{name}: {'disabled' if changed else 'already disabled'}; its data is kept; "
+            "restart the server"
+        )
 
 
 @cli.group("outbox")
@@ -223,17 +240,12 @@ def outbox_retry(ids: tuple[int, ...], retry_all: bool) -> None:
 @click.option("--no-serve", is_flag=True, help="Create and seed, then exit.")
 def demo(directory: Path, host: str, port: int, no_serve: bool) -> None:
     """Create and seed a demo tenant on SQLite if absent, then serve it with the worker."""
-    from lendkit.demo import prepare_demo
+    from lendkit.demo import banner, prepare_demo
 
     runtime = prepare_demo(directory, echo=click.echo)
     if no_serve:
         return
-    click.echo(f"\n  Open   http://{host}:{port}/          home page with the seeded products")
-    click.echo(f"         http://{host}:{port}/marketing/ seeded coupons (marketing plugin)")
-    click.echo(f"         http://{host}:{port}/schema     API documentation (OpenAPI)")
-    click.echo(f"         http://{host}:{port}/readyz     readiness checks")
-    click.echo("  Logins none yet: staff and borrower accounts arrive with authentication")
-    click.echo("  Stop   Ctrl-C\n")
+    click.echo(banner(f"http://{host}:{port}"))
     serve_runtime(runtime, host, port, with_worker=True)
 
 

@@ -40,12 +40,21 @@ import pluggy
 from lendkit import PROJECT_NAME
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import click
     from litestar.types import ControllerRouterHandler
     from sqlalchemy.orm import Session
 
     from lendkit.settings import Settings
-    from lendkit.types import ComplianceItem, Event, Job, KeyWrapper, ProductSpec
+    from lendkit.types import (
+        ComplianceItem,
+        Event,
+        Job,
+        KeyWrapper,
+        PaymentChannel,
+        ProductSpec,
+    )
 
 __all__ = ["hookspec"]
 
@@ -122,6 +131,30 @@ def register_jobs() -> list[Job]:
 
 
 @hookspec
+def register_channels(settings: Settings) -> list[PaymentChannel]:
+    """Return the payment channels (gateways) this plugin provides.
+
+    Called once per process, the first time the kernel needs a channel (the
+    payment worker, the callback route, reconciliation), outside any
+    transaction; results of all plugins are combined and channel names are
+    unique across the tenant (a duplicate is a start-up error). Read your
+    options from ``settings.payments.channels[<name>]``.
+
+    Each object implements :class:`lendkit.types.PaymentChannel`: ``disburse``
+    and ``collect`` submit a :class:`~lendkit.types.PaymentInstruction`
+    (idempotent by its ``order_no``), ``query`` asks for an order's result,
+    ``parse_callback`` verifies and parses an asynchronous result posted to
+    ``POST /api/channels/<name>/callback``, ``statement`` fetches the daily
+    statement for reconciliation. The kernel calls them outside any database
+    transaction and after the order has committed, so a slow gateway never
+    holds locks; results are applied in a transaction of their own, checked
+    against the order's state, so repeated or late results never post twice.
+    Personal data reaches the channel only inside the instruction: never log
+    it, never put it in an exception message.
+    """
+
+
+@hookspec
 def seed_demo(session: Session, settings: Settings) -> None:
     """Add this plugin's demo data to a freshly created demo tenant.
 
@@ -140,6 +173,36 @@ def key_wrapper(settings: Settings) -> KeyWrapper | None:
     which reads ``[keys]`` from the settings). Data keys are wrapped by it
     when created and unwrapped when loaded; its ``name`` is stored beside
     each wrapped key. Changing wrappers needs a key rotation.
+    """
+
+
+@hookspec(firstresult=True)
+def send_notification(
+    channel: str,
+    to: str,
+    template: str,
+    params: Mapping[str, str],
+    session: Session,
+    settings: Settings,
+) -> str | None:
+    """Deliver a message to one person now: an SMS sign-in code, for example.
+
+    Called synchronously while the kernel's transaction is open (not through
+    the outbox: a one-time code must never be stored in clear to be sent
+    later), and never retried: delivery is at most once, and the person asks
+    again. Plugins are asked in turn; return the vendor's message id once you
+    have handed the message over, or None to let the next plugin try. The
+    built-in sandbox answers last while ``[auth] notification_sandbox`` is
+    on: it keeps the message SM4-encrypted in ``notification_sandbox`` for
+    the demo to show. Raise to refuse: the caller's transaction rolls back
+    and the person gets 503 ``notification_failed``.
+
+    ``channel`` is ``"sms"``; ``to`` an 11-digit mobile number (personal
+    data: mask it in logs with ``lendkit.masking.mask_phone``); ``template``
+    a kernel template name such as ``"otp_login"`` to map to your vendor's
+    registered template; ``params`` its values, which may be a one-time
+    code: never log or store them in clear. ``session`` is the caller's
+    transaction, for bookkeeping rows that commit with it.
     """
 
 
@@ -163,4 +226,24 @@ def on_loan_event(event: Event, session: Session) -> None:
     Raise to ask for a retry with exponential back-off; your writes are then
     rolled back, and after the last attempt the delivery is dead-lettered
     (``lendkit outbox dead``). Returns nothing.
+    """
+
+
+@hookspec
+def on_payment_event(event: Event, session: Session) -> None:
+    """React to a committed step of a payment order or of reconciliation.
+
+    Delivered after commit by the outbox dispatcher, like ``on_loan_event``.
+    Topics: ``payment.disbursed`` (the borrower has the money),
+    ``payment.collected`` (a repayment reached the channel and sits in the
+    borrower's suspense account: the loan lifecycle allocates it to the
+    loan), ``payment.failed`` (the order failed, or reconciliation reversed
+    it: ``status`` says which; a disbursement's funds are back in the pools) and ``payment.reconciled`` (one channel's
+    statement for one business date was matched; the payload counts the
+    exceptions). ``event.payload`` carries the order number, loan id, kind,
+    channel and amount as a string, never the payee's name or card.
+
+    ``session`` is the delivery's own transaction; raise to ask for a retry.
+    Deliveries are at least once: make side effects idempotent with
+    ``event.id``. Returns nothing.
     """

@@ -8,9 +8,10 @@ the rest are blocked.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -23,7 +24,10 @@ from lendkit.errors import StartupError
 __all__ = [
     "BUILTIN_PLUGINS",
     "ENTRY_POINT_GROUP",
+    "REQUIRES_ATTRIBUTE",
     "InstalledPlugin",
+    "check_can_disable",
+    "check_requirements",
     "installed_plugins",
     "make_plugin_manager",
 ]
@@ -33,12 +37,20 @@ ENTRY_POINT_GROUP = PROJECT_NAME
 # Kernel features that plug in through the same hooks as everyone else.
 BUILTIN_PLUGINS = (
     "lendkit.builtin.core",
+    "lendkit.auth.plugin",
     "lendkit.builtin.audit",
     "lendkit.builtin.backups",
+    "lendkit.clearing.commands",
     "lendkit.crypto.commands",
     "lendkit.web.health",
     "lendkit.web.pages",
+    "lendkit.web.admin_plugins",
+    "lendkit.builtin.partner",
 )
+
+# A plugin module may declare the plugins it needs enabled beside it:
+# ``REQUIRES = ("marketing",)``, a literal read from the source, never imported.
+REQUIRES_ATTRIBUTE = "REQUIRES"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +74,99 @@ class InstalledPlugin:
             if versions.is_dir():
                 return versions
         return None
+
+    def requires(self) -> tuple[str, ...]:
+        """Names of the plugins this one needs enabled (``REQUIRES`` in its module).
+
+        Read from the module's source without importing it, so a blocked
+        plugin stays unimported; a module without ``REQUIRES`` needs nothing.
+        """
+        return _declared_requires(self.entry_point.module)
+
+
+def _module_source(module: str) -> Path | None:
+    """The ``.py`` file of ``module``, found without importing it or its package."""
+    top, _, rest = module.partition(".")
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if not rest:
+        return Path(spec.origin) if spec.origin and spec.origin.endswith(".py") else None
+    for location in spec.submodule_search_locations or []:
+        base = Path(location, *rest.split("."))
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _declared_requires(module: str) -> tuple[str, ...]:
+    path = _module_source(module)
+    if path is None:
+        return ()
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return ()  # importing it reports the problem, if it is ever enabled
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names = [node.target.id]
+        else:
+            continue
+        if REQUIRES_ATTRIBUTE not in names or node.value is None:
+            continue
+        try:
+            value = ast.literal_eval(node.value)
+        except ValueError:
+            value = None
+        if not isinstance(value, tuple | list) or not all(isinstance(v, str) for v in value):
+            raise StartupError(
+                f"{module}: {REQUIRES_ATTRIBUTE} must be a literal tuple of plugin names, "
+                'e.g. REQUIRES = ("marketing",)'
+            )
+        return tuple(value)
+    return ()
+
+
+def check_requirements(enabled: Iterable[str], installed: Mapping[str, InstalledPlugin]) -> None:
+    """Refuse an enabled set in which a plugin needs one that is not enabled."""
+    enabled = set(enabled)
+    for name in sorted(enabled):
+        plugin = installed.get(name)
+        if plugin is None:
+            continue  # unknown names are reported on their own
+        for needed in plugin.requires():
+            if needed in enabled:
+                continue
+            if needed in installed:
+                hint = f"enable it first: `lendkit plugins enable {needed}`"
+            else:
+                hint = "it is not installed"
+            raise StartupError(
+                f"plugin {name!r} needs plugin {needed!r}, which is not enabled ({hint})"
+            )
+
+
+def check_can_disable(
+    names: Iterable[str], enabled: Iterable[str], installed: Mapping[str, InstalledPlugin]
+) -> None:
+    """Refuse to disable ``names`` while another enabled plugin needs one of them."""
+    leaving = set(names)
+    staying = sorted(set(enabled) - leaving)
+    for name in sorted(leaving):
+        needed_by = [
+            other for other in staying if other in installed and name in installed[other].requires()
+        ]
+        if needed_by:
+            raise StartupError(
+                f"cannot disable plugin {name!r}: enabled plugin(s) {', '.join(needed_by)} "
+                "need it (disable them first)"
+            )
 
 
 def installed_plugins() -> dict[str, InstalledPlugin]:
@@ -101,6 +206,7 @@ def make_plugin_manager(enabled: Iterable[str]) -> pluggy.PluginManager:
     if unknown:
         choices = ", ".join(sorted(installed)) or "none"
         raise StartupError(f"plugins.enabled: unknown plugin {unknown[0]!r} (installed: {choices})")
+    check_requirements(enabled, installed)
     pm = pluggy.PluginManager(PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     for module_name in BUILTIN_PLUGINS:

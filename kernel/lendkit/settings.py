@@ -62,6 +62,7 @@ Colour = Annotated[str, AfterValidator(_colour)]
 PluginName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
 Rate = Annotated[Decimal, Field(gt=0, lt=1)]
 Money = Annotated[Decimal, Field(gt=0, decimal_places=2)]
+Share = Annotated[Decimal, Field(ge=0, le=1)]
 
 
 class _Section(BaseModel):
@@ -97,6 +98,8 @@ class Caps(_Section):
     per_borrower: Money = Decimal("300000.00")
     per_household: Money = Decimal("200000.00")
     income_fraction: Rate = Decimal("0.3333")
+    # Co-lending: the lender's own funds carry at least this share of every loan.
+    min_own_share: Share = Decimal("0.30")
 
 
 class Crypto(_Section):
@@ -143,6 +146,18 @@ class Outbox(_Section):
     batch_size: int = Field(100, ge=1, le=10_000)
 
 
+class Payments(_Section):
+    """Payment orders and channels (docs/clearing.md)."""
+
+    # Where channels send asynchronous results: this tenant's public base URL.
+    callback_base_url: str = "http://127.0.0.1:8000"
+    # An order in transit this long is queried at its channel.
+    in_transit_timeout_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
+    # Per-channel options, read by the channel plugin: [payments.channels.<name>].
+    # Keep secrets out of the file: LENDKIT_PAYMENTS__CHANNELS='{"name": {...}}'.
+    channels: dict[str, dict[str, str | int | float | bool]] = Field(default_factory=dict)
+
+
 class Settings(BaseSettings):
     """Everything a tenant configures; immutable once loaded."""
 
@@ -162,6 +177,7 @@ class Settings(BaseSettings):
     auth: Auth = Auth()
     server: Server = Server()
     outbox: Outbox = Outbox()
+    payments: Payments = Payments()
 
     @classmethod
     def settings_customise_sources(

@@ -22,18 +22,30 @@ Fixtures:
     its base URL.
 ``lendkit_cli``
     Runs the ``lendkit`` command in a subprocess against the tenant.
+
+And the conformance check every plugin's tests should run::
+
+    def test_it_passes_the_conformance_check(database_url):
+        assert check_plugin("marketing", database_url=database_url) == []
+
+:func:`check_plugin` returns one line per problem: hook implementations that
+do not match their specifications, migrations that do not upgrade and
+downgrade cleanly, imports of kernel internals, routes without a (known)
+permission, and personal-data columns left unencrypted.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +58,7 @@ from lendkit.crypto.keys import write_master_key
 from lendkit.runtime import Runtime, open_runtime
 from lendkit.settings import CONFIG_ENV
 
-__all__ = ["postgres_admin_url"]
+__all__ = ["PUBLIC_API", "check_plugin", "free_port", "postgres_admin_url"]
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -67,8 +79,16 @@ def _postgres_available() -> bool:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", ["sqlite", "postgresql"], scope="function")
+    """Run database tests on both backends, unless the test picks one itself."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        names = marker.args[0]
+        if "backend" in (
+            [n.strip() for n in names.split(",")] if isinstance(names, str) else names
+        ):
+            return
+    metafunc.parametrize("backend", ["sqlite", "postgresql"], scope="function")
 
 
 @pytest.fixture(scope="session")
@@ -186,3 +206,333 @@ def lendkit_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
         )
 
     return run
+
+
+# -- The plugin conformance check ------------------------------------------
+
+# What a plugin may import from lendkit: module -> the names it may take from
+# it (None: any). Everything else is kernel-internal and may change without
+# notice. ``lendkit.settings`` and ``lendkit.masking`` are here because the
+# hook specifications name ``Settings`` and ask plugins to mask what they log.
+PUBLIC_API: Mapping[str, frozenset[str] | None] = {
+    "lendkit": frozenset({"hookimpl", "PROJECT_NAME", "__version__"}),
+    "lendkit.types": None,
+    "lendkit.db": None,
+    "lendkit.hookspecs": None,
+    "lendkit.testing": None,
+    "lendkit.crypto.orm": None,
+    "lendkit.audit": frozenset({"record"}),
+    "lendkit.errors": None,
+    "lendkit.settings": frozenset({"Settings"}),
+    "lendkit.masking": None,
+}
+
+# Column names that say "personal data": such a column must be Encrypted.
+_PII_WORDS = frozenset({"name", "phone", "mobile", "card", "address", "email"})
+_PII_PARTS = ("id_number", "id_card", "idcard", "id_no", "phone", "mobile", "email", "address")
+
+
+def check_plugin(name: str, *, database_url: str | None = None) -> list[str]:
+    """Check the installed plugin ``name`` against the rules of the host.
+
+    Returns one line per problem (an empty list when it conforms):
+
+    * its hook implementations match the specifications (pluggy validates
+      names and arguments; ``check_pending`` finds misspelled hooks), and no
+      module-level function named like a hook lacks ``@lendkit.hookimpl``;
+    * its migrations upgrade, downgrade to base (removing every table they
+      made) and upgrade again, and every table of its models has one;
+    * its source imports nothing from lendkit but :data:`PUBLIC_API` (test
+      support shipped in the package, ``testing.py`` and ``tests/``, aside);
+    * every route it registers declares a permission the kernel knows;
+    * no column named like personal data (name, phone, mobile, id_number,
+      id_card, card, address, email) is stored in clear; a column that only
+      looks personal is exempted with ``info={"pii": False}``.
+
+    ``database_url`` (an empty database, e.g. the ``database_url`` fixture)
+    is used for the migration round trip; by default a temporary SQLite file.
+    """
+    from lendkit.errors import StartupError
+    from lendkit.plugins import installed_plugins
+
+    installed = installed_plugins()
+    plugin = installed.get(name)
+    if plugin is None:
+        return [f"{name}: not installed (no entry point {name!r} in group 'lendkit')"]
+    problems: list[str] = []
+    package_dir = _package_dir(plugin.package)
+    if package_dir is not None:
+        problems += _import_problems(package_dir)
+    try:
+        enabled = _with_requirements(name, installed)
+        with tempfile.TemporaryDirectory(prefix="lendkit-check-") as tmp:
+            problems += _runtime_problems(name, plugin.package, enabled, Path(tmp), database_url)
+    except StartupError as exc:
+        problems.append(f"{name}: {exc.detail}")
+    return problems
+
+
+def _with_requirements(name: str, installed: Mapping[str, Any]) -> list[str]:
+    """``name`` and every plugin it needs, transitively (needs come first)."""
+    ordered: list[str] = []
+    stack = [name]
+    while stack:
+        current = stack.pop()
+        if current in ordered or current not in installed:
+            continue
+        ordered.insert(0, current)
+        stack.extend(installed[current].requires())
+    return ordered
+
+
+def _package_dir(package: str) -> Path | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None:
+        return None
+    locations = list(spec.submodule_search_locations or [])
+    if locations:
+        return Path(locations[0])
+    return Path(spec.origin) if spec.origin else None
+
+
+def _source_files(root: Path) -> Iterator[Path]:
+    if root.is_file():
+        yield root
+        return
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root).parts
+        if "__pycache__" in parts or {"tests", "testing"} & set(parts[:-1]):
+            continue
+        if path.name in {"conftest.py", "testing.py"} or path.name.startswith("test_"):
+            continue  # test support may drive the kernel like the kernel's own tests
+        yield path
+
+
+def _allowed(module: str, imported: str) -> bool:
+    """Whether ``from module import imported`` takes only public API."""
+    if f"{module}.{imported}" in PUBLIC_API:
+        return True  # a public submodule, e.g. ``from lendkit import types``
+    if module not in PUBLIC_API:
+        return False
+    names = PUBLIC_API[module]
+    return names is None or imported in names
+
+
+def _import_problems(root: Path) -> list[str]:
+    problems: list[str] = []
+    for path in _source_files(root):
+        where = path.relative_to(root.parent)
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        except (SyntaxError, UnicodeDecodeError) as exc:
+            problems.append(f"{where}: cannot be parsed: {exc}")
+            continue
+        nested = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                problems += [
+                    f"{where}:{node.lineno}: imports kernel internal {alias.name}"
+                    for alias in node.names
+                    if _is_kernel(alias.name) and alias.name not in PUBLIC_API
+                ]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                if _is_kernel(node.module):
+                    problems += [
+                        f"{where}:{node.lineno}: imports kernel internal {node.module}.{alias.name}"
+                        for alias in node.names
+                        if not _allowed(node.module, alias.name)
+                    ]
+            elif isinstance(node, ast.Attribute) and id(node) not in nested:
+                dotted = _dotted(node)
+                if dotted and not _attribute_allowed(dotted):
+                    problems.append(f"{where}:{node.lineno}: uses kernel internal {dotted}")
+    return problems
+
+
+def _is_kernel(module: str) -> bool:
+    return module == "lendkit" or module.startswith("lendkit.")
+
+
+def _dotted(node: ast.expr) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name) and node.id == "lendkit":
+        return ".".join(["lendkit", *reversed(parts)])
+    return None
+
+
+def _attribute_allowed(dotted: str) -> bool:
+    """``lendkit.hookimpl`` or anything reached through a public module."""
+    parts = dotted.split(".")
+    for end in range(len(parts), 0, -1):
+        module = ".".join(parts[:end])
+        if module in PUBLIC_API:
+            rest = parts[end:]
+            names = PUBLIC_API[module]
+            if not rest:
+                return True
+            if names is None or rest[0] in names:
+                return True
+            return f"{module}.{rest[0]}" in PUBLIC_API
+    return False
+
+
+def _runtime_problems(
+    name: str, package: str, enabled: list[str], root: Path, database_url: str | None
+) -> list[str]:
+    from lendkit import migrate
+    from lendkit.plugins import make_plugin_manager
+    from lendkit.settings import Settings
+
+    problems: list[str] = []
+    pm = make_plugin_manager(enabled)  # validates hook names and arguments
+    problems += _unmarked_hooks(name, pm)
+    write_master_key(root / "keys" / "master.key")
+    settings = Settings(
+        root=root,
+        database={"url": database_url or f"sqlite:///{root / 'check.db'}"},
+        plugins={"enabled": enabled},
+    )
+    runtime = open_runtime(settings)
+    try:
+        problems += _migration_problems(name, package, enabled, runtime.engine, migrate)
+        problems += _route_problems(name, package, runtime)
+    finally:
+        runtime.close()
+    problems += _pii_problems(name, package)
+    return problems
+
+
+def _unmarked_hooks(name: str, pm: Any) -> list[str]:
+    from lendkit import hookspecs
+    from lendkit.hookdoc import hook_names
+
+    plugin = pm.get_plugin(name)
+    marker = f"{hookspecs.hookspec.project_name}_impl"
+    return [
+        f"{name}: {hook}() looks like a hook implementation but lacks @lendkit.hookimpl"
+        for hook in hook_names()
+        if callable(getattr(plugin, hook, None)) and not hasattr(getattr(plugin, hook), marker)
+    ]
+
+
+def _plugin_tables(package: str) -> dict[str, str]:
+    """Tables of the plugin's models: table name -> model class name."""
+    from lendkit.db import Base
+
+    found: dict[str, str] = {}
+    for mapper in Base.registry.mappers:
+        table = getattr(mapper.local_table, "name", None)
+        if isinstance(table, str) and mapper.class_.__module__.split(".")[0] == package:
+            found[table] = mapper.class_.__name__
+    return found
+
+
+def _migration_problems(
+    name: str, package: str, enabled: list[str], engine: Any, migrate: Any
+) -> list[str]:
+    from alembic.util import CommandError
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from lendkit.errors import StartupError
+
+    def tables() -> set[str]:
+        return set(inspect(engine).get_table_names())
+
+    problems: list[str] = []
+    needs = [n for n in enabled if n != name]
+    try:
+        has_branch = any(s.branch == name for s in migrate.status(engine, needs))
+        migrate.upgrade(engine, needs)
+        before = tables()
+        migrate.upgrade(engine, enabled)
+        made = tables() - before
+        missing = {
+            table: model for table, model in _plugin_tables(package).items() if table not in made
+        }
+        for table, model in sorted(missing.items()):
+            if table not in before:
+                problems.append(f"{name}: table {table} of model {model} has no migration")
+        if has_branch:
+            migrate.downgrade(engine, name, "base")
+            left = made & tables()
+            if left:
+                problems.append(
+                    f"{name}: downgrade to base leaves tables {', '.join(sorted(left))}"
+                )
+            migrate.upgrade(engine, enabled)
+            if made - tables():
+                problems.append(f"{name}: upgrade after downgrade does not recreate its tables")
+    except (CommandError, SQLAlchemyError, StartupError) as exc:
+        detail = getattr(exc, "detail", None) or str(exc).strip().splitlines()[0]
+        problems.append(f"{name}: migrations fail: {detail}")
+    return problems
+
+
+def _route_problems(name: str, package: str, runtime: Runtime) -> list[str]:
+    from lendkit.web.app import create_app
+
+    try:
+        from lendkit.auth.permissions import PERMISSIONS
+
+        known: Mapping[str, str] | None = PERMISSIONS
+    except ImportError:  # pragma: no cover - a kernel without authorization
+        known = None
+    problems: list[str] = []
+    app = create_app(runtime)
+    for route in app.routes:
+        for handler in _handlers(route):
+            fn = getattr(handler, "fn", None)
+            if getattr(fn, "__module__", "").split(".")[0] != package:
+                continue
+            methods = ",".join(sorted(getattr(handler, "http_methods", {"WEBSOCKET"})))
+            permission = handler.opt.get("permission")
+            if not isinstance(permission, str):
+                problems.append(
+                    f"{name}: route {methods} {route.path} declares no permission "
+                    '(opt={"permission": ...})'
+                )
+            elif known is not None and permission not in known:
+                problems.append(
+                    f"{name}: route {methods} {route.path} names permission {permission!r}, "
+                    "which the kernel's matrix lacks (the guard refuses it with 403)"
+                )
+    return problems
+
+
+def _handlers(route: Any) -> list[Any]:
+    """The handlers of an HTTP route, or the one of a WebSocket or mounted ASGI route."""
+    handlers = getattr(route, "route_handlers", None)
+    return list(handlers) if handlers is not None else [route.route_handler]
+
+
+def _looks_personal(column: str) -> bool:
+    lowered = column.lower()
+    tokens = lowered.split("_")
+    if tokens[-1] in {"id", "ids"}:
+        return False  # a reference to a row, not the data
+    return bool(_PII_WORDS & set(tokens)) or any(part in lowered for part in _PII_PARTS)
+
+
+def _pii_problems(name: str, package: str) -> list[str]:
+    from lendkit.crypto.orm import BlindIndex, Encrypted
+    from lendkit.db import Base
+
+    problems: list[str] = []
+    for table_name in sorted(_plugin_tables(package)):
+        table = Base.metadata.tables[table_name]
+        for column in table.columns:
+            if not _looks_personal(column.name) or column.info.get("pii") is False:
+                continue
+            if isinstance(column.type, Encrypted | BlindIndex):
+                continue
+            problems.append(
+                f"{name}: column {table_name}.{column.name} looks like personal data but is "
+                'stored in clear (use Encrypted(), or info={"pii": False} if it is not)'
+            )
+    return problems

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from lendkit.settings import Settings
 from litestar import Request
 from litestar.datastructures import Cookie
+
+from lendkit.settings import Settings
 
 __all__ = ["CSRF_COOKIE", "SESSION_COOKIE", "clear_cookies", "session_cookies"]
 
@@ -37,14 +38,26 @@ def session_cookies(
 ) -> list[Cookie]:
     secure = _secure(settings, request)
     return [
-        Cookie(SESSION_COOKIE, token, path="/", httponly=True, samesite="lax", secure=secure),
-        Cookie(CSRF_COOKIE, csrf, path="/", httponly=False, samesite="lax", secure=secure),
+        Cookie(
+            key=SESSION_COOKIE, value=token, path="/", httponly=True, samesite="lax", secure=secure
+        ),
+        Cookie(
+            key=CSRF_COOKIE, value=csrf, path="/", httponly=False, samesite="lax", secure=secure
+        ),
     ]
 
 
 def clear_cookies(settings: Settings, request: Request[Any, Any, Any]) -> list[Cookie]:
     secure = _secure(settings, request)
     return [
-        Cookie(name, "", path="/", max_age=0, httponly=http_only, samesite="lax", secure=secure)
+        Cookie(
+            key=name,
+            value="",
+            path="/",
+            max_age=0,
+            httponly=http_only,
+            samesite="lax",
+            secure=secure,
+        )
         for name, http_only in ((SESSION_COOKIE, True), (CSRF_COOKIE, False))
     ]

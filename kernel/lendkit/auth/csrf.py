@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar import Request
+
 from lendkit.auth.digests import equal, hmac_sm3
 from lendkit.auth.errors import CsrfFailed
-from litestar import Request
 
 __all__ = ["FORM_FIELD", "HEADER", "SAFE_METHODS", "check", "token_for"]
 

@@ -11,8 +11,9 @@ import hmac as std_hmac
 
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
-from lendkit.crypto.orm import keyring_of
 from sqlalchemy.orm import Session
+
+from lendkit.crypto.orm import keyring_of
 
 __all__ = ["derived_key", "equal", "hmac_sm3", "sm3"]
 

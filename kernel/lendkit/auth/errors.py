@@ -27,9 +27,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar import Request, Response
+
 from lendkit.errors import LendkitError
 from lendkit.web.problems import problem
-from litestar import Request, Response
 
 __all__ = [
     "AuthError",

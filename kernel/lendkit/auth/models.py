@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from lendkit.crypto.orm import Encrypted, EncryptedRow
-from lendkit.db import Base, BigId, UTCDateTime, utcnow
 from sqlalchemy import BigInteger, Index, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+
+from lendkit.crypto.orm import Encrypted, EncryptedRow
+from lendkit.db import Base, BigId, UTCDateTime, utcnow
 
 __all__ = ["ApiKey", "AuthSession", "LoginGuard", "OtpCode", "SandboxMessage", "UsedNonce"]
 

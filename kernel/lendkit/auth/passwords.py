@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import string
 import threading
+from collections.abc import Callable
 from functools import lru_cache
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
 from lendkit.errors import ValidationFailed
 from lendkit.settings import Settings
 
@@ -88,16 +90,16 @@ def hasher_for(settings: Settings) -> Hasher:
     )
 
 
-_CLASSES = (
-    ("upper-case letters 大写字母", lambda c: c.isupper()),
-    ("lower-case letters 小写字母", lambda c: c.islower()),
-    ("digits 数字", lambda c: c.isdigit()),
-    ("symbols 符号", lambda c: c in string.punctuation or c == " " or not c.isalnum()),
-)
+def _is_symbol(c: str) -> bool:
+    return c in string.punctuation or c == " " or not c.isalnum()
+
+
+# Upper-case letters, lower-case letters, digits, symbols.
+_CLASSES: tuple[Callable[[str], bool], ...] = (str.isupper, str.islower, str.isdigit, _is_symbol)
 
 
 def _classes(password: str) -> int:
-    return sum(any(test(c) for c in password) for _, test in _CLASSES)
+    return sum(any(test(c) for c in password) for test in _CLASSES)
 
 
 def check_staff_password(password: str, username: str | None = None) -> None:

@@ -45,6 +45,7 @@ PERMISSIONS: Final = MappingProxyType(
         "staff.manage": "change a staff user's role",
         "apikeys.manage": "create and revoke API keys for machine clients",
         "audit.view": "read the audit log",
+        "plugins.manage": "enable and disable plugins of this tenant (effective on restart)",
         "notifications.sandbox": "read messages held by the sandbox sender",
         "marketing.view": "see marketing coupons (plugin: marketing)",
     }

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from lendkit.auth.errors import Unauthenticated
 from litestar.connection import ASGIConnection
+
+from lendkit.auth.errors import Unauthenticated
 
 __all__ = ["Principal", "current"]
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
 from lendkit.auth.digests import sm3
 from lendkit.auth.errors import SessionExpired, Unauthenticated
 from lendkit.auth.models import AuthSession
 from lendkit.settings import Settings
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
-__all__ = ["create", "resolve", "revoke", "revoke_all"]
+__all__ = ["create", "needs_touch", "resolve", "revoke", "revoke_all", "touch"]
 
 TOUCH_EVERY = timedelta(seconds=15)  # write last_seen_at at most this often
 
@@ -54,7 +55,10 @@ def create(
 
 
 def resolve(session: Session, settings: Settings, token: str, now: datetime) -> AuthSession:
-    """The live session of ``token``, touched; 401 ``session_expired`` or ``unauthenticated``."""
+    """The live session of ``token``; 401 ``session_expired`` or ``unauthenticated``.
+
+    Reads only, so it can run in a read session; :func:`touch` records activity.
+    """
     row = session.scalar(select(AuthSession).where(AuthSession.token_hash == _hash(token)))
     if row is None or row.revoked_at is not None:
         raise Unauthenticated(
@@ -76,9 +80,20 @@ def resolve(session: Session, settings: Settings, token: str, now: datetime) -> 
             "sign in again.",
             reason="absolute",
         )
-    if now - row.last_seen_at > TOUCH_EVERY:
-        row.last_seen_at = now
     return row
+
+
+def needs_touch(row: AuthSession, now: datetime) -> bool:
+    return now - row.last_seen_at > TOUCH_EVERY
+
+
+def touch(session: Session, session_id: int, now: datetime) -> None:
+    """Record activity (resets the idle clock); a plain UPDATE, no read first."""
+    session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.last_seen_at < now)
+        .values(last_seen_at=now)
+    )
 
 
 def revoke(session: Session, row: AuthSession, now: datetime) -> None:

@@ -15,10 +15,11 @@ import secrets
 from datetime import datetime, timedelta
 
 import pyotp
-from lendkit.auth.digests import equal
-from lendkit.auth.models import UsedNonce
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+
+from lendkit.auth.digests import equal
+from lendkit.auth.models import UsedNonce
 
 __all__ = ["new_secret", "provisioning_uri", "verify"]
 

@@ -1,15 +1,26 @@
-"""Built-in plugin: ``lendkit ledger trial-balance`` and ``lendkit ledger statement``."""
+"""Built-in plugin of funds clearing: commands, worker jobs and the channel callback route.
+
+Commands: ``lendkit ledger trial-balance|statement``, ``lendkit reconcile``,
+``lendkit report fund-flow``.
+Jobs: ``payments-instruct`` (send orders to their channel after commit),
+``payments-timeouts`` (query orders in transit too long),
+``reconcile-daily`` (yesterday's statements, once they are there).
+"""
 
 from __future__ import annotations
 
+import getpass
 import sys
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import click
+from litestar.types import ControllerRouterHandler
 
 import lendkit
-from lendkit.clearing import ledger
+from lendkit.clearing import channels, ledger, payments, reconcile, reports
 from lendkit.clearing.accounts import kind_of
+from lendkit.runtime import Runtime
+from lendkit.types import ComplianceItem, Job
 
 __all__: list[str] = []
 
@@ -65,6 +76,171 @@ def statement_command(account: str, start: object, end: object) -> None:
     click.echo(f"{len(rows)} lines")
 
 
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+@click.group("reconcile", invoke_without_command=True)
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Business date to match.")
+@click.option("--channel", help="One channel (default: every channel).")
+@click.pass_context
+def reconcile_group(ctx: click.Context, day: datetime | None, channel: str | None) -> None:
+    """Match channel statements with payment orders and the ledger.
+
+    With --date, fetch each channel's statement of that day, match it and
+    print the summary; exits 1 when exceptions are open for that day.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if day is None:
+        raise click.UsageError("--date is required (or use a subcommand)")
+    from lendkit.cli import open_checked_runtime
+
+    runtime = open_checked_runtime(migrated=True)
+    runs = reconcile.reconcile(runtime, day.date(), channel)
+    for name, run in runs.items():
+        if run is None:
+            click.echo(f"{name}: no statement for {day.date()} yet")
+    with runtime.read_sessions() as session:
+        rows = reconcile.summary(session, day.date(), channel)
+        _print_summary(rows)
+        still_open = reconcile.exceptions(session, business_date=day.date(), channel=channel)
+        _print_exceptions(still_open)
+    if still_open:
+        sys.exit(1)
+
+
+def _print_summary(rows: list[reconcile.Summary]) -> None:
+    click.echo(
+        f"{'channel':<12} {'date':<10} {'lines':>6} {'matched':>7} {'ours?':>6} "
+        f"{'theirs?':>7} {'amount':>6} {'status':>6} {'open':>5} {'matched total':>16}"
+    )
+    for row in rows:
+        run = row.run
+        click.echo(
+            f"{row.channel:<12} {row.business_date} {run.lines:>6} {run.matched:>7} "
+            f"{run.missing_ours:>6} {run.missing_theirs:>7} {run.amount_mismatch:>6} "
+            f"{run.status_mismatch:>6} {row.open_exceptions:>5} {run.matched_total:>16,.2f}"
+        )
+
+
+def _print_exceptions(rows: list[reconcile.ReconException]) -> None:
+    for e in rows:
+        click.echo(
+            f"#{e.id:<6} {e.status:<8} {e.kind:<16} {e.channel:<10} {e.order_no:<24} "
+            f"statement={e.statement_amount or '-'}/{e.statement_status or '-'} "
+            f"order={e.order_amount or '-'}/{e.order_status or '-'} "
+            f"ledger={e.ledger_amount if e.ledger_amount is not None else '-'}  {e.detail}"
+        )
+
+
+@reconcile_group.command("exceptions")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--channel")
+@click.option("--all", "show_all", is_flag=True, help="Resolved ones too.")
+def exceptions_command(day: datetime | None, channel: str | None, show_all: bool) -> None:
+    """The reconciliation exceptions queue (open ones unless --all)."""
+    from lendkit.cli import open_checked_runtime
+
+    runtime = open_checked_runtime(migrated=True)
+    with runtime.read_sessions() as session:
+        rows = reconcile.exceptions(
+            session,
+            business_date=day.date() if day else None,
+            channel=channel,
+            open_only=not show_all,
+        )
+        _print_exceptions(rows)
+    click.echo(f"{len(rows)} exceptions")
+
+
+@reconcile_group.command("resolve")
+@click.argument("exception_id", type=int)
+@click.option(
+    "--action",
+    required=True,
+    type=click.Choice(sorted({a for actions in reconcile.ACTIONS.values() for a in actions})),
+)
+@click.option("--note", required=True, help="Why; kept with the resolution and in the audit log.")
+def resolve_command(exception_id: int, action: str, note: str) -> None:
+    """Settle one exception; money-moving actions post balanced entries."""
+    from lendkit.cli import open_checked_runtime
+
+    runtime = open_checked_runtime(migrated=True)
+    with runtime.sessions.begin() as session:
+        resolution = reconcile.resolve(session, exception_id, action, actor=_actor(), note=note)
+        entries = list(resolution.entry_ids)
+    click.echo(f"exception {exception_id} resolved by {action}; entries {entries or 'none'}")
+
+
+@click.group("report")
+def report_group() -> None:
+    """Daily reports."""
+
+
+@report_group.command("fund-flow")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--format", "form", type=click.Choice(["csv", "html"]), default="csv")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Default: stdout.")
+def fund_flow_command(day: datetime, form: str, output: str | None) -> None:
+    """资金流水报表: per funding source and channel, opening to closing."""
+    from lendkit.cli import open_checked_runtime
+
+    runtime = open_checked_runtime(migrated=True)
+    with runtime.read_sessions() as session:
+        report = reports.fund_flow(session, day.date())
+    text = reports.to_csv(report) if form == "csv" else reports.to_html(report, runtime)
+    if output:
+        with open(output, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+        click.echo(f"fund-flow report of {day.date()} written to {output}")
+    else:
+        click.echo(text, nl=False)
+    if not report.ties:
+        click.echo("the report does not tie to the ledger", err=True)
+        sys.exit(1)
+
+
 @lendkit.hookimpl
 def register_commands(cli: click.Group) -> None:
     cli.add_command(ledger_group)
+    cli.add_command(reconcile_group)
+    cli.add_command(report_group)
+
+
+@lendkit.hookimpl
+def register_routes() -> list[ControllerRouterHandler]:
+    return list(channels.ROUTES)
+
+
+def _instruct(runtime: Runtime, now: datetime) -> object:
+    return payments.instruct_due(runtime, now)
+
+
+def _timeouts(runtime: Runtime, now: datetime) -> object:
+    return payments.query_overdue(runtime, now)
+
+
+@lendkit.hookimpl
+def register_jobs() -> list[Job]:
+    return [
+        Job(name="payments-instruct", every=timedelta(seconds=1), run=_instruct),
+        Job(name="payments-timeouts", every=timedelta(seconds=30), run=_timeouts),
+        Job(name="reconcile-daily", every=timedelta(minutes=15), run=reconcile.reconcile_yesterday),
+    ]
+
+
+@lendkit.hookimpl
+def compliance_items() -> list[ComplianceItem]:
+    return [
+        ComplianceItem(
+            function="Funds clearing: double-entry ledger, payment orders, daily reconciliation",
+            clauses=(
+                "网络小额贷款业务管理暂行办法 第二十条 (资金管理)",
+                "非银行支付机构网络支付业务管理办法 (对账)",
+            ),
+            description="Every movement of money is a balanced, append-only journal entry; "
+            "payment orders keep an append-only history; channel statements are matched "
+            "daily and every correction is audited.",
+        )
+    ]

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import lendkit.audit
+import lendkit.auth.models
+import lendkit.clearing.funding
+import lendkit.clearing.ledger
+import lendkit.clearing.payments
+import lendkit.clearing.reconcile
 import lendkit.models  # noqa: F401 - the kernel's tables, for autogenerate
 from alembic import context
 from lendkit.db import Base

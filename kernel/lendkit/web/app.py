@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from litestar import Litestar, Request
+from litestar import Litestar, Request, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import ImproperlyConfiguredException
@@ -15,6 +15,8 @@ from litestar.template import TemplateConfig
 from sqlalchemy.orm import Session
 
 from lendkit import __version__, registry
+from lendkit.auth.errors import AuthError, auth_problem
+from lendkit.auth.guard import auth_guard
 from lendkit.errors import StartupError
 from lendkit.runtime import Runtime
 from lendkit.templating import make_environment
@@ -54,7 +56,9 @@ def create_app(runtime: Runtime) -> Litestar:
                 "db_session": Provide(provide_db_session),
             },
             state=State({"runtime": runtime}),
-            exception_handlers=exception_handlers,
+            exception_handlers={**exception_handlers, AuthError: auth_problem},
+            # Every route's opt["permission"], enforced (lendkit.auth.guard).
+            guards=[auth_guard],
             template_config=TemplateConfig(
                 instance=JinjaTemplateEngine.from_environment(
                     make_environment(settings, runtime.pm)
@@ -64,6 +68,9 @@ def create_app(runtime: Runtime) -> Litestar:
                 title=f"{settings.tenant.display_name} API (lendkit)",
                 version=__version__,
                 path="/schema",
+                openapi_router=Router(
+                    path="/schema", route_handlers=[], opt={"permission": "public"}
+                ),
             ),
             logging_config=None,
         )

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from lendkit import migrate, outbox, registry
 from lendkit.auth.testing import staff_headers
+from lendkit.testing import check_plugin
 from lendkit_marketing.models import Coupon
 from sqlalchemy import func, select
 
@@ -139,3 +140,7 @@ def test_it_maps_coupons_to_the_marketing_clause(runtime):
     assert items["Marketing coupons"].clauses == (
         "网络小额贷款业务管理暂行办法 第二十三条 (营销宣传)",
     )
+
+
+def test_it_passes_the_conformance_check(database_url):
+    assert check_plugin("marketing", database_url=database_url) == []

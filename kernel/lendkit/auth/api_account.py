@@ -1,0 +1,198 @@
+"""Routes: sign in, sign out, who am I, change my password."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lendkit import audit
+from lendkit.auth import login, otp, sessions
+from lendkit.auth.cookies import clear_cookies, session_cookies
+from lendkit.auth.errors import InvalidCredentials
+from lendkit.auth.models import AuthSession
+from lendkit.auth.passwords import check_borrower_password, check_staff_password, hasher_for
+from lendkit.auth.permissions import ROLE_PERMISSIONS
+from lendkit.auth.principal import current
+from lendkit.db import utcnow
+from lendkit.models import Borrower, StaffUser
+from lendkit.runtime import Runtime
+
+__all__ = ["ROUTES"]
+
+PUBLIC = {"permission": "public"}
+SELF = {"permission": "account.self"}
+
+
+@dataclass
+class StaffLogin:
+    username: str
+    password: str
+    totp: str | None = None
+
+
+@dataclass
+class BorrowerLogin:
+    phone: str
+    password: str
+
+
+@dataclass
+class OtpRequest:
+    phone: str
+
+
+@dataclass
+class OtpLogin:
+    phone: str
+    code: str
+
+
+@dataclass
+class PasswordChange:
+    current_password: str
+    new_password: str
+
+
+def _signed_in(
+    runtime: Runtime, request: Request[Any, Any, Any], result: login.SignedIn
+) -> Response[dict[str, Any]]:
+    body = {
+        "kind": result.kind,
+        "actor": result.actor,
+        "role": result.role,
+        "csrf_token": result.csrf_token,
+        "idle_timeout_minutes": runtime.settings.auth.idle_timeout_minutes,
+    }
+    return Response(
+        body, cookies=session_cookies(runtime.settings, request, result.token, result.csrf_token)
+    )
+
+
+@post("/api/auth/staff/login", opt=PUBLIC, sync_to_thread=True, status_code=200)
+def staff_login(
+    data: JSONBody[StaffLogin], request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> Response[dict[str, Any]]:
+    """Staff sign-in: username, password, and the TOTP code where required."""
+    result = login.staff_login(runtime, data.username, data.password, data.totp, utcnow())
+    return _signed_in(runtime, request, result)
+
+
+@post("/api/auth/borrower/login", opt=PUBLIC, sync_to_thread=True, status_code=200)
+def borrower_login(
+    data: JSONBody[BorrowerLogin],
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+) -> Response[dict[str, Any]]:
+    """Borrower sign-in with mobile number and password."""
+    result = login.borrower_password_login(runtime, data.phone, data.password, utcnow())
+    return _signed_in(runtime, request, result)
+
+
+@post("/api/auth/borrower/otp", opt=PUBLIC, sync_to_thread=True, status_code=HTTP_202_ACCEPTED)
+def request_code(data: JSONBody[OtpRequest], runtime: NamedDependency[Runtime]) -> dict[str, Any]:
+    """Send a sign-in code by SMS (answers the same whether the number is known or not)."""
+    with runtime.sessions.begin() as session:
+        otp.issue(session, runtime.settings, runtime.pm, data.phone, utcnow())
+    return {
+        "status": "sent",
+        "detail": "如该号码已注册，验证码已发送。If the number is registered, a code is on its way.",
+        "expires_in_seconds": runtime.settings.auth.otp_ttl_seconds,
+    }
+
+
+@post("/api/auth/borrower/otp/login", opt=PUBLIC, sync_to_thread=True, status_code=200)
+def code_login(
+    data: JSONBody[OtpLogin], request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
+) -> Response[dict[str, Any]]:
+    """Borrower sign-in with the SMS code."""
+    result = login.borrower_otp_login(runtime, data.phone, data.code, utcnow())
+    return _signed_in(runtime, request, result)
+
+
+@get("/api/auth/me", opt=SELF, sync_to_thread=False)
+def me(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """Who is calling, and what the role allows."""
+    principal = current(request)
+    return {
+        "kind": principal.kind,
+        "actor": principal.actor,
+        "role": principal.role,
+        "permissions": sorted(ROLE_PERMISSIONS.get(principal.role, ())),
+    }
+
+
+@post("/api/auth/logout", opt=SELF, sync_to_thread=True, status_code=HTTP_204_NO_CONTENT)
+def logout(
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    db_session: NamedDependency[Session],
+) -> Response[None]:
+    """End this session (a signed API request has none: nothing to do)."""
+    principal = current(request)
+    if principal.session_id is not None:
+        row = db_session.get(AuthSession, principal.session_id)
+        if row is not None:
+            sessions.revoke(db_session, row, utcnow())
+        audit.record(db_session, principal.actor, "auth.logout", principal.actor)
+    return Response(
+        None, status_code=HTTP_204_NO_CONTENT, cookies=clear_cookies(runtime.settings, request)
+    )
+
+
+@post("/api/auth/password", opt=SELF, sync_to_thread=True, status_code=HTTP_204_NO_CONTENT)
+def change_password(
+    data: JSONBody[PasswordChange],
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+) -> None:
+    """Change one's own password; ends every other session of the account."""
+    principal = current(request)
+    if principal.subject_id is None:
+        raise InvalidCredentials("API 密钥没有密码。An API key has no password.")
+    hasher = hasher_for(runtime.settings)
+    now = utcnow()
+    failed = False
+    with runtime.sessions.begin() as session:
+        account: StaffUser | Borrower | None = (
+            session.get(StaffUser, principal.subject_id)
+            if principal.kind == "staff"
+            else session.get(Borrower, principal.subject_id)
+        )
+        if account is None or not hasher.verify(account.password_hash, data.current_password):
+            audit.record(
+                session,
+                principal.actor,
+                "auth.password_change",
+                principal.actor,
+                outcome="failure",
+                reason="bad_password",
+            )
+            failed = True
+        else:
+            if isinstance(account, StaffUser):
+                check_staff_password(data.new_password, account.username)
+            else:
+                check_borrower_password(data.new_password)
+            account.password_hash = hasher.hash(data.new_password)
+            kind = "staff" if isinstance(account, StaffUser) else "borrower"
+            others = select(AuthSession).where(
+                AuthSession.kind == kind,
+                AuthSession.subject_id == account.id,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.id != principal.session_id,
+            )
+            for row in session.scalars(others):
+                sessions.revoke(session, row, now)
+            audit.record(session, principal.actor, "auth.password_change", principal.actor)
+    if failed:
+        raise InvalidCredentials("当前密码错误。The current password is wrong.")
+
+
+ROUTES = [staff_login, borrower_login, request_code, code_login, me, logout, change_password]

@@ -1,0 +1,156 @@
+"""Routes: staff and their roles, API keys, and the sandbox's sent messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request, delete, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lendkit import audit
+from lendkit.auth import apikeys, sessions
+from lendkit.auth.models import SandboxMessage
+from lendkit.auth.permissions import STAFF_ROLES
+from lendkit.auth.principal import current
+from lendkit.db import utcnow
+from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
+from lendkit.masking import mask_name
+from lendkit.models import StaffUser
+from lendkit.runtime import Runtime
+
+__all__ = ["ROUTES"]
+
+
+@dataclass
+class RoleChange:
+    role: str
+
+
+@dataclass
+class NewApiKey:
+    name: str
+    role: str
+
+
+def _staff_view(staff: StaffUser) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "id": staff.id,
+        "username": staff.username,
+        "display_name": mask_name(staff.display_name),
+        "role": staff.role,
+        "active": staff.active,
+        "totp_enrolled": staff.totp_secret is not None,
+        "locked": staff.locked_until is not None and staff.locked_until > now,
+    }
+
+
+@get("/api/staff", opt={"permission": "staff.view"}, sync_to_thread=True)
+def list_staff(db_session: NamedDependency[Session]) -> list[dict[str, Any]]:
+    """Every staff user with role and state (names masked)."""
+    return [_staff_view(s) for s in db_session.scalars(select(StaffUser).order_by(StaffUser.id))]
+
+
+@put("/api/staff/{staff_id:int}/role", opt={"permission": "staff.manage"}, sync_to_thread=True)
+def change_role(
+    staff_id: FromPath[int],
+    data: JSONBody[RoleChange],
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    db_session: NamedDependency[Session],
+) -> dict[str, Any]:
+    """Give a staff user another role; ends the user's sessions; audited."""
+    principal = current(request)
+    if data.role not in STAFF_ROLES:
+        raise ValidationFailed(
+            f"未知角色 {data.role!r}。Unknown role {data.role!r}; one of {sorted(STAFF_ROLES)}."
+        )
+    staff = db_session.get(StaffUser, staff_id)
+    if staff is None:
+        raise NotFoundError("未找到该员工。No such staff user.")
+    if principal.kind == "staff" and principal.subject_id == staff.id:
+        raise ConflictError(
+            "不能修改自己的角色。You cannot change your own role; ask another administrator."
+        )
+    if data.role in runtime.settings.auth.totp_roles and staff.totp_secret is None:
+        raise ConflictError(
+            "该角色须使用动态口令，请先为该员工设置 TOTP（`lendkit staff totp`）。"
+            "This role needs TOTP: enrol the user first with `lendkit staff totp`.",
+            code="totp_not_enrolled",
+        )
+    old = staff.role
+    if old != data.role:
+        staff.role = data.role
+        ended = sessions.revoke_all(db_session, "staff", staff.id, utcnow())
+        audit.record(
+            db_session,
+            principal.actor,
+            "staff.role_change",
+            f"staff:{staff.username}",
+            old_role=old,
+            new_role=data.role,
+            sessions_ended=ended,
+        )
+    return _staff_view(staff)
+
+
+@post(
+    "/api/auth/api-keys",
+    opt={"permission": "apikeys.manage"},
+    sync_to_thread=True,
+    status_code=HTTP_201_CREATED,
+)
+def create_api_key(
+    data: JSONBody[NewApiKey], request: Request[Any, Any, Any], db_session: NamedDependency[Session]
+) -> dict[str, Any]:
+    """A new key for a machine client; the secret is shown in this answer only."""
+    principal = current(request)
+    key, secret = apikeys.create(db_session, data.name, data.role, principal.actor)
+    audit.record(
+        db_session, principal.actor, "apikey.create", f"apikey:{key.key_id}", role=key.role
+    )
+    return {"key_id": key.key_id, "name": key.name, "role": key.role, "secret": secret}
+
+
+@delete(
+    "/api/auth/api-keys/{key_id:str}",
+    opt={"permission": "apikeys.manage"},
+    sync_to_thread=True,
+    status_code=HTTP_204_NO_CONTENT,
+)
+def revoke_api_key(
+    key_id: FromPath[str], request: Request[Any, Any, Any], db_session: NamedDependency[Session]
+) -> None:
+    """Revoke a key: its signatures are refused from now on."""
+    principal = current(request)
+    apikeys.revoke(db_session, key_id, utcnow())
+    audit.record(db_session, principal.actor, "apikey.revoke", f"apikey:{key_id}")
+
+
+@get("/api/notifications/sandbox", opt={"permission": "notifications.sandbox"}, sync_to_thread=True)
+def sandbox_messages(
+    db_session: NamedDependency[Session], limit: FromQuery[int] = 50
+) -> list[dict[str, Any]]:
+    """The newest messages the sandbox sender kept (numbers masked), for the demo."""
+    rows = db_session.scalars(
+        select(SandboxMessage).order_by(SandboxMessage.id.desc()).limit(max(1, min(limit, 500)))
+    )
+    return [
+        {
+            "message_id": m.message_id,
+            "channel": m.channel,
+            "to": m.recipient_masked,
+            "template": m.template,
+            "text": m.text,
+            "created_at": m.created_at.isoformat(),
+        }
+        for m in rows
+    ]
+
+
+ROUTES = [list_staff, change_role, create_api_key, revoke_api_key, sandbox_messages]

@@ -1,0 +1,59 @@
+"""Hook implementations of the channel-sandbox plugin."""
+
+from __future__ import annotations
+
+import click
+import lendkit
+from lendkit.settings import Settings
+from lendkit.types import ComplianceItem, PaymentChannel
+
+from lendkit_channel_sandbox.channel import SandboxChannel
+from lendkit_channel_sandbox.gateway import GatewayConfig
+
+__all__: list[str] = []
+
+NAME = "sandbox"
+DEFAULT_URL = "http://127.0.0.1:8765"
+
+
+@lendkit.hookimpl
+def register_channels(settings: Settings) -> list[PaymentChannel]:
+    """The ``sandbox`` channel; options in ``[payments.channels.sandbox]``."""
+    options = settings.payments.channels.get(NAME, {})
+    return [
+        SandboxChannel(
+            str(options.get("url", DEFAULT_URL)),
+            str(options.get("merchant_id", GatewayConfig.merchant_id)),
+            str(options.get("secret", GatewayConfig.secret)),
+            name=NAME,
+            timeout=float(options.get("timeout", 10)),
+        )
+    ]
+
+
+@click.command("sandbox-gateway")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True)
+@click.option("--callback-delay", default=0.5, show_default=True, help="Seconds to the callback.")
+def sandbox_gateway(host: str, port: int, callback_delay: float) -> None:
+    """Run the fake payment gateway the sandbox channel talks to (loopback only)."""
+    from lendkit_channel_sandbox.gateway import main
+
+    main(["--host", host, "--port", str(port), "--callback-delay", str(callback_delay)])
+
+
+@lendkit.hookimpl
+def register_commands(cli: click.Group) -> None:
+    cli.add_command(sandbox_gateway)
+
+
+@lendkit.hookimpl
+def compliance_items() -> list[ComplianceItem]:
+    return [
+        ComplianceItem(
+            function="Sandbox payment channel (tests and demo only)",
+            clauses=("非银行支付机构网络支付业务管理办法 (测试环境)",),
+            description="A fake gateway on loopback; no real money moves. Disable it on a "
+            "production tenant.",
+        )
+    ]

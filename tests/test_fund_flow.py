@@ -1,0 +1,206 @@
+"""The daily fund-flow report (资金流水报表): every figure ties to the journal."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from decimal import Decimal
+
+from click.testing import CliRunner
+from lendkit.clearing import colending, commands, funding, ledger, reports
+from lendkit.clearing.colending import Agreement, Funder, Repayment
+from lendkit.clearing.ledger import Line
+
+D = Decimal
+DAY = date(2026, 11, 24)
+SPLIT = [Funder("own", D("0.3")), Funder("bank_a", D("0.7"))]
+AGREEMENT = Agreement(penalty="share", fees="own")
+
+
+def post(session, key, lines, day=DAY):
+    return ledger.post(session, business_date=day, idempotency_key=key, cause=key, lines=lines)
+
+
+def book_a_day(runtime):
+    """Yesterday: capital, one reservation. Today: see the expectations below."""
+    before = DAY - timedelta(days=1)
+    with runtime.sessions.begin() as session:
+        funding.add_source(session, "bank_a", "甲银行 <Bank A>")
+        post(
+            session,
+            "cap:own",
+            [
+                Line.debit("fund_pool:own", D("1000000")),
+                Line.credit("funding_capital:own", D("1000000")),
+            ],
+            before,
+        )
+        post(
+            session,
+            "cap:bank",
+            [
+                Line.debit("fund_pool:bank_a", D("500000")),
+                Line.credit("funding_capital:bank_a", D("500000")),
+            ],
+            before,
+        )
+        post(
+            session,
+            "l1:reserve",
+            colending.disbursement_instructed(D("1000"), SPLIT, "sandbox", 1),
+            before,
+        )
+        # Today.
+        post(
+            session, "l1:confirm", colending.disbursement_confirmed(D("1000"), SPLIT, "sandbox", 1)
+        )
+        post(
+            session, "l2:reserve", colending.disbursement_instructed(D("2000"), SPLIT, "sandbox", 2)
+        )
+        post(
+            session, "l2:confirm", colending.disbursement_confirmed(D("2000"), SPLIT, "sandbox", 2)
+        )
+        failed = post(
+            session,
+            "l3:reserve",
+            colending.disbursement_instructed(D("500"), [Funder("own", D(1))], "sandbox", 3),
+        )
+        ledger.reverse(session, failed.id, business_date=DAY, reason="card frozen")
+        for receivable, amount, rule in (
+            ("loan_interest", D("300"), "share"),
+            ("loan_penalty", D("20"), "share"),
+            ("loan_fees", D("10"), "own"),
+        ):
+            post(
+                session,
+                f"l2:accrue:{receivable}",
+                colending.accrued(receivable, amount, SPLIT, 2, rule),
+            )
+        paid = Repayment(principal=D("500"), interest=D("300"), penalty=D("20"), fees=D("10"))
+        post(session, "l2:received", colending.repayment_received(paid.total, "sandbox", 2))
+        post(session, "l2:allocated", colending.repayment_allocated(paid, SPLIT, 2, AGREEMENT))
+        post(
+            session, "l2:settled", colending.repayment_settled(paid, SPLIT, "sandbox", 2, AGREEMENT)
+        )
+        post(
+            session,
+            "bank:settle",
+            [
+                Line.debit("partner_payable:bank_a", D("210")),
+                Line.credit("fund_pool:bank_a", D("210")),
+            ],
+        )
+        post(
+            session,
+            "cap:own:2",
+            [
+                Line.debit("fund_pool:own", D("10000")),
+                Line.credit("funding_capital:own", D("10000")),
+            ],
+        )
+
+
+def test_the_report_splits_the_day_by_funder_and_channel_and_ties_to_the_ledger(runtime):
+    book_a_day(runtime)
+
+    with runtime.sessions() as session:
+        report = reports.fund_flow(session, DAY)
+        kept = dict(ledger.trial_balance(session, DAY).rows)
+
+    own, bank = report.pools
+    assert (own.source, bank.source, bank.name) == ("own", "bank_a", "甲银行 <Bank A>")
+    assert (own.opening, own.disbursed, own.repaid, own.capital, own.closing) == (
+        D("999700.00"),
+        D("600.00"),
+        D("256.00"),
+        D("10000.00"),
+        D("1009356.00"),
+    )
+    assert (own.principal, own.interest, own.penalty, own.fees) == (
+        D("150.00"),
+        D("90.00"),
+        D("6.00"),
+        D("10.00"),
+    )
+    assert (bank.opening, bank.disbursed, bank.repaid, bank.partner_settlements) == (
+        D("499300.00"),
+        D("1400.00"),
+        D("574.00"),
+        D("210.00"),
+    )
+    assert (bank.principal, bank.interest, bank.penalty, bank.fees) == (
+        D("350.00"),
+        D("210.00"),
+        D("14.00"),
+        D("0.00"),
+    )
+    [channel] = report.channels
+    assert (channel.opening, channel.reserved, channel.paid_out) == (
+        D("1000.00"),
+        D("2000.00"),
+        D("3000.00"),
+    )
+    assert (channel.collected, channel.settled, channel.other, channel.closing) == (
+        D("830.00"),
+        D("830.00"),
+        D("0.00"),
+        D("0.00"),
+    )
+    assert report.ties
+    assert own.closing == kept["fund_pool:own"]
+    assert bank.closing == kept["fund_pool:bank_a"]
+    assert kept.get("channel_in_transit:sandbox", D("0.00")) == channel.closing
+
+    text = reports.to_csv(report)
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[0] == ["business_date", "2026-11-24"]
+    assert rows[2] == reports.POOL_COLUMNS
+    assert rows[3][:4] == ["own", "自有资金 Own funds", "999700.00", "600.00"]
+    assert rows[6] == reports.CHANNEL_COLUMNS
+    assert rows[7] == [
+        "sandbox",
+        "1000.00",
+        "2000.00",
+        "3000.00",
+        "830.00",
+        "830.00",
+        "0.00",
+        "0.00",
+        "0.00",
+    ]
+
+    page = reports.to_html(report, runtime)
+    assert "资金流水报表" in page
+    assert "<svg" in page
+    assert "1,009,356.00" in page
+    assert "<Bank A>" not in page
+    assert "&lt;Bank A&gt;" in page
+
+
+def test_cli_writes_csv_and_html(runtime, tmp_path):
+    book_a_day(runtime)
+    runner = CliRunner()
+
+    printed = runner.invoke(commands.report_group, ["fund-flow", "--date", DAY.isoformat()])
+    written = runner.invoke(
+        commands.report_group,
+        [
+            "fund-flow",
+            "--date",
+            DAY.isoformat(),
+            "--format",
+            "html",
+            "--output",
+            str(tmp_path / "r.html"),
+        ],
+    )
+
+    assert printed.exit_code == 0, printed.output
+    assert "sandbox,1000.00,2000.00" in printed.output
+    assert written.exit_code == 0, written.output
+    assert "<svg" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    empty = runner.invoke(commands.report_group, ["fund-flow", "--date", "2020-01-01"])
+    assert empty.exit_code == 0
+    assert "own,自有资金 Own funds,0.00" in empty.output
