@@ -104,7 +104,8 @@ def test_every_route_of_kernel_and_first_party_plugins_declares_a_known_permissi
     unknown = [
         f"{m} {p}: {permission_of(h)!r}"
         for p, m, h in found
-        if permission_of(h) is not None and permission_of(h) not in PERMISSIONS
+        if permission_of(h) is not None
+        and permission_of(h) not in app.state.permissions.permissions
     ]
 
     assert not undeclared, f"routes without opt['permission']: {undeclared}"
@@ -138,7 +139,7 @@ def test_every_non_public_route_refuses_a_role_without_its_permission(tenant, ru
         if permission == PUBLIC:
             continue
         for role in ROLES:
-            if allowed(role, permission):
+            if app.state.permissions.allows(role, permission):
                 continue
             response = httpx.request(
                 method, f"{live_server}{fill(path)}", headers=headers[role], json={}
@@ -320,3 +321,34 @@ def test_admin_changes_a_role_which_ends_the_users_sessions_and_is_audited(
     problem(no_totp, 409, "totp_not_enrolled")
     with runtime.sessions.begin() as session:
         assert session.scalars(select(AuthSession).where(AuthSession.revoked_at.is_not(None))).all()
+
+
+# -- Plugins bring their own permissions ------------------------------------
+
+
+def test_plugins_register_permissions_without_touching_the_kernel_matrix():
+    from lendkit.auth.permissions import build_matrix
+    from lendkit.types import Permission
+
+    matrix = build_matrix([Permission("loans.export", "export loans", roles=("finance",))])
+    assert "loans.export" not in PERMISSIONS
+    assert matrix.allows("finance", "loans.export")
+    assert matrix.allows("admin", "loans.export")
+    assert not matrix.allows("support", "loans.export")
+
+
+@pytest.mark.parametrize(
+    ("permission", "message"),
+    [
+        (("pii.unmask", ()), "registered twice"),
+        (("loans.export", ("borrower",)), "unknown staff roles"),
+    ],
+)
+def test_a_clashing_or_misassigned_plugin_permission_stops_start_up(permission, message):
+    from lendkit.auth.permissions import build_matrix
+    from lendkit.errors import StartupError
+    from lendkit.types import Permission
+
+    name, roles = permission
+    with pytest.raises(StartupError, match=message):
+        build_matrix([Permission(name, "x", roles=roles)])

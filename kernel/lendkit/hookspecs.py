@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         Job,
         KeyWrapper,
         PaymentChannel,
+        Permission,
         ProductSpec,
     )
 
@@ -95,6 +96,19 @@ def register_commands(cli: click.Group) -> None:
     Called once when the CLI starts, with the root :class:`click.Group`;
     add commands with ``cli.add_command`` or ``@cli.command()``. Returns
     nothing. Command names must not clash with the kernel's.
+    """
+
+
+@hookspec
+def register_permissions() -> list[Permission]:
+    """Return the permissions this plugin's routes declare, with their roles.
+
+    Called once when the web app is built; results of all plugins are added
+    to the kernel's permission matrix (``lendkit.auth.permissions``), so a
+    plugin never edits the kernel to guard its routes. Names must be new (a
+    clash with the kernel's or another plugin's is a start-up error) and
+    roles must be staff roles; admins hold every permission. A route naming
+    a permission nobody registered is refused with 403.
     """
 
 

@@ -19,6 +19,8 @@ from lendkit.types import ComplianceItem, Job, ProductSpec
 if TYPE_CHECKING:
     from litestar.types import ControllerRouterHandler
 
+    from lendkit.auth.permissions import Matrix
+
 __all__ = ["compliance_items", "jobs", "products", "routes", "template_dirs"]
 
 T = TypeVar("T")
@@ -35,6 +37,13 @@ def routes(pm: pluggy.PluginManager) -> list[ControllerRouterHandler]:
 
 def template_dirs(pm: pluggy.PluginManager) -> list[Path]:
     return _flat(pm.hook.register_templates())
+
+
+def permissions(pm: pluggy.PluginManager) -> Matrix:
+    """The permission matrix the guard enforces: the kernel's and the plugins'."""
+    from lendkit.auth.permissions import build_matrix
+
+    return build_matrix(_flat(pm.hook.register_permissions()))
 
 
 def products(pm: pluggy.PluginManager) -> list[ProductSpec]:

@@ -26,6 +26,7 @@ __all__ = [
     "PaymentChannel",
     "PaymentInstruction",
     "PaymentKind",
+    "Permission",
     "ProductSpec",
     "StatementLine",
 ]
@@ -76,6 +77,19 @@ class ComplianceItem:
     function: str
     clauses: tuple[str, ...]
     description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Permission:
+    """A permission a plugin's routes declare, and the staff roles that hold it.
+
+    ``name`` is what routes put in ``opt={"permission": name}``, e.g.
+    ``"marketing.view"``; admins hold every permission anyway.
+    """
+
+    name: str
+    description: str
+    roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from litestar.handlers import BaseRouteHandler, HTTPRouteHandler
 from lendkit.auth import apikeys, csrf, sessions, signing
 from lendkit.auth.cookies import SESSION_COOKIE
 from lendkit.auth.errors import Forbidden, Unauthenticated
-from lendkit.auth.permissions import PERMISSIONS, PUBLIC, allowed
+from lendkit.auth.permissions import PUBLIC, Matrix
 from lendkit.auth.principal import Principal
 from lendkit.db import utcnow
 from lendkit.runtime import Runtime
@@ -56,7 +56,8 @@ async def auth_guard(
     permission = permission_of(handler)
     if permission == PUBLIC:
         return
-    if permission is None or permission not in PERMISSIONS:
+    matrix: Matrix = connection.app.state.permissions
+    if permission is None or permission not in matrix.permissions:
         log.error(
             "route refused: no known permission declared",
             extra={"route": connection.scope.get("path"), "permission": permission},
@@ -76,7 +77,7 @@ async def auth_guard(
         principal = await anyio.to_thread.run_sync(_from_session, runtime, token)
         if isinstance(connection, Request):
             await csrf.check(connection, token)
-    if not allowed(principal.role, permission):
+    if not matrix.allows(principal.role, permission):
         raise Forbidden(
             f"当前角色（{principal.role}）没有“{permission}”权限。"
             f"Your role ({principal.role}) lacks the permission {permission!r}.",

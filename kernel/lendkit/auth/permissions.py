@@ -5,17 +5,32 @@ the guard (:mod:`lendkit.auth.guard`) lets a request through when the
 caller's role holds it. ``public`` is the one permission everybody holds,
 signed in or not (health probes, sign-in, the home page, the API schema).
 
-A plugin's permission is added here, in ``PERMISSIONS`` and in the roles
-that hold it: a route naming a permission missing from this module is
-refused (403) and fails the route-walking test.
+Plugins add their own permissions through the ``register_permissions``
+hook (see :func:`build_matrix`); a route naming a permission nobody
+registered is refused (403) and fails the route-walking test.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-__all__ = ["PERMISSIONS", "PUBLIC", "ROLES", "ROLE_PERMISSIONS", "STAFF_ROLES", "allowed"]
+from lendkit.errors import StartupError
+from lendkit.types import Permission
+
+__all__ = [
+    "KERNEL",
+    "PERMISSIONS",
+    "PUBLIC",
+    "ROLES",
+    "ROLE_PERMISSIONS",
+    "STAFF_ROLES",
+    "Matrix",
+    "allowed",
+    "build_matrix",
+]
 
 PUBLIC: Final = "public"
 
@@ -47,7 +62,6 @@ PERMISSIONS: Final = MappingProxyType(
         "audit.view": "read the audit log",
         "plugins.manage": "enable and disable plugins of this tenant (effective on restart)",
         "notifications.sandbox": "read messages held by the sandbox sender",
-        "marketing.view": "see marketing coupons (plugin: marketing)",
     }
 )
 
@@ -57,16 +71,50 @@ _STAFF = _EVERYONE_SIGNED_IN | {"borrowers.read"}
 ROLE_PERMISSIONS: Final = MappingProxyType(
     {
         "admin": frozenset(PERMISSIONS) - {PUBLIC, "borrower.self"},
-        "risk_officer": _STAFF | {"pii.unmask", "marketing.view"},
-        "finance": _STAFF | {"marketing.view"},
+        "risk_officer": _STAFF | {"pii.unmask"},
+        "finance": _STAFF,
         "collections": _STAFF,
         "auditor": _STAFF | {"staff.view", "audit.view"},
-        "support": _STAFF | {"notifications.sandbox", "marketing.view"},
+        "support": _STAFF | {"notifications.sandbox"},
         "borrower": _EVERYONE_SIGNED_IN | {"borrower.self", "borrowers.read"},
     }
 )
 
 
 def allowed(role: str, permission: str) -> bool:
-    """Whether ``role`` holds ``permission`` (``public`` is held by everybody)."""
-    return permission == PUBLIC or permission in ROLE_PERMISSIONS.get(role, frozenset())
+    """Whether ``role`` holds the kernel permission ``permission`` (``public``: everybody)."""
+    return KERNEL.allows(role, permission)
+
+
+@dataclass(frozen=True, slots=True)
+class Matrix:
+    """The kernel's permissions plus those plugins register: what the guard enforces."""
+
+    permissions: Mapping[str, str]
+    roles: Mapping[str, frozenset[str]]
+
+    def allows(self, role: str, permission: str) -> bool:
+        return permission == PUBLIC or permission in self.roles.get(role, frozenset())
+
+
+KERNEL: Final = Matrix(PERMISSIONS, ROLE_PERMISSIONS)
+
+
+def build_matrix(registered: Iterable[Permission]) -> Matrix:
+    """The kernel matrix extended by plugins' permissions; clashes stop start-up."""
+    permissions = dict(PERMISSIONS)
+    roles = {role: set(held) for role, held in ROLE_PERMISSIONS.items()}
+    for permission in registered:
+        if permission.name in permissions:
+            raise StartupError(f"permission {permission.name!r} is registered twice")
+        strangers = set(permission.roles) - STAFF_ROLES
+        if strangers:
+            raise StartupError(
+                f"permission {permission.name!r}: unknown staff roles {sorted(strangers)}"
+            )
+        permissions[permission.name] = permission.description
+        for role in {"admin", *permission.roles}:
+            roles[role].add(permission.name)
+    return Matrix(
+        MappingProxyType(permissions), MappingProxyType({r: frozenset(h) for r, h in roles.items()})
+    )

@@ -55,7 +55,7 @@ def create_app(runtime: Runtime) -> Litestar:
                 "runtime": Provide(provide_runtime, sync_to_thread=False),
                 "db_session": Provide(provide_db_session),
             },
-            state=State({"runtime": runtime}),
+            state=State({"runtime": runtime, "permissions": registry.permissions(runtime.pm)}),
             exception_handlers={**exception_handlers, AuthError: auth_problem},
             # Every route's opt["permission"], enforced (lendkit.auth.guard).
             guards=[auth_guard],

@@ -8,7 +8,7 @@ from typing import Any
 
 import lendkit
 from lendkit.settings import Settings
-from lendkit.types import ComplianceItem, Event
+from lendkit.types import ComplianceItem, Event, Permission
 from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.response import Template
@@ -38,6 +38,17 @@ def coupons_page(request: Request[Any, Any, Any], db_session: NamedDependency[Se
 @lendkit.hookimpl
 def register_routes() -> list[ControllerRouterHandler]:
     return [list_coupons, coupons_page]
+
+
+@lendkit.hookimpl
+def register_permissions() -> list[Permission]:
+    return [
+        Permission(
+            "marketing.view",
+            "see marketing coupons (plugin: marketing)",
+            roles=("risk_officer", "finance", "support"),
+        )
+    ]
 
 
 @lendkit.hookimpl
