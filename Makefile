@@ -31,7 +31,7 @@ demo: install
 	$(BIN)/lendkit demo
 
 test: install
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2
 
 lint: install
 	$(BIN)/ruff check .

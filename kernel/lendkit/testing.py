@@ -477,14 +477,9 @@ def _migration_problems(
 def _route_problems(name: str, package: str, runtime: Runtime) -> list[str]:
     from lendkit.web.app import create_app
 
-    try:
-        from lendkit.auth.permissions import PERMISSIONS
-
-        known: Mapping[str, str] | None = PERMISSIONS
-    except ImportError:  # pragma: no cover - a kernel without authorization
-        known = None
     problems: list[str] = []
     app = create_app(runtime)
+    known: Mapping[str, str] = app.state.permissions.permissions
     for route in app.routes:
         for handler in _handlers(route):
             fn = getattr(handler, "fn", None)
@@ -497,10 +492,10 @@ def _route_problems(name: str, package: str, runtime: Runtime) -> list[str]:
                     f"{name}: route {methods} {route.path} declares no permission "
                     '(opt={"permission": ...})'
                 )
-            elif known is not None and permission not in known:
+            elif permission not in known:
                 problems.append(
                     f"{name}: route {methods} {route.path} names permission {permission!r}, "
-                    "which the kernel's matrix lacks (the guard refuses it with 403)"
+                    "which nobody registers (the guard refuses it with 403)"
                 )
     return problems
 

@@ -1,0 +1,496 @@
+"""The partner kit and plugins in a running tenant: declared dependencies between
+plugins, switching plugins over the admin API, `lendkit plugins new`, the
+conformance check, and a generated plugin installed into a generated tenant,
+switched on and off."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import tomllib
+from importlib.metadata import EntryPoint
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+import pytest
+from lendkit.audit import AuditEntry
+from lendkit.auth.testing import staff_headers
+from lendkit.builtin.partner import TEMPLATE_DIR, new_plugin
+from lendkit.errors import StartupError
+from lendkit.plugins import (
+    InstalledPlugin,
+    check_can_disable,
+    check_requirements,
+    installed_plugins,
+    make_plugin_manager,
+)
+from lendkit.testing import check_plugin
+from sqlalchemy import inspect, select
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+flow = _load("lendkit_bench_tenant_template", ROOT / "bench" / "tenant_template.py")
+
+
+def write_plugin(site: Path, name: str, source: str, *, module: str = "plugin") -> Path:
+    """An installed plugin distribution in ``site``: package, dist-info, entry point."""
+    package = site / name
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("", encoding="utf-8")
+    (package / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    info = site / f"{name}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[lendkit]\n{name} = {name}.{module}\n")
+    return site
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A folder on sys.path for fake plugin distributions (found by entry points)."""
+    folder = tmp_path / "site"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))
+    yield folder
+    for name in [m for m in sys.modules if m.split(".")[0] in {"needy", "loopy"}]:
+        sys.modules.pop(name)
+    importlib.invalidate_caches()
+
+
+NEEDY = """
+    import lendkit
+
+    # Needs the coupons of marketing.
+    REQUIRES = ("marketing",)
+
+
+    @lendkit.hookimpl
+    def compliance_items():
+        return []
+"""
+
+
+# -- Declared dependencies ---------------------------------------------------
+
+
+def test_requires_is_read_from_the_source_without_importing_the_plugin(site):
+    write_plugin(site, "needy", NEEDY)
+    importlib.invalidate_caches()
+
+    plugin = installed_plugins()["needy"]
+
+    assert plugin.requires() == ("marketing",)
+    assert "needy" not in sys.modules
+    assert "needy.plugin" not in sys.modules
+
+
+def test_a_plugin_without_requires_needs_nothing():
+    assert installed_plugins()["marketing"].requires() == ()
+
+
+def test_requires_that_is_not_a_literal_is_one_clear_line(site):
+    write_plugin(site, "needy", "NEEDS = ['marketing']\nREQUIRES = tuple(NEEDS)\n")
+    importlib.invalidate_caches()
+
+    with pytest.raises(StartupError) as caught:
+        installed_plugins()["needy"].requires()
+
+    assert caught.value.detail == (
+        "needy.plugin: REQUIRES must be a literal tuple of plugin names, "
+        'e.g. REQUIRES = ("marketing",)'
+    )
+
+
+def fake(name: str, requires: tuple[str, ...]) -> InstalledPlugin:
+    class Declared(InstalledPlugin):
+        def requires(self) -> tuple[str, ...]:
+            return requires
+
+    return Declared(name, f"lendkit-{name}", "0.1", EntryPoint(name, f"{name}.plugin", "lendkit"))
+
+
+INSTALLED = {
+    "marketing": fake("marketing", ()),
+    "antifraud": fake("antifraud", ()),
+    "merchant_flow": fake("merchant_flow", ("antifraud", "marketing")),
+    "gov_data": fake("gov_data", ("bureau",)),
+}
+
+
+def test_enabling_a_plugin_whose_need_is_off_names_the_need_and_the_command():
+    with pytest.raises(StartupError) as caught:
+        check_requirements(["marketing", "merchant_flow"], INSTALLED)
+
+    assert caught.value.detail == (
+        "plugin 'merchant_flow' needs plugin 'antifraud', which is not enabled "
+        "(enable it first: `lendkit plugins enable antifraud`)"
+    )
+
+
+def test_a_need_that_is_not_installed_says_so():
+    with pytest.raises(StartupError) as caught:
+        check_requirements(["gov_data"], INSTALLED)
+
+    assert caught.value.detail.endswith("which is not enabled (it is not installed)")
+
+
+def test_a_set_with_every_need_enabled_passes():
+    check_requirements(["merchant_flow", "antifraud", "marketing"], INSTALLED)
+
+
+def test_disabling_a_needed_plugin_is_refused_naming_who_needs_it():
+    with pytest.raises(StartupError) as caught:
+        check_can_disable(["marketing"], ["marketing", "antifraud", "merchant_flow"], INSTALLED)
+
+    assert caught.value.detail == (
+        "cannot disable plugin 'marketing': enabled plugin(s) merchant_flow need it "
+        "(disable them first)"
+    )
+    check_can_disable(["marketing", "merchant_flow"], ["marketing", "merchant_flow"], INSTALLED)
+
+
+def test_start_up_refuses_an_enabled_set_missing_a_need(site):
+    write_plugin(site, "needy", NEEDY)
+    importlib.invalidate_caches()
+
+    with pytest.raises(StartupError) as caught:
+        make_plugin_manager(["needy"])
+
+    assert "plugin 'needy' needs plugin 'marketing'" in caught.value.detail
+    assert make_plugin_manager(["marketing", "needy"]).get_plugin("needy") is not None
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # the command, not the database
+def test_the_cli_refuses_a_missing_need_and_a_needed_plugin_in_one_line(
+    make_tenant, lendkit_cli, site
+):
+    write_plugin(site, "needy", NEEDY)
+    config = make_tenant(plugins=[])
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+
+    refused = lendkit_cli("plugins", "enable", "needy", env=env)
+    both = lendkit_cli("plugins", "enable", "marketing", "needy", env=env)
+    needed = lendkit_cli("plugins", "disable", "marketing", env=env)
+
+    assert (refused.returncode, refused.stderr.strip()) == (
+        2,
+        "lendkit: error: plugin 'needy' needs plugin 'marketing', which is not enabled "
+        "(enable it first: `lendkit plugins enable marketing`)",
+    )
+    assert both.returncode == 0, both.stderr
+    assert (needed.returncode, needed.stderr.strip()) == (
+        2,
+        "lendkit: error: cannot disable plugin 'marketing': enabled plugin(s) needy need it "
+        "(disable them first)",
+    )
+    assert tomllib.loads(config.read_text())["plugins"]["enabled"] == ["marketing", "needy"]
+
+
+# -- The admin API ---------------------------------------------------------------
+
+
+def enabled_on_file(config: Path) -> list[str]:
+    return tomllib.loads(config.read_text(encoding="utf-8"))["plugins"]["enabled"]
+
+
+def test_an_administrator_enables_and_disables_a_plugin_over_the_api(runtime, live_server):
+    config = Path(os.environ["LENDKIT_CONFIG"])  # the tenant `runtime` made
+    admin = staff_headers(runtime, "admin")
+
+    enabled = httpx.post(f"{live_server}/api/admin/plugins/marketing/enable", headers=admin)
+    listed = httpx.get(f"{live_server}/api/admin/plugins", headers=admin)
+    on_file_after_enable = enabled_on_file(config)
+    disabled = httpx.post(f"{live_server}/api/admin/plugins/marketing/disable", headers=admin)
+
+    assert enabled.status_code == 200, enabled.text
+    assert enabled.json() == {
+        "plugin": "marketing",
+        "enabled": True,
+        "changed": True,
+        "restart_required": True,
+    }
+    assert on_file_after_enable == ["marketing"]
+    assert "marketing_coupon" in inspect(runtime.engine).get_table_names()  # its migrations ran
+    [marketing] = [p for p in listed.json() if p["plugin"] == "marketing"]
+    assert (marketing["enabled"], marketing["loaded"], marketing["restart_required"]) == (
+        True,
+        False,
+        True,
+    )
+    assert disabled.status_code == 200
+    assert disabled.json()["changed"] is True
+    assert enabled_on_file(config) == []
+    assert "marketing_coupon" in inspect(runtime.engine).get_table_names()  # data stays
+    with runtime.sessions.begin() as session:
+        rows = session.scalars(
+            select(AuditEntry).where(AuditEntry.action.like("plugins.%")).order_by(AuditEntry.id)
+        ).all()
+        assert [(r.actor, r.action, r.object) for r in rows] == [
+            ("staff:test-admin", "plugins.enable", "plugin:marketing"),
+            ("staff:test-admin", "plugins.disable", "plugin:marketing"),
+        ]
+
+
+def test_the_api_refuses_unknown_plugins_missing_needs_and_other_roles(site, runtime, live_server):
+    write_plugin(site, "needy", NEEDY)
+    importlib.invalidate_caches()
+    admin = staff_headers(runtime, "admin")
+
+    unknown = httpx.post(f"{live_server}/api/admin/plugins/nope/enable", headers=admin)
+    needy = httpx.post(f"{live_server}/api/admin/plugins/needy/enable", headers=admin)
+    support = httpx.post(
+        f"{live_server}/api/admin/plugins/marketing/enable",
+        headers=staff_headers(runtime, "support"),
+    )
+    anonymous = httpx.post(f"{live_server}/api/admin/plugins/marketing/enable")
+
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_plugin")
+    assert (needy.status_code, needy.json()["code"]) == (409, "plugin_requirements")
+    assert "needs plugin 'marketing'" in needy.json()["detail"]
+    assert support.status_code == 403
+    assert anonymous.status_code == 401
+    assert enabled_on_file(Path(os.environ["LENDKIT_CONFIG"])) == []
+
+
+# -- lendkit plugins new ----------------------------------------------------------
+
+
+def test_plugins_new_generates_a_plugin_distribution(tmp_path):
+    dest = new_plugin("acme_flow", tmp_path / "lendkit-acme-flow", data={"author": "Acme"})
+
+    project = tomllib.loads((dest / "pyproject.toml").read_text(encoding="utf-8"))
+    package = dest / "src" / "lendkit_acme_flow"
+    migration = (package / "migrations" / "versions" / "acme_flow_0001_initial.py").read_text()
+    assert project["project"]["name"] == "lendkit-acme-flow"
+    assert project["project"]["entry-points"]["lendkit"] == {
+        "acme_flow": "lendkit_acme_flow.plugin"
+    }
+    assert project["project"]["authors"] == [{"name": "Acme"}]
+    [requirement] = project["project"]["dependencies"]
+    assert re.fullmatch(r"lendkit>=\d+(\.\d+)*", requirement)
+    assert 'branch_labels = ("acme_flow",)' in migration
+    assert 'depends_on = "kernel"' in migration
+    assert "REQUIRES: tuple[str, ...] = ()" in (package / "plugin.py").read_text()
+    assert (
+        (package / "templates" / "acme_flow" / "events.html")
+        .read_text()
+        .startswith(
+            '{% extends "base.html" %}'  # runtime Jinja, copied verbatim
+        )
+    )
+    assert "check_plugin(PLUGIN" in (dest / "tests" / "test_acme_flow.py").read_text()
+    for path in dest.rglob("*.py"):
+        compile(path.read_text(encoding="utf-8"), str(path), "exec")
+
+
+@pytest.mark.parametrize("name", ["Acme", "1flow", "acme-flow", "a"])
+def test_plugins_new_refuses_a_bad_name(tmp_path, name):
+    with pytest.raises(StartupError, match="lower-case letters, digits and underscores"):
+        new_plugin(name, tmp_path / "x")
+
+
+def test_plugins_new_refuses_a_folder_that_is_not_empty(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "keep.txt").write_text("mine")
+
+    with pytest.raises(StartupError, match="not empty"):
+        new_plugin("acme_flow", tmp_path / "x")
+
+
+def test_plugins_new_without_copier_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "copier", None)  # import copier -> ImportError
+
+    with pytest.raises(StartupError) as caught:
+        new_plugin("acme_flow", tmp_path / "x")
+
+    assert caught.value.detail.startswith("copier is not installed in this environment")
+    assert str(TEMPLATE_DIR) in caught.value.detail
+
+
+def test_the_partner_template_ships_inside_the_kernel_package():
+    assert TEMPLATE_DIR == ROOT / "kernel" / "lendkit" / "partner_template"
+    assert (TEMPLATE_DIR / "copier.yml").is_file()
+
+
+# -- The conformance check --------------------------------------------------------
+
+BAD = """
+    from __future__ import annotations
+
+    import lendkit
+    import lendkit.outbox
+    from lendkit import migrate
+    from lendkit.crypto.orm import Encrypted
+    from lendkit.db import Base, BigId
+    from litestar import get
+    from sqlalchemy import String
+    from sqlalchemy.orm import Mapped, mapped_column
+
+
+    class Contact(Base):
+        __tablename__ = "badplug_contact"
+        id: Mapped[int] = mapped_column(BigId, primary_key=True)
+        phone: Mapped[str] = mapped_column(String(20))
+        id_number: Mapped[str] = mapped_column(String(18))
+        home_address: Mapped[str] = mapped_column(Encrypted())
+        product_name: Mapped[str] = mapped_column(String(40), info={"pii": False})
+        card_id: Mapped[int] = mapped_column(BigId)
+
+
+    @get("/api/badplug/open", sync_to_thread=False)
+    def open_route() -> str:
+        return "open"
+
+
+    @get("/api/badplug/odd", opt={"permission": "badplug.view"}, sync_to_thread=False)
+    def odd_route() -> str:
+        return "odd"
+
+
+    @lendkit.hookimpl
+    def register_routes():
+        return [open_route, odd_route]
+
+
+    def register_templates():
+        return []
+
+
+    def helper():
+        return lendkit.registry.routes
+"""
+
+BAD_HOOK = """
+    import lendkit
+
+
+    @lendkit.hookimpl
+    def on_loan_event(event, sesion):
+        pass
+"""
+
+
+def test_the_conformance_check_reports_every_rule_a_plugin_breaks(tmp_path):
+    site = write_plugin(tmp_path / "site", "badplug", BAD)
+    write_plugin(site, "badhook", BAD_HOOK)
+    script = (
+        "import json; from lendkit.testing import check_plugin; "
+        "print(json.dumps([check_plugin('badplug'), check_plugin('badhook')]))"
+    )
+    # A subprocess: the bad model must not join this process's metadata.
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(site)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    bad, bad_hook = json.loads(result.stdout.splitlines()[-1])
+
+    assert sorted(bad) == sorted(
+        [
+            "badplug/plugin.py:5: imports kernel internal lendkit.outbox",
+            "badplug/plugin.py:6: imports kernel internal lendkit.migrate",
+            "badplug/plugin.py:44: uses kernel internal lendkit.registry.routes",
+            "badplug: register_templates() looks like a hook implementation but lacks "
+            "@lendkit.hookimpl",
+            "badplug: table badplug_contact of model Contact has no migration",
+            'badplug: route GET /api/badplug/open declares no permission (opt={"permission": ...})',
+            "badplug: route GET /api/badplug/odd names permission 'badplug.view', which "
+            "nobody registers (the guard refuses it with 403)",
+            "badplug: column badplug_contact.phone looks like personal data but is stored in "
+            'clear (use Encrypted(), or info={"pii": False} if it is not)',
+            "badplug: column badplug_contact.id_number looks like personal data but is stored "
+            'in clear (use Encrypted(), or info={"pii": False} if it is not)',
+        ]
+    )
+    [problem] = bad_hook
+    assert problem.startswith("badhook: plugin 'badhook': ")
+    assert "sesion" in problem
+
+
+def test_the_conformance_check_of_an_unknown_name_says_it_is_not_installed():
+    assert check_plugin("nope") == [
+        "nope: not installed (no entry point 'nope' in group 'lendkit')"
+    ]
+
+
+# -- A generated plugin in a generated tenant ---------------------------------------
+
+DISPATCH = """
+import json, sys
+from sqlalchemy import text
+from lendkit import outbox
+from lendkit.runtime import open_runtime
+
+runtime = open_runtime()
+with runtime.sessions.begin() as session:
+    outbox.publish(session, "loan.disbursed", {"loan_id": int(sys.argv[1]), "amount": "100.00"})
+outbox.dispatch(runtime.sessions, runtime.pm, runtime.settings.outbox)
+with runtime.engine.connect() as connection:
+    rows = connection.execute(text("SELECT loan_id FROM acme_flow_loan_event ORDER BY id"))
+    print(json.dumps(list(rows.scalars())))
+"""
+
+
+def dispatch_loan_event(tenant: Path, loan_id: int) -> list[int]:
+    """Publish and deliver one loan event in the tenant; the plugin's rows after it."""
+    result = flow.run(
+        [str(tenant / ".venv" / "bin" / "python"), "-c", DISPATCH, str(loan_id)],
+        tenant,
+        flow.environment(LENDKIT_CONFIG=str(tenant / "lendkit.toml")),
+    )
+    rows: list[int] = json.loads(result.stdout.splitlines()[-1])
+    return rows
+
+
+@pytest.mark.slow
+def test_a_generated_plugin_installs_into_a_tenant_and_switches_on_and_off(tmp_path):
+    kit = flow.copy_kit(tmp_path / "kit")
+    tenant = flow.copy_tenant(kit, tmp_path / "acme", plugins="[marketing]")
+    plugin = tmp_path / "lendkit-acme-flow"
+
+    flow.lendkit(tenant, "plugins", "new", "acme_flow", "--dest", str(plugin))
+    flow.run([flow.uv_executable(), "add", "--editable", str(plugin)], tenant)
+    listed = flow.lendkit(tenant, "plugins", "list").stdout
+    flow.lendkit(tenant, "plugins", "enable", "acme_flow")
+    with flow.serving(tenant) as url:
+        mounted = httpx.get(f"{url}/api/acme_flow/events").status_code
+    rows_while_enabled = dispatch_loan_event(tenant, 7)
+    own_tests = flow.run(
+        [str(tenant / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        plugin,
+    )
+    flow.lendkit(tenant, "plugins", "disable", "acme_flow")
+    with flow.serving(tenant) as url:
+        unmounted = httpx.get(f"{url}/api/acme_flow/events").status_code
+    rows_while_disabled = dispatch_loan_event(tenant, 8)
+
+    assert "acme_flow" in listed
+    assert mounted == 401  # mounted, and guarded by its permission
+    assert rows_while_enabled == [7]  # on_loan_event wrote its row
+    assert " passed" in own_tests.stdout
+    assert " failed" not in own_tests.stdout
+    assert unmounted == 404  # the route is gone
+    assert rows_while_disabled == [7]  # the hook stopped; its data stayed
