@@ -17,6 +17,22 @@ def _write(runtime, n=5):
         audit.checkpoint(session)
 
 
+def _forge(session, mac=None):
+    """Insert a row behind the audit module's back, as an intruder with SQL access would."""
+    genuine = session.scalars(select(AuditEntry).where(AuditEntry.seq == 1)).one()
+    session.execute(
+        insert(AuditEntry).values(
+            occurred_at=genuine.occurred_at,
+            actor="staff:666",
+            action="money.transfer",
+            object="loan:1",
+            outcome="success",
+            details={},
+            mac=genuine.mac if mac is None else mac,
+        )
+    )
+
+
 def _verify(runtime):
     with runtime.sessions() as session:
         return audit.verify(session)
@@ -70,18 +86,7 @@ def test_deleting_the_newest_rows_is_caught_by_the_signed_checkpoint(runtime):
 def test_an_inserted_row_is_named(runtime):
     _write(runtime)
     with runtime.sessions.begin() as session:
-        template = session.scalars(select(AuditEntry).where(AuditEntry.seq == 1)).one()
-        session.execute(
-            insert(AuditEntry).values(
-                occurred_at=template.occurred_at,
-                actor="staff:666",
-                action="money.transfer",
-                object="loan:1",
-                outcome="success",
-                details={},
-                mac=bytes(32),
-            )
-        )
+        _forge(session, mac=bytes(32))
     verdict = _verify(runtime)
     assert not verdict.ok
     assert "unsealed" in verdict.problem
@@ -91,18 +96,7 @@ def test_an_inserted_row_is_named(runtime):
 def test_an_inserted_row_that_was_sealed_is_still_named(runtime):
     _write(runtime)
     with runtime.sessions.begin() as session:
-        template = session.scalars(select(AuditEntry).where(AuditEntry.seq == 1)).one()
-        session.execute(
-            insert(AuditEntry).values(
-                occurred_at=template.occurred_at,
-                actor="x",
-                action="y",
-                object="z",
-                outcome="success",
-                details={},
-                mac=template.mac,
-            )
-        )
+        _forge(session)  # reuses a genuine MAC: the content cannot match it
         audit.seal(session)
     verdict = _verify(runtime)
     assert not verdict.ok
@@ -129,3 +123,28 @@ def test_cli_verify_exits_zero_when_intact_and_one_naming_the_row(runtime, lendk
     broken = lendkit_cli("audit", "verify")
     assert broken.returncode == 1
     assert "seq 4" in broken.stderr
+
+
+def _actions(runtime):
+    with runtime.sessions() as session:
+        return [
+            (e.action, e.object)
+            for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+        ]
+
+
+def test_key_rotation_is_audited(runtime):
+    from lendkit.crypto.rotation import rotate
+
+    result = rotate(runtime)
+    assert ("keys.rotate", f"crypto_key:{result.key_id}") in _actions(runtime)
+
+
+def test_plugin_changes_from_the_cli_are_audited(make_tenant, runtime, lendkit_cli):
+    enabled = lendkit_cli("plugins", "enable", "marketing")
+    assert enabled.returncode == 0, enabled.stderr
+    disabled = lendkit_cli("plugins", "disable", "marketing")
+    assert disabled.returncode == 0, disabled.stderr
+    actions = _actions(runtime)
+    assert ("plugins.enable", "plugin:marketing") in actions
+    assert ("plugins.disable", "plugin:marketing") in actions

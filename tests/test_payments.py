@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from lendkit.audit import AuditEntry
 from lendkit.clearing import channels, funding, ledger, payments
 from lendkit.clearing.colending import Funder
 from lendkit.clearing.ledger import JournalEntry, Line
@@ -168,6 +169,13 @@ def test_a_disbursement_reserves_then_is_sent_after_commit_and_confirmed_by_call
     assert entries(runtime, number) == [f"payment:{number}:reserve", f"payment:{number}:confirm"]
     assert [topic for topic, _ in events(runtime, number)] == ["payment.disbursed"]
     assert balanced(runtime)
+    with runtime.sessions() as session:
+        audited = session.scalars(
+            select(AuditEntry.action)
+            .where(AuditEntry.object == f"payment:{number}")
+            .order_by(AuditEntry.id)
+        ).all()
+    assert audited == ["payment.reserved", "payment.confirmed"]  # money movement is audited
 
 
 def test_a_retry_with_the_same_key_returns_the_first_order_and_other_terms_conflict(tenant):

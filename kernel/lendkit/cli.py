@@ -147,6 +147,14 @@ def plugins_list() -> None:
         click.echo(f"{name:<20} {'?':<10} {'missing':<9} enabled but not installed")
 
 
+def _audit_plugin_change(runtime: Runtime, action: str, names: tuple[str, ...]) -> None:
+    from lendkit import audit
+
+    with runtime.sessions.begin() as session:
+        for name in names:
+            audit.record(session, "cli", action, f"plugin:{name}")
+
+
 @plugins.command("enable")
 @click.argument("names", metavar="NAME...", nargs=-1, required=True)
 def plugins_enable(names: tuple[str, ...]) -> None:
@@ -168,6 +176,7 @@ def plugins_enable(names: tuple[str, ...]) -> None:
     changed = [set_plugin_enabled(config_path(), name, enabled=True) for name in names]
     runtime = open_checked_runtime()
     runtime.upgrade()
+    _audit_plugin_change(runtime, "plugins.enable", names)
     for name, was_changed in zip(names, changed, strict=True):
         click.echo(
             f"{name}: {'enabled' if was_changed else 'already enabled'}; "
@@ -186,6 +195,7 @@ def plugins_disable(names: tuple[str, ...]) -> None:
     from lendkit.tenant_config import set_plugin_enabled
 
     check_can_disable(names, load_settings().plugins.enabled, installed_plugins())
+    _audit_plugin_change(open_checked_runtime(), "plugins.disable", names)
     for name in names:
         changed = set_plugin_enabled(config_path(), name, enabled=False)
         click.echo(

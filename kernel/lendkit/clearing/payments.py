@@ -62,7 +62,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from lendkit import outbox
+from lendkit import audit, outbox
 from lendkit.clearing import colending, ledger
 from lendkit.clearing.funding import funders_of, set_loan_funding
 from lendkit.clearing.money import money
@@ -390,6 +390,16 @@ def _transition(
             entry_id=entry_id,
         )
     )
+    if entry_id is not None:  # money moved: on the audit record too
+        audit.record(
+            session,
+            source,
+            f"payment.{to}",
+            f"payment:{order.order_no}",
+            kind=str(order.kind),
+            amount=str(order.amount),
+            entry_id=entry_id,
+        )
     order.status = to
     order.updated_at = now
     if to in FINAL:

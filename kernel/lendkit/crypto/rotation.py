@@ -18,6 +18,7 @@ from sqlalchemy import func, literal_column, or_, select, update
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import flag_modified
 
+from lendkit import audit
 from lendkit.crypto.keys import create_data_key
 from lendkit.crypto.orm import Encrypted
 from lendkit.db import Base, utcnow
@@ -86,6 +87,7 @@ def rotate(
             create_data_key(session.connection(), runtime.keyring.wrapper, "field")
         runtime.keyring.load(session.connection())
         active = runtime.keyring.active_key_id(session.connection())
+        audit.record(session, "cli", "keys.rotate", f"crypto_key:{active}", resumed=resumed)
     active_bytes = active.to_bytes(4, "big")
     with runtime.sessions() as session:
         total = sum(
