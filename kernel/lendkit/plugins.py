@@ -41,6 +41,7 @@ BUILTIN_PLUGINS = (
     "lendkit.builtin.audit",
     "lendkit.builtin.backups",
     "lendkit.clearing.commands",
+    "lendkit.lifecycle.commands",
     "lendkit.crypto.commands",
     "lendkit.web.health",
     "lendkit.web.pages",

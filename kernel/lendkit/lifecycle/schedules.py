@@ -1,0 +1,298 @@
+"""Repayment schedules: the default conventions of issue 5, item 3, exactly.
+
+* Monthly rate = annual rate ÷ 12 (never rounded).
+* Each period's interest = the balance × the monthly rate, rounded half-up to
+  the fen (:func:`lendkit.clearing.money.money`).
+* ``equal-installment`` (等额本息): the payment is the annuity payment rounded
+  half-up to the fen; principal = payment − interest; the last period's
+  principal is whatever balance remains (so its payment may differ slightly).
+* ``equal-principal`` (等额本金): principal = principal ÷ n rounded half-up,
+  the last period takes the remainder. (For a loan so small that the rounded
+  part times n − 1 would exceed it, a part is clipped at the balance left.)
+* ``interest-first`` (先息后本): interest every period, all principal in the last.
+* ``bullet`` (到期一次还本付息): one payment at the end of the term of principal
+  + interest for the whole term, ``principal × monthly rate × n`` rounded once.
+  Its only row has ``period`` = n: a row's ``period`` is always the number of
+  months from disbursement to its due date.
+* Due dates fall on the disbursement day-of-month, clipped to the month's last
+  day (a loan of 31 January is due 28 February, then 31 March).
+* Fees: an upfront fee (deducted from what the borrower receives) and an
+  optional fee on every instalment, included in that instalment's payment.
+
+Everything is ``Decimal``; the annuity factor is computed in a local decimal
+context at high precision, and a float is refused wherever money comes in.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import Final, Literal, get_args
+
+from lendkit.clearing.money import FEN, ZERO, money
+from lendkit.errors import ValidationFailed
+
+__all__ = [
+    "MAX_AMOUNT",
+    "MAX_TERM_MONTHS",
+    "METHODS",
+    "Instalment",
+    "Method",
+    "Schedule",
+    "annuity_payment",
+    "build_schedule",
+    "due_date",
+]
+
+Method = Literal["equal-installment", "equal-principal", "interest-first", "bullet"]
+METHODS: Final[tuple[Method, ...]] = get_args(Method)
+
+# 50 years: anything longer is a typo, not a loan.
+MAX_TERM_MONTHS: Final = 600
+# No amount (principal or fee) is a trillion CNY or more.
+MAX_AMOUNT: Final = Decimal("1e12")
+_MONTH_DAYS: Final = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+# Precision of the intermediate annuity arithmetic (far above the fen).
+_PRECISION: Final = 40
+
+
+@dataclass(frozen=True, slots=True)
+class Instalment:
+    """One row of a schedule; amounts are CNY at the fen.
+
+    ``payment`` = ``principal`` + ``interest`` + ``fee``; ``balance`` is the
+    principal still owed after this instalment is paid.
+    """
+
+    period: int
+    due_date: date
+    principal: Decimal
+    interest: Decimal
+    fee: Decimal
+    payment: Decimal
+    balance: Decimal
+
+    def as_strings(self) -> dict[str, int | str]:
+        """The row as JSON-ready values: amounts as decimal strings."""
+        return {
+            "period": self.period,
+            "due_date": self.due_date.isoformat(),
+            "principal": str(self.principal),
+            "interest": str(self.interest),
+            "fee": str(self.fee),
+            "payment": str(self.payment),
+            "balance": str(self.balance),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A loan's repayment schedule and the terms it was built from."""
+
+    principal: Decimal
+    term: int
+    annual_rate: Decimal
+    method: Method
+    start: date
+    upfront_fee: Decimal
+    instalment_fee: Decimal
+    rows: tuple[Instalment, ...]
+
+    @property
+    def total_principal(self) -> Decimal:
+        return sum((row.principal for row in self.rows), start=ZERO)
+
+    @property
+    def total_interest(self) -> Decimal:
+        return sum((row.interest for row in self.rows), start=ZERO)
+
+    @property
+    def total_fees(self) -> Decimal:
+        """The upfront fee plus every instalment's fee."""
+        return sum((row.fee for row in self.rows), start=self.upfront_fee)
+
+    @property
+    def total_payment(self) -> Decimal:
+        """What the borrower pays back in instalments (the upfront fee not included)."""
+        return sum((row.payment for row in self.rows), start=ZERO)
+
+    @property
+    def net_disbursed(self) -> Decimal:
+        """What the borrower actually receives: principal − upfront fee."""
+        return self.principal - self.upfront_fee
+
+
+def due_date(start: date, months: int) -> date:
+    """``start`` moved ``months`` months on, its day clipped to the month's last day.
+
+    Always counted from ``start`` (not from the previous due date), so a loan
+    of 31 January is due 28 (or 29) February, then 31 March.
+    """
+    index = start.year * 12 + (start.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = 29 if month == 2 and calendar.isleap(year) else _MONTH_DAYS[month]
+    return date(year, month, min(start.day, last))
+
+
+def annuity_payment(principal: Decimal, monthly_rate: Decimal, term: int) -> Decimal:
+    """The 等额本息 payment ``P·r / (1 − (1 + r)^−n)``, rounded half-up to the fen."""
+    with localcontext() as ctx:
+        ctx.prec = _PRECISION
+        if monthly_rate == 0:
+            exact = principal / term
+        else:
+            exact = principal * monthly_rate / (1 - (1 + monthly_rate) ** -term)
+        return money(exact)
+
+
+def build_schedule(
+    principal: Decimal | int | str,
+    term: int,
+    annual_rate: Decimal | int | str,
+    method: Method | str,
+    *,
+    start: date,
+    upfront_fee: Decimal | int | str = ZERO,
+    instalment_fee: Decimal | int | str = ZERO,
+) -> Schedule:
+    """The schedule of a loan of ``principal`` disbursed on ``start``.
+
+    ``annual_rate`` is a fraction (``Decimal("0.109")`` for 10.9 %). Raises
+    :class:`~lendkit.errors.ValidationFailed` for terms it cannot price: a
+    non-positive principal, a term outside 1..600 months, a negative rate or
+    fee, an unknown method, or an upfront fee that leaves nothing to lend.
+    """
+    amount = _amount("principal", principal)
+    if amount <= 0:
+        raise _invalid("principal", "本金必须大于零", "the principal must be more than zero")
+    if isinstance(term, bool) or not isinstance(term, int) or not 1 <= term <= MAX_TERM_MONTHS:
+        raise _invalid(
+            "term",
+            f"期限须为 1 至 {MAX_TERM_MONTHS} 个月",
+            f"the term must be 1 to {MAX_TERM_MONTHS} months",
+        )
+    rate = _decimal("annual_rate", annual_rate)
+    if rate < 0:
+        raise _invalid("annual_rate", "年利率不能为负", "the annual rate must not be negative")
+    if method not in METHODS:
+        raise _invalid(
+            "method",
+            f"未知的还款方式 {method!r}",
+            f"unknown repayment method {method!r}; one of {', '.join(METHODS)}",
+        )
+    fee_upfront = _amount("upfront_fee", upfront_fee)
+    fee_each = _amount("instalment_fee", instalment_fee)
+    if fee_upfront < 0 or fee_each < 0:
+        raise _invalid("fee", "费用不能为负", "fees must not be negative")
+    if fee_upfront >= amount:
+        raise _invalid(
+            "upfront_fee",
+            "前置费用不能达到或超过本金",
+            "the upfront fee must be less than the principal",
+        )
+
+    parts = _parts(amount, term, rate, method)
+    rows = []
+    balance = amount
+    for period, part, interest in parts:
+        balance -= part
+        rows.append(
+            Instalment(
+                period=period,
+                due_date=due_date(start, period),
+                principal=part,
+                interest=interest,
+                fee=fee_each,
+                payment=part + interest + fee_each,
+                balance=balance,
+            )
+        )
+    return Schedule(
+        principal=amount,
+        term=term,
+        annual_rate=rate,
+        method=method,
+        start=start,
+        upfront_fee=fee_upfront,
+        instalment_fee=fee_each,
+        rows=tuple(rows),
+    )
+
+
+def _parts(
+    amount: Decimal, term: int, rate: Decimal, method: str
+) -> Iterator[tuple[int, Decimal, Decimal]]:
+    """(period, principal part, interest) of each instalment, by the method's rule.
+
+    Interest is ``balance × annual rate / 12`` with the division last, so a
+    product that is exactly half a fen stays exact and rounds up (dividing
+    the rate first would truncate 0.109 / 12 and could round it down).
+    """
+    if method == "bullet":
+        yield term, amount, money(amount * rate * term / 12)
+        return
+    balance = amount
+    if method == "equal-installment":
+        with localcontext() as ctx:
+            ctx.prec = _PRECISION
+            monthly = rate / 12
+        payment = annuity_payment(amount, monthly, term)
+    else:
+        payment = ZERO
+    level = money(amount / term)
+    for period in range(1, term + 1):
+        interest = (balance * rate / 12).quantize(FEN, rounding=ROUND_HALF_UP)  # = money()
+        if period == term:
+            part = balance
+        elif method == "equal-installment":
+            part = min(max(payment - interest, ZERO), balance)
+        elif method == "equal-principal":
+            part = min(level, balance)
+        else:  # interest-first
+            part = ZERO
+        yield period, part, interest
+        balance -= part
+
+
+_LABELS: Final = {
+    "principal": "本金",
+    "annual_rate": "年利率",
+    "upfront_fee": "前置费用",
+    "instalment_fee": "每期费用",
+}
+
+
+def _decimal(name: str, value: Decimal | int | str) -> Decimal:
+    if isinstance(value, float | bool):
+        raise TypeError(f"{name} is never a float; pass a Decimal, int or str")
+    try:
+        result = Decimal(value)
+    except ArithmeticError:
+        raise _invalid(
+            name, f"{_LABELS[name]}不是数字", f"{name} is not a number: {value!r}"
+        ) from None
+    if not result.is_finite():
+        raise _invalid(name, f"{_LABELS[name]}须为有限数", f"{name} must be a finite number")
+    return result
+
+
+def _amount(name: str, value: Decimal | int | str) -> Decimal:
+    """A money amount: a finite number with at most two decimals (whole fen)."""
+    result = _decimal(name, value)
+    if abs(result) >= MAX_AMOUNT:
+        raise _invalid(
+            name, f"{_LABELS[name]}金额过大", f"{name} must be less than {int(MAX_AMOUNT):,}"
+        )
+    if result != money(result):
+        raise _invalid(
+            name, f"{_LABELS[name]}最多两位小数", f"{name} must be a whole number of fen (0.01)"
+        )
+    return money(result)
+
+
+def _invalid(field: str, zh: str, en: str) -> ValidationFailed:
+    return ValidationFailed(f"{zh} / {en}", code=f"invalid_{field}")
