@@ -7,6 +7,7 @@ import io
 from datetime import date, timedelta
 from decimal import Decimal
 
+import openpyxl
 from click.testing import CliRunner
 from lendkit.clearing import colending, commands, funding, ledger, reports
 from lendkit.clearing.colending import Agreement, Funder, Repayment
@@ -171,6 +172,16 @@ def test_the_report_splits_the_day_by_funder_and_channel_and_ties_to_the_ledger(
         "0.00",
     ]
 
+    book = openpyxl.load_workbook(io.BytesIO(reports.to_xlsx(report)))
+    assert book.sheetnames == ["资金来源 Funding sources", "通道 Channels"]
+    sheet = book["资金来源 Funding sources"]
+    assert [c.value for c in sheet[1]] == reports.POOL_COLUMNS
+    assert sheet["A2"].value == "own"
+    assert D(str(sheet["C2"].value)) == own.opening
+    assert sheet["C2"].number_format == "#,##0.00"
+    assert len(sheet._charts) == 1  # the picture beside the numbers
+    assert [c.value for c in book["通道 Channels"][2]][:2] == ["sandbox", D("1000.00")]
+
     page = reports.to_html(report, runtime)
     assert "资金流水报表" in page
     assert "<svg" in page
@@ -204,3 +215,23 @@ def test_cli_writes_csv_and_html(runtime, tmp_path):
     empty = runner.invoke(commands.report_group, ["fund-flow", "--date", "2020-01-01"])
     assert empty.exit_code == 0
     assert "own,自有资金 Own funds,0.00" in empty.output
+
+
+def test_cli_writes_xlsx_to_a_file_only(runtime, tmp_path):
+    book_a_day(runtime)
+    runner = CliRunner()
+    target = tmp_path / "fund-flow.xlsx"
+    written = runner.invoke(
+        commands.report_group,
+        ["fund-flow", "--date", DAY.isoformat(), "--format", "xlsx", "--output", str(target)],
+    )
+    assert written.exit_code == 0, written.output
+    assert openpyxl.load_workbook(target).sheetnames == [
+        "资金来源 Funding sources",
+        "通道 Channels",
+    ]
+    refused = runner.invoke(
+        commands.report_group, ["fund-flow", "--date", DAY.isoformat(), "--format", "xlsx"]
+    )
+    assert refused.exit_code == 2
+    assert "give --output" in refused.output

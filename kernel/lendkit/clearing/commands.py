@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import sys
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import click
 from litestar.types import ControllerRouterHandler
@@ -180,21 +181,27 @@ def report_group() -> None:
 
 @report_group.command("fund-flow")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), required=True)
-@click.option("--format", "form", type=click.Choice(["csv", "html"]), default="csv")
+@click.option("--format", "form", type=click.Choice(["csv", "xlsx", "html"]), default="csv")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Default: stdout.")
 def fund_flow_command(day: datetime, form: str, output: str | None) -> None:
     """资金流水报表: per funding source and channel, opening to closing."""
     from lendkit.cli import open_checked_runtime
 
+    if form == "xlsx" and not output:
+        raise click.UsageError("--format xlsx writes a file: give --output")
     runtime = open_checked_runtime(migrated=True)
     with runtime.read_sessions() as session:
         report = reports.fund_flow(session, day.date())
-    text = reports.to_csv(report) if form == "csv" else reports.to_html(report, runtime)
-    if output:
-        with open(output, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
+    if form == "xlsx":
+        Path(output or "").write_bytes(reports.to_xlsx(report))
         click.echo(f"fund-flow report of {day.date()} written to {output}")
+        text = None
     else:
+        text = reports.to_csv(report) if form == "csv" else reports.to_html(report, runtime)
+    if text is not None and output:
+        Path(output).write_text(text, encoding="utf-8", newline="")
+        click.echo(f"fund-flow report of {day.date()} written to {output}")
+    elif text is not None:
         click.echo(text, nl=False)
     if not report.ties:
         click.echo("the report does not tie to the ledger", err=True)

@@ -48,7 +48,7 @@ from lendkit.clearing.reconcile import ChannelStatement, ChannelStatementLine
 if TYPE_CHECKING:
     from lendkit.runtime import Runtime
 
-__all__ = ["ChannelFlow", "FundFlow", "PoolFlow", "fund_flow", "to_csv", "to_html"]
+__all__ = ["ChannelFlow", "FundFlow", "PoolFlow", "fund_flow", "to_csv", "to_html", "to_xlsx"]
 
 COMPONENTS = {
     "loan_principal": "principal",
@@ -274,6 +274,45 @@ def to_csv(report: FundFlow) -> str:
     writer.writerow(CHANNEL_COLUMNS)
     for channel in report.channels:
         writer.writerow([_cell(getattr(channel, name)) for name in CHANNEL_COLUMNS])
+    return out.getvalue()
+
+
+def to_xlsx(report: FundFlow) -> bytes:
+    """The same two tables as sheets, amounts as numbers at the fen, and a bar
+    chart of each source's money out and in for the day."""
+    from openpyxl import Workbook
+    from openpyxl.chart import BarChart, Reference
+
+    book = Workbook()
+    pools = book.active
+    assert pools is not None
+    pools.title = "资金来源 Funding sources"
+    channels = book.create_sheet("通道 Channels")
+    for sheet, columns, rows in (
+        (pools, POOL_COLUMNS, report.pools),
+        (channels, CHANNEL_COLUMNS, report.channels),
+    ):
+        sheet.append(columns)
+        for row in rows:
+            sheet.append([getattr(row, name) for name in columns])
+        for cells in sheet.iter_rows(min_row=2):
+            for cell in cells:
+                if isinstance(cell.value, Decimal):
+                    cell.number_format = "#,##0.00"
+        sheet.freeze_panes = "A2"
+    if report.pools:
+        chart = BarChart()
+        chart.title = f"资金流水 {report.business_date.isoformat()}"
+        last = len(report.pools) + 1
+        for column in ("disbursed", "repaid"):
+            index = POOL_COLUMNS.index(column) + 1
+            chart.add_data(
+                Reference(pools, min_col=index, min_row=1, max_row=last), titles_from_data=True
+            )
+        chart.set_categories(Reference(pools, min_col=1, min_row=2, max_row=last))
+        pools.add_chart(chart, f"A{last + 3}")
+    out = io.BytesIO()
+    book.save(out)
     return out.getvalue()
 
 
