@@ -7,8 +7,6 @@ SQLite (WAL, foreign keys on); production runs PostgreSQL through psycopg 3.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,6 @@ __all__ = [
     "UTCDateTime",
     "make_engine",
     "make_sessionmaker",
-    "transaction",
     "utcnow",
 ]
 
@@ -119,10 +116,3 @@ def make_sessionmaker(
     """
     bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
     return sessionmaker(bind, expire_on_commit=False, info={"keyring": keyring})
-
-
-@contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any exception."""
-    with factory.begin() as session:
-        yield session

@@ -75,9 +75,11 @@ def dispatch(
     """One pass: fan out new events, then deliver what is due (up to a batch)."""
     now = now or utcnow()
     _fan_out(sessions, pm, settings.batch_size)
+    # Computed once per pass, not per delivery: the plugin set cannot change mid-pass.
+    active = {name for _, hook in TOPIC_HOOKS for name in _subscribers(pm, hook)}
     result = DispatchResult()
     for _ in range(settings.batch_size):
-        step = _deliver_one(sessions, pm, settings, now)
+        step = _deliver_one(sessions, pm, settings, now, active)
         if step is None:
             break
         result += step
@@ -112,8 +114,8 @@ def _deliver_one(
     pm: pluggy.PluginManager,
     settings: OutboxSettings,
     now: datetime,
+    active: set[str],
 ) -> DispatchResult | None:
-    active = {name for _, hook in TOPIC_HOOKS for name in _subscribers(pm, hook)}
     with sessions.begin() as session:
         delivery = session.scalars(
             select(OutboxDelivery)

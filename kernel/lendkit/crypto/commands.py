@@ -52,17 +52,17 @@ def keys_status() -> None:
         usage = key_usage(session)
         rows = session.scalars(select(CryptoKey).order_by(CryptoKey.id)).all()
     now = utcnow()
+    # The newest unretired field key encrypts; older unretired ones only decrypt.
+    encrypting = max(r.id for r in rows if r.purpose == "field" and not r.retired_at)
     click.echo(f"{'id':>4}  {'purpose':<8} {'age':>8}  {'values':>8}  {'state':<8} wrapper")
     for row in rows:
         age = f"{(now - row.created_at).days}d"
-        state = (
-            "retired"
-            if row.retired_at
-            else "active"
-            if row.purpose == "index"
-            or row.id == max(r.id for r in rows if r.purpose == "field" and not r.retired_at)
-            else "decrypt"
-        )
+        if row.retired_at:
+            state = "retired"
+        elif row.purpose == "field" and row.id != encrypting:
+            state = "decrypt"
+        else:
+            state = "active"
         values = str(usage.get(row.id, 0)) if row.purpose == "field" else "-"
         click.echo(f"{row.id:>4}  {row.purpose:<8} {age:>8}  {values:>8}  {state:<8} {row.wrapper}")
 
