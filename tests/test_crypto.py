@@ -86,6 +86,14 @@ def test_any_altered_byte_fails(position):
         open_value(OPENSSL, key, bytes(altered), ctx)
 
 
+def test_public_keys_starting_with_04_verify():
+    # gmssl's lstrip("04") used to mangle such keys: one audit key in 256 failed.
+    private = f"{11:064x}"
+    public = gm.sm2_public_key(private)
+    assert public.startswith("04")
+    assert gm.sm2_verify(b"m", gm.sm2_sign(b"m", private), public)
+
+
 def test_gmssl_wrapper_refuses_what_gmssl_would_accept():
     private, public = gm.sm2_keypair()
     signature = gm.sm2_sign(b"m", private)

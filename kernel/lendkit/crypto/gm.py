@@ -9,7 +9,10 @@ gmssl's known flaws and how this wrapper keeps them out:
 * SM2 decrypt never compares C3 — we do not expose SM2 encryption at all;
 * no point-on-curve check — public keys are checked before use, and
   signatures' ``r`` and ``s`` are range-checked before verifying;
-* ``sm3_hash`` mutates its argument — we pass it a fresh list every time.
+* ``sm3_hash`` mutates its argument — we pass it a fresh list every time;
+* ``CryptSM2`` strips a "04" prefix with ``lstrip("04")``, which also eats
+  leading 0 and 4 digits of x (about one key in 256) — we set the key after
+  construction, never through it.
 """
 
 from __future__ import annotations
@@ -84,7 +87,9 @@ DEFAULT_ID = b"1234567812345678"
 
 
 def _client(private_key: str, public_key: str, curve: Curve) -> sm2.CryptSM2:
-    return sm2.CryptSM2(private_key=private_key, public_key=public_key, ecc_table=curve.table())
+    client = sm2.CryptSM2(private_key=private_key, public_key="", ecc_table=curve.table())
+    client.public_key = public_key
+    return client
 
 
 def sm2_public_key(private_key: str, curve: Curve = SM2_CURVE) -> str:
