@@ -21,7 +21,7 @@ from lendkit.clearing.payments import Payee, PaymentOrder, PaymentOrderEvent
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, ValidationFailed
 from lendkit.models import OutboxEvent
-from lendkit.types import ChannelResult, PaymentInstruction
+from lendkit.types import ChannelError, ChannelResult, PaymentInstruction
 from lendkit_channel_sandbox import signing
 from lendkit_channel_sandbox.testing import wait_for
 from sqlalchemy import func, select, text
@@ -304,6 +304,125 @@ def test_an_unreachable_channel_keeps_the_order_reserved_and_retries(tenant):
     assert order(runtime, number).attempts == 1
     payments.instruct_due(runtime, now=utcnow() + timedelta(minutes=10))
     assert settled(runtime, number).status == "confirmed"
+
+
+def _unreachable(runtime):
+    """Every instruction and query to the sandbox fails until the context ends."""
+
+    class Down:
+        def __enter__(self):
+            self.channel = channels.channel_of(runtime, "sandbox")
+            self.real = self.channel._base
+            self.channel._base = "http://127.0.0.1:9"  # discard port: nothing listens
+            return self
+
+        def __exit__(self, *_):
+            self.channel._base = self.real
+
+    return Down()
+
+
+def _send_until_the_cap(runtime, number):
+    """Run the instruct job, always past the back-off, until the order was sent
+    ``max_instruct_attempts`` times; returns the time of the last run."""
+    cap = runtime.settings.payments.max_instruct_attempts
+    now = utcnow()
+    while order(runtime, number).attempts < cap:
+        now += timedelta(minutes=10)
+        payments.instruct_due(runtime, now=now)
+    return now
+
+
+def test_an_order_the_channel_never_acknowledged_and_does_not_know_fails_after_the_cap(tenant):
+    runtime, gateway = tenant.runtime, tenant.gateway
+    number, _, _ = disburse(runtime, "77.00")
+    cap = runtime.settings.payments.max_instruct_attempts
+    assert cap == 10  # the default
+
+    with _unreachable(runtime):
+        last = _send_until_the_cap(runtime, number)
+    assert order(runtime, number).status == "reserved"  # sent 10 times, never answered
+    payments.instruct_due(runtime, now=last + timedelta(minutes=10))
+
+    done = order(runtime, number)
+    assert (done.status, done.failure_code, done.attempts) == ("failed", "not_acknowledged", cap)
+    assert number not in gateway.orders  # never sent again: the query answered 404
+    assert steps(runtime, number)[-1] == ("reserved", "failed", "not_acknowledged")
+    assert entries(runtime, number) == [
+        f"payment:{number}:reserve",
+        f"reversal:{done.reserve_entry_id}",
+    ]
+    with runtime.sessions() as session:  # the reservation given back (other orders may move)
+        reversal = session.scalar(
+            select(JournalEntry).where(JournalEntry.reverses_id == done.reserve_entry_id)
+        )
+        assert [(line.account.code, line.amount) for line in reversal.lines] == [
+            ("channel_in_transit:sandbox", D("-77.00")),
+            ("fund_pool:own", D("77.00")),
+        ]
+    assert [topic for topic, _ in events(runtime, number)] == ["payment.failed"]
+    payments.instruct_due(runtime, now=last + timedelta(hours=1))
+    assert order(runtime, number).status == "failed"
+    assert balanced(runtime)
+
+
+def test_an_unacknowledged_order_stays_waiting_while_the_query_fails_too(tenant):
+    runtime = tenant.runtime
+    number, _, _ = disburse(runtime, "78.00")
+    with _unreachable(runtime):
+        last = _send_until_the_cap(runtime, number)
+        for minutes in (10, 20):  # queried twice, both fail: one note, no failure
+            payments.instruct_due(runtime, now=last + timedelta(minutes=minutes))
+    waiting = order(runtime, number)
+    assert (waiting.status, waiting.attempts) == ("reserved", 10)
+    assert [s for s in steps(runtime, number) if s[2] == "query_failed"] == [
+        ("reserved", "reserved", "query_failed")
+    ]
+
+    payments.instruct_due(runtime, now=last + timedelta(minutes=30))  # reachable again
+    assert (order(runtime, number).status, order(runtime, number).failure_code) == (
+        "failed",
+        "not_acknowledged",
+    )
+
+
+@pytest.mark.parametrize("finished", [False, True])
+def test_an_unacknowledged_order_the_channel_knows_takes_the_channels_word(
+    tenant, monkeypatch, finished
+):
+    """The instruction arrived, the acknowledgements were lost: the query finds it."""
+    runtime, gateway = tenant.runtime, tenant.gateway
+    channel = channels.channel_of(runtime, "sandbox")
+    real = channel.disburse
+
+    def lost_answer(instruction):
+        real(instruction)
+        raise ChannelError("unavailable", "read timed out")
+
+    number, _, _ = disburse(runtime, "79.00", "0099")  # the gateway keeps it PROCESSING
+    monkeypatch.setattr(channel, "disburse", lost_answer)
+    last = _send_until_the_cap(runtime, number)
+    monkeypatch.undo()
+    assert order(runtime, number).status == "reserved"
+    if finished:
+        gateway.complete(number, "SUCCESS", notify=False)
+
+    payments.instruct_due(runtime, now=last + timedelta(minutes=10))
+
+    if finished:
+        assert order(runtime, number).status == "confirmed"
+        assert entries(runtime, number) == [
+            f"payment:{number}:reserve",
+            f"payment:{number}:confirm",
+        ]
+    else:
+        assert order(runtime, number).status == "in_transit"
+        gateway.complete(number, "SUCCESS", notify=False)
+        payments.query_overdue(runtime, now=utcnow() + timedelta(minutes=31))
+        assert order(runtime, number).status == "confirmed"
+    assert steps(runtime, number)[-1][:2] == ("in_transit", "confirmed")
+    assert len([n for n in gateway.orders if n == number]) == 1
+    assert balanced(runtime)
 
 
 # -- Time-outs, late and repeated results ------------------------------------------------

@@ -153,6 +153,10 @@ class Payments(_Section):
     callback_base_url: str = "http://127.0.0.1:8000"
     # An order in transit this long is queried at its channel.
     in_transit_timeout_minutes: int = Field(30, ge=1, le=7 * 24 * 60)
+    # An order the channel never acknowledges is sent this many times (with
+    # back-off, about 20 minutes for 10), then queried: failed
+    # (``not_acknowledged``) if the channel has no record of it.
+    max_instruct_attempts: int = Field(10, ge=1, le=1000)
     # Per-channel options, read by the channel plugin: [payments.channels.<name>].
     # Keep secrets out of the file: LENDKIT_PAYMENTS__CHANNELS='{"name": {...}}'.
     channels: dict[str, dict[str, str | int | float | bool]] = Field(default_factory=dict)

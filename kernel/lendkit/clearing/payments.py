@@ -12,7 +12,11 @@ Disbursement (放款)::
   (``insufficient_funds``); nothing is sent.
 * **reserved → in_transit**, after commit: the worker job
   ``payments-instruct`` hands the instruction to the channel; the gateway's
-  acknowledgement moves the order on, a refusal fails it.
+  acknowledgement moves the order on, a refusal fails it. An unreachable
+  channel is tried again with back-off, ``[payments] max_instruct_attempts``
+  times; then the order is queried at the channel instead: what the channel
+  knows is applied, and an order it has no record of fails
+  (``not_acknowledged``), its reservation reversed.
 * **in_transit → confirmed**: a callback (or a query) says the money
   arrived: post ``disbursement_confirmed`` (Dr principal receivable per
   funder / Cr in transit).
@@ -79,6 +83,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CHINA",
     "FINAL",
+    "NOT_ACKNOWLEDGED",
     "Outcome",
     "Payee",
     "PaymentOrder",
@@ -104,6 +109,8 @@ CHINA = timezone(timedelta(hours=8), "CST")
 AMOUNT = Numeric(18, 2)
 LEASE = timedelta(seconds=60)  # a claimed order is not claimed again for this long
 MAX_BACKOFF = timedelta(minutes=5)
+# The failure code of an order the channel never acknowledged and has no record of.
+NOT_ACKNOWLEDGED = "not_acknowledged"
 
 
 def business_today(now: datetime | None = None) -> date:
@@ -653,12 +660,16 @@ def instruct_due(runtime: Runtime, now: datetime | None = None, limit: int = 50)
 
     Orders are claimed for a short lease in one transaction, sent outside
     any transaction, and the answers applied in another; a crash in between
-    sends again, which the channel answers from the first submission.
+    sends again, which the channel answers from the first submission. An
+    order already sent ``[payments] max_instruct_attempts`` times without an
+    answer is not sent again but queried (:func:`_query_unacknowledged`).
     """
     from lendkit.clearing.channels import callback_url, channel_of
 
     now = now or utcnow()
+    cap = runtime.settings.payments.max_instruct_attempts
     claimed: list[tuple[str, str, PaymentInstruction]] = []
+    unanswered: list[tuple[str, str, int]] = []
     with runtime.sessions.begin() as session:
         orders = session.scalars(
             select(PaymentOrder)
@@ -668,8 +679,11 @@ def instruct_due(runtime: Runtime, now: datetime | None = None, limit: int = 50)
             .with_for_update(skip_locked=True)
         ).all()
         for order in orders:
-            order.attempts += 1
             order.next_attempt_at = now + LEASE
+            if order.attempts >= cap:
+                unanswered.append((order.channel, order.order_no, order.attempts))
+                continue
+            order.attempts += 1
             claimed.append(
                 (
                     order.channel,
@@ -702,7 +716,60 @@ def instruct_due(runtime: Runtime, now: datetime | None = None, limit: int = 50)
             continue
         with runtime.sessions.begin() as session:
             apply_ack(session, instruction.order_no, ack, timeout=_timeout(runtime))
-    return len(claimed)
+    for channel_name, order_no, attempts in unanswered:
+        _query_unacknowledged(runtime, channel_name, order_no, attempts)
+    return len(claimed) + len(unanswered)
+
+
+def _query_unacknowledged(
+    runtime: Runtime, channel_name: str, order_no: str, attempts: int
+) -> None:
+    """Ask the channel about an order it never acknowledged, and settle it by the answer.
+
+    The channel knows the order (the acknowledgement was lost, not the
+    instruction): its answer is applied like a time-out query's — pending
+    moves the order in transit, a result confirms or fails it. The channel
+    has no record of it: the order fails with ``not_acknowledged`` and its
+    reservation is reversed; it is never sent again. The query fails too:
+    the order keeps waiting and is asked again after the longest back-off,
+    because failing it without the channel's word could free funds the
+    channel is paying out.
+    """
+    from lendkit.clearing.channels import channel_of
+
+    try:
+        result = channel_of(runtime, channel_name).query(order_no)
+    except Exception as exc:
+        log.warning(
+            "unacknowledged payment could not be queried; will ask again",
+            extra={"order_no": order_no, "error": mask_text(str(exc))[:300]},
+        )
+        with runtime.sessions.begin() as session:
+            waiting = _locked(session, order_no)
+            if waiting is not None and waiting.status in READY:
+                waiting.next_attempt_at = utcnow() + MAX_BACKOFF
+                _note(
+                    session,
+                    waiting,
+                    "query",
+                    "query_failed",
+                    f"no acknowledgement after {attempts} attempts; the query failed too",
+                )
+        return
+    with runtime.sessions.begin() as session:
+        if result.status != "unknown":
+            apply_result(session, channel_name, result, source="query", timeout=_timeout(runtime))
+            return
+        waiting = _locked(session, order_no)
+        if waiting is not None and waiting.status in READY:
+            _fail(
+                session,
+                waiting,
+                code=NOT_ACKNOWLEDGED,
+                source="query",
+                note=f"no acknowledgement after {attempts} attempts; "
+                "the channel has no record of it",
+            )
 
 
 def query_overdue(runtime: Runtime, now: datetime | None = None, limit: int = 50) -> int:
