@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lendkit.crypto.keys import write_master_key
+from lendkit.lifecycle.demo import simulate
 from lendkit.runtime import Runtime, open_runtime
 from lendkit.settings import CONFIG_ENV
 
@@ -23,7 +24,8 @@ display_name = "演示小贷"
 primary_colour = "#b4232a"
 
 [plugins]
-enabled = ["marketing"]
+# identity-sandbox: a stand-in identity verifier, NOT a real check (demo only).
+enabled = ["marketing", "identity-sandbox"]
 """
 
 
@@ -71,5 +73,6 @@ def prepare_demo(directory: Path, echo: Callable[[str], object] = print) -> Runt
     if fresh:
         with runtime.sessions.begin() as session:
             runtime.pm.hook.seed_demo(session=session, settings=runtime.settings)
+        simulate(runtime, echo)
         echo("seeded demo data")
     return runtime

@@ -16,8 +16,8 @@ Three kinds of hook, and when they run:
 * **Registration hooks** are called once at start-up, outside any
   transaction. They return data; results of all plugins are combined.
 * **Decision hooks** run inside the request's database transaction and
-  return data (later issues add them: risk signals, credit reports, ...).
-  If one raises, the decision fails safe: it never approves.
+  return data (``verify_identity``; later: risk signals, credit reports,
+  ...). If one raises, the decision fails safe: it never approves.
 * **Event hooks** are delivered *after commit* from the transactional
   outbox: retried with back-off, at least once, so make them idempotent with
   ``event.id``. A failing event hook never rolls back the change that
@@ -32,16 +32,18 @@ importing your plugin, so a disabled plugin keeps its tables and history.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Literal
 
 import pluggy
 
 from lendkit import PROJECT_NAME
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     import click
     from litestar.types import ControllerRouterHandler
     from sqlalchemy.orm import Session
@@ -57,9 +59,53 @@ if TYPE_CHECKING:
         ProductSpec,
     )
 
-__all__ = ["hookspec"]
+__all__ = ["IdentityClaim", "IdentityVerdict", "hookspec"]
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+
+
+# -- Values the decision hooks exchange ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityClaim:
+    """Who a borrower says he is, already checked for form by the kernel.
+
+    The resident ID number passed GB 11643 (check digit, birth date, region),
+    the card passed Luhn (or its holder confirmed it), the mobile number is
+    a mainland one. ``phone`` is the number the bank holds for the card
+    (银行预留手机号), for four-element checks. ``evidence`` carries what the
+    borrower's app collected for a vendor (a liveness token, a face-image
+    reference), passed through as given. Personal data is left out of
+    ``repr``: never log it, never put it in an exception message.
+    """
+
+    borrower_id: int
+    name: str = field(repr=False)
+    id_number: str = field(repr=False)
+    bank_card: str = field(repr=False)
+    phone: str = field(repr=False)
+    birth_date: date = field(repr=False)
+    evidence: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityVerdict:
+    """A verifier's answer: ``verified``, ``rejected`` or ``review`` (a person decides).
+
+    ``provider`` names the verifier (stored with the KYC history);
+    ``reference`` is the vendor's own id of the check, for disputes;
+    ``reasons`` are short machine codes (``name_id_mismatch``,
+    ``face_low_similarity``, ...) shown to staff, never personal data.
+    ``sandbox`` marks a check that proves nothing (demo and tests): the
+    kernel shows it as such wherever the result is shown.
+    """
+
+    outcome: Literal["verified", "rejected", "review"]
+    provider: str
+    reference: str = ""
+    reasons: tuple[str, ...] = ()
+    sandbox: bool = False
 
 
 # -- Registration hooks: called once at start-up --------------------------
@@ -220,6 +266,40 @@ def send_notification(
     """
 
 
+# -- Decision hooks: inside the caller's transaction -----------------------
+
+
+@hookspec(firstresult=True)
+def verify_identity(
+    claim: IdentityClaim, session: Session, settings: Settings
+) -> IdentityVerdict | None:
+    """Check a borrower's real-name claim with an identity vendor (实名核验).
+
+    Called when a borrower submits his real-name details (name, resident ID
+    number, bank card and the card's mobile number), inside the request's
+    transaction, after the kernel has validated their form and recorded the
+    borrower's consent to the privacy policy. Plugins are asked in turn: an
+    ID-and-face vendor (公安身份核验, 人脸比对), a four-element bank-card check,
+    a sandbox; the first non-None :class:`IdentityVerdict` wins (it and
+    :class:`IdentityClaim` are importable from ``lendkit.hookspecs``). Return None
+    when the claim is not yours to check (a vendor that only covers some
+    cards, or is switched off).
+
+    The kernel records the verdict append-only in ``kyc_transition``, moves
+    the borrower to ``verified``, ``rejected`` or ``review``, audits it and
+    publishes ``borrower.verified``, ``borrower.rejected`` or
+    ``borrower.review``. It fails safe: when no plugin answers, or one
+    raises, the borrower goes to ``review`` (reason ``no_verifier`` or
+    ``verifier_error``) and a member of staff decides; never ``verified``.
+    A plugin's own writes run in a savepoint, rolled back if it raises.
+
+    ``claim`` holds personal data: send it only to the vendor, never log
+    it. ``session`` is the caller's transaction (keep your call records
+    there); read your options from ``settings``. Set ``sandbox=True`` on a
+    verdict that proves nothing.
+    """
+
+
 # -- Event hooks: delivered after commit from the outbox -------------------
 
 
@@ -260,4 +340,255 @@ def on_payment_event(event: Event, session: Session) -> None:
     ``session`` is the delivery's own transaction; raise to ask for a retry.
     Deliveries are at least once: make side effects idempotent with
     ``event.id``. Returns nothing.
+    """
+
+
+# -- Decision hooks: credit assessment, inside the caller's transaction -----
+#
+# Asked in this order for each application by ``lendkit.lifecycle.credit``:
+# credit_report, enrich_applicant, assess_application, propose_credit_limit.
+# The kernel calls each plugin on its own, in a savepoint: one that raises,
+# or answers something else than its hook promises, has its writes rolled
+# back, is recorded with its error, and sends the application to manual
+# review. Nothing a plugin does can make the kernel approve in its place.
+
+if TYPE_CHECKING:
+    from lendkit.types import Applicant, CreditReport, LimitProposal, RiskSignal
+
+
+@hookspec(firstresult=True)
+def credit_report(
+    applicant: Applicant, session: Session, settings: Settings
+) -> CreditReport | None:
+    """Fetch the borrower's credit report from a bureau (征信查询).
+
+    Called once per application, inside the submitting request's
+    transaction, only after the kernel has found the borrower's active
+    ``credit_query`` consent (征信业管理条例 Art. 29: without it no plugin is
+    asked and the borrower gets 403 ``consent_required``). Plugins are asked
+    in turn; the first non-None :class:`~lendkit.types.CreditReport` wins.
+    Return None when this borrower is not yours to query (a bureau that is
+    switched off, or covers only some borrowers).
+
+    ``applicant`` carries ids and amounts, never personal data: look the
+    borrower up yourself if your bureau needs his name and ID number, send
+    them only to the bureau, and never log them or put them in the report or
+    in an exception message. Keep your query log in ``session`` (it commits
+    with the application). Set ``sandbox=True`` on a made-up report. When
+    no plugin answers, the policy sends the application to manual review
+    (``no_credit_report``); when one raises, so does its error.
+    """
+
+
+@hookspec
+def enrich_applicant(
+    applicant: Applicant, report: CreditReport | None, session: Session, settings: Settings
+) -> Mapping[str, str] | None:
+    """Add facts about the applicant for the hooks that follow (device, anti-fraud, income …).
+
+    Called once per application, after ``credit_report`` (``report`` is the
+    winning report, or None) and before ``assess_application``, inside the
+    request's transaction. Results of all plugins are combined: return a
+    mapping of string keys to string values, added to
+    ``applicant.attributes`` for the later hooks; a key two plugins give
+    keeps the first plugin's value. Return None to add nothing.
+
+    The attributes are kept in the decision record, shown to staff: never
+    put personal data in them. A plugin that raises sends the application to
+    manual review (``enrich_applicant_error``).
+    """
+
+
+@hookspec
+def assess_application(
+    applicant: Applicant, report: CreditReport | None, session: Session, settings: Settings
+) -> RiskSignal | None:
+    """Judge an application: a :class:`~lendkit.types.RiskSignal` of pass, review or reject.
+
+    Called once per application, after ``enrich_applicant`` (so
+    ``applicant.attributes`` holds the enrichment), inside the request's
+    transaction. Every plugin is asked and every signal counts: one
+    ``reject`` rejects the application, one ``review`` sends it to a member
+    of staff, and the kernel's own policy (score, delinquencies, debt to
+    income, the limit) applies besides; ``pass`` changes nothing. Give
+    reason codes with ``review`` and ``reject``: they are stored with your
+    plugin's name in the decision record. Return None to abstain.
+
+    A plugin that raises, or returns anything but a ``RiskSignal``, sends
+    the application to manual review (``assess_application_error``) — never
+    to approval.
+    """
+
+
+@hookspec
+def propose_credit_limit(
+    applicant: Applicant, report: CreditReport | None, session: Session, settings: Settings
+) -> LimitProposal | None:
+    """Propose the most this borrower may borrow: a :class:`~lendkit.types.LimitProposal`.
+
+    Called once per application, last of the credit hooks, inside the
+    request's transaction. Every plugin is asked and the least proposal
+    wins (rounded down to the policy's step): an amount within it may be
+    approved automatically, one a little above it (the policy's review
+    band) goes to a member of staff, and one further above it is rejected.
+    With no proposal at all, a person decides (``no_limit_proposal``).
+    Return None to abstain; a limit is a ``Decimal`` in CNY, zero or more.
+    A plugin that raises sends the application to manual review
+    (``propose_credit_limit_error``).
+    """
+
+
+# -- Contracts: e-signature of loan agreements -----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ContractSigner:
+    """The borrower who signs, as an e-sign vendor's CA needs him: personal data.
+
+    Vendors issue the signer a certificate bound to his real name and
+    resident ID number and confirm by SMS to his mobile. Send these to the
+    vendor only; never log them (``lendkit.masking``), never put them in an
+    exception message. Left out of ``repr``.
+    """
+
+    borrower_id: int
+    name: str = field(repr=False)
+    id_number: str = field(repr=False)
+    phone: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ContractToSign:
+    """A rendered loan agreement to have signed by its borrower.
+
+    ``request_no`` numbers this signing attempt: send it to the vendor as
+    your order number and expect it back with the result, so a repeated
+    request never starts a second signing. ``pdf`` is the agreement exactly
+    as the borrower read it, ``sm3`` its SM3 digest (lower-case hex).
+    Results go to :meth:`callback_url` of your vendor name.
+    """
+
+    request_no: str
+    contract_no: str
+    loan_id: int
+    title: str
+    pdf: bytes = field(repr=False)
+    sm3: str
+    signer: ContractSigner
+    callback_base_url: str
+
+    def callback_url(self, vendor: str) -> str:
+        """Where vendor ``vendor`` posts its result for this request."""
+        return f"{self.callback_base_url.rstrip('/')}/api/contracts/esign/{vendor}/callback"
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureTicket:
+    """A vendor's answer to ``sign_contract``: signing has started, or is already over.
+
+    ``vendor`` is your vendor name (the one in the callback URL);
+    ``reference`` the vendor's id of the signing, for disputes; ``sign_url``
+    the page where the borrower signs (H5), if the vendor has one. A vendor
+    that signs at once answers ``signed`` with ``signed_pdf``, or ``failed``
+    with a short ``reason`` code. ``sandbox`` marks a signature without legal
+    effect (demo and tests): the kernel shows it as such.
+    """
+
+    vendor: str
+    reference: str
+    status: Literal["pending", "signed", "failed"] = "pending"
+    sign_url: str = ""
+    signed_pdf: bytes | None = field(default=None, repr=False)
+    reason: str = ""
+    sandbox: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureResult:
+    """The outcome of a signing, read from the vendor's verified callback.
+
+    ``request_no`` is the number the kernel gave in :class:`ContractToSign`;
+    ``signed_pdf`` the signed document (required with ``signed``): an
+    incremental update of the PDF sent, so it begins with exactly its bytes.
+    ``reason`` is a short code with ``failed`` (``signer_declined``,
+    ``expired``, ...).
+    """
+
+    request_no: str
+    vendor: str
+    reference: str
+    status: Literal["signed", "failed"]
+    signed_pdf: bytes | None = field(default=None, repr=False)
+    reason: str = ""
+    sandbox: bool = False
+
+
+class SignatureCallbackRejected(Exception):
+    """Raised by ``parse_signature_callback``: the callback is forged or not understood.
+
+    ``code`` is ``bad_signature`` (the kernel answers 401 ``callback_rejected``)
+    or ``bad_format`` (400 ``callback_malformed``).
+    """
+
+    def __init__(self, code: Literal["bad_signature", "bad_format"], message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@hookspec(firstresult=True)
+def sign_contract(contract: ContractToSign, settings: Settings) -> SignatureTicket | None:
+    """Have a loan agreement signed by its borrower with an e-sign vendor (电子签约).
+
+    Called when a borrower asks to sign (``POST
+    /api/borrowers/me/loans/{loan_id}/contract/sign``), *after* the kernel
+    has stored the rendered PDF and recorded the attempt (``requested``) in a
+    transaction that has committed: the call runs outside any database
+    transaction, so a slow vendor holds no lock (there is no session). Plugins
+    are asked in turn; the first non-None :class:`SignatureTicket` wins.
+    Return None when the contract is not yours to sign.
+
+    Usually the vendor only accepts the request (``status="pending"``) and
+    reports the outcome later by an asynchronous callback to
+    ``contract.callback_url(<your vendor name>)``, read by your
+    ``parse_signature_callback``. The kernel records the ticket append-only
+    in ``contract_signature`` (unless the callback was first). Be
+    idempotent by ``contract.request_no``: while an attempt is open the
+    kernel asks again with the same number (the borrower asks twice, an
+    earlier call was cut short, your service restarted); answer as before,
+    never with a second signing. Raise (or let no plugin answer) and the
+    borrower gets 503 ``esign_unavailable``; the attempt stays open, so a
+    late result still applies and the next request asks again.
+
+    A signed PDF must begin with the exact bytes of ``contract.pdf`` (an
+    incremental update, as a PAdES signature is); anything else is recorded
+    as failed (``document_altered``) and never counts as signed. Only a
+    signature record with the signed PDF's SM3 digest lets the loan be
+    disbursed. ``contract.signer`` is personal data: send it to the vendor
+    only, never log it.
+    """
+
+
+@hookspec(firstresult=True)
+def parse_signature_callback(
+    vendor: str, headers: Mapping[str, str], body: bytes, settings: Settings
+) -> SignatureResult | None:
+    """Verify and read an e-sign vendor's asynchronous result.
+
+    Called for every ``POST /api/contracts/esign/<vendor>/callback``: a
+    public route, whose caller is authenticated only by what this hook
+    verifies. Return None unless ``vendor`` (from the path) is yours, so the
+    next plugin is asked; when nobody answers the vendor gets 404
+    ``unknown_esign_vendor``. Verify the vendor's signature over ``headers``
+    (lower-case names) and ``body`` before reading anything else, then
+    return a :class:`SignatureResult`; raise
+    :class:`SignatureCallbackRejected` for a forged or unreadable callback,
+    and nothing is written.
+
+    Called before the kernel's transaction touches the database. The kernel
+    then applies the result under the contract's row lock, checked against
+    its history, so repeated, late or crossed results change nothing (the
+    answer is 200 again, so the vendor stops retrying); every applied result
+    is audited and published (``loan.contract_signed``,
+    ``loan.contract_signature_failed``). Returns the result, or None.
     """

@@ -5,13 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lendkit.crypto.orm import BlindIndex, Encrypted, EncryptedRow
 from lendkit.db import Base, BigId, Json, UTCDateTime, utcnow
 
-__all__ = ["Borrower", "CryptoKey", "OutboxDelivery", "OutboxEvent", "StaffUser"]
+__all__ = [
+    "Borrower",
+    "Consent",
+    "CryptoKey",
+    "KycTransition",
+    "OutboxDelivery",
+    "OutboxEvent",
+    "StaffUser",
+]
 
 
 class OutboxEvent(Base):
@@ -85,10 +93,82 @@ class Borrower(EncryptedRow, Base):
         BlindIndex("id_number", kind="id_number"), unique=True
     )
     bank_card: Mapped[str | None] = mapped_column(Encrypted())
+    # The mobile number the bank holds for the card (银行预留手机号), for four-element checks.
+    card_phone: Mapped[str | None] = mapped_column(Encrypted())
     address: Mapped[str | None] = mapped_column(Encrypted())
     password_hash: Mapped[str | None] = mapped_column(String(200))
+    # registered | verified | rejected | review; every change is a KycTransition row.
     kyc_status: Mapped[str] = mapped_column(String(16), default="registered")
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KycTransition(Base):
+    """One change of a borrower's KYC status, with who or what decided it.
+
+    Append-only: the database refuses updates and deletes, so the history a
+    regulator or a dispute asks for is the history that happened. The ID
+    number submitted is kept as its blind index only, so attempts with one
+    number can be linked (anti-fraud) even after a rejection released it.
+    """
+
+    __tablename__ = "kyc_transition"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrower.id"))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))  # borrower:12, staff:alice, system
+    provider: Mapped[str | None] = mapped_column(String(64))  # the verifier, if any
+    reference: Mapped[str | None] = mapped_column(String(128))  # the vendor's check id
+    sandbox: Mapped[bool] = mapped_column(default=False)  # the verifier proves nothing
+    reasons: Mapped[list[str]] = mapped_column(Json, default=list)
+    note: Mapped[str | None] = mapped_column(Text)  # a reviewer's words (no personal data)
+    id_number_index: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_kyc_transition_borrower", "borrower_id", "id"),
+        Index("ix_kyc_transition_id_number_index", "id_number_index"),
+    )
+
+
+class Consent(Base):
+    """A borrower's authorization for one purpose, as shown and as given.
+
+    征信业管理条例 Art. 29: no credit-bureau query and no reporting without
+    the borrower's prior authorization, so the record keeps what the person
+    saw (the text's version and SM3 digest), when, and through which
+    channel. Rows are never deleted and their terms never change; revoking
+    sets ``revoked_at`` once; granting again adds a new row.
+    """
+
+    __tablename__ = "consent"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("borrower.id"))
+    purpose: Mapped[str] = mapped_column(
+        String(32)
+    )  # credit_query | credit_report | privacy_policy
+    text_version: Mapped[str] = mapped_column(String(32))
+    text_digest: Mapped[str] = mapped_column(String(64))  # SM3 hex of the text shown
+    channel: Mapped[str] = mapped_column(String(16))  # app | web | h5 | counter | api
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_consent_borrower_purpose", "borrower_id", "purpose"),
+        # One active grant per text: two identical requests at once record it once.
+        Index(
+            "uq_consent_active",
+            "borrower_id",
+            "purpose",
+            "text_version",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
 
 
 class StaffUser(EncryptedRow, Base):

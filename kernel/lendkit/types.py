@@ -246,3 +246,81 @@ class PaymentChannel(Protocol):
     def statement(self, business_date: date) -> list[StatementLine] | None:
         """The gateway's statement of ``business_date``, or None when not ready yet."""
         ...
+
+
+# -- Credit assessment (the credit_report, enrich_applicant, assess_application
+#    and propose_credit_limit hooks) ------------------------------------------
+
+__all__ += ["Applicant", "CreditReport", "LimitProposal", "RiskOutcome", "RiskSignal"]
+
+RiskOutcome = Literal["pass", "review", "reject"]
+
+
+@dataclass(frozen=True, slots=True)
+class Applicant:
+    """An application as the credit hooks see it: ids and amounts, no personal data.
+
+    ``amount`` is what the borrower asks for (CNY) over ``term`` months, repaid
+    by ``method``; ``annual_income`` is the income he declared (CNY a year);
+    ``exposure`` is what he already owes or has asked for here (open
+    applications and offers, and the principal of his running loans), before
+    this application. ``attributes`` holds what ``enrich_applicant`` plugins
+    added, for the hooks after them; the kernel keeps it in the decision
+    record, so never put personal data in it.
+    """
+
+    application_id: int
+    borrower_id: int
+    product_code: str
+    amount: Decimal
+    term: int
+    method: str
+    annual_income: Decimal
+    exposure: Decimal
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CreditReport:
+    """A credit bureau's report on one borrower (征信报告), summarized for the decision.
+
+    ``provider`` names the bureau plugin and ``reference`` the bureau's own id
+    of the query (for disputes and the query log). ``score`` is the bureau's
+    score, higher is better (None when it gives none); ``delinquencies`` the
+    accounts past due now; ``open_loans`` and ``debt`` (CNY) what the borrower
+    owes elsewhere. ``details`` carries further items as strings for staff,
+    never personal data. ``sandbox`` marks a made-up report (demo and tests):
+    the kernel shows it as such.
+    """
+
+    provider: str
+    reference: str = ""
+    score: int | None = None
+    delinquencies: int = 0
+    open_loans: int = 0
+    debt: Decimal = Decimal("0.00")
+    details: Mapping[str, str] = field(default_factory=dict)
+    sandbox: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RiskSignal:
+    """One plugin's opinion of an application: ``pass``, ``review`` or ``reject``.
+
+    ``reasons`` are short machine codes (``device_blacklisted``,
+    ``income_unverified``, ...) shown to staff and kept in the decision
+    record; give at least one for ``review`` and ``reject``.
+    """
+
+    outcome: RiskOutcome
+    provider: str
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LimitProposal:
+    """One plugin's proposed credit limit (CNY) for the borrower; the kernel takes the least."""
+
+    provider: str
+    limit: Decimal
+    reasons: tuple[str, ...] = ()

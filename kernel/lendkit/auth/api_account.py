@@ -1,4 +1,4 @@
-"""Routes: sign in, sign out, who am I, change my password."""
+"""Routes: register, sign in, sign out, who am I, change my password."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from typing import Any
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
-from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lendkit import audit
-from lendkit.auth import login, otp, sessions
+from lendkit.auth import login, otp, registration, sessions
+from lendkit.auth.api_borrowers import borrower_view
 from lendkit.auth.cookies import clear_cookies, session_cookies
 from lendkit.auth.errors import InvalidCredentials
 from lendkit.auth.models import AuthSession
@@ -21,6 +22,7 @@ from lendkit.auth.passwords import check_borrower_password, check_staff_password
 from lendkit.auth.permissions import ROLE_PERMISSIONS
 from lendkit.auth.principal import current
 from lendkit.db import utcnow
+from lendkit.lifecycle.api_borrowers import IDENTITY_PROBLEMS
 from lendkit.models import Borrower, StaffUser
 from lendkit.runtime import Runtime
 
@@ -46,6 +48,14 @@ class BorrowerLogin:
 @dataclass
 class OtpRequest:
     phone: str
+    purpose: str = "login"  # or "register"
+
+
+@dataclass
+class Registration:
+    phone: str
+    code: str
+    password: str | None = None
 
 
 @dataclass
@@ -61,7 +71,11 @@ class PasswordChange:
 
 
 def _signed_in(
-    runtime: Runtime, request: Request[Any, Any, Any], result: login.SignedIn
+    runtime: Runtime,
+    request: Request[Any, Any, Any],
+    result: login.SignedIn,
+    status_code: int = 200,
+    **extra: Any,
 ) -> Response[dict[str, Any]]:
     body = {
         "kind": result.kind,
@@ -69,9 +83,12 @@ def _signed_in(
         "role": result.role,
         "csrf_token": result.csrf_token,
         "idle_timeout_minutes": runtime.settings.auth.idle_timeout_minutes,
+        **extra,
     }
     return Response(
-        body, cookies=session_cookies(runtime.settings, request, result.token, result.csrf_token)
+        body,
+        status_code=status_code,
+        cookies=session_cookies(runtime.settings, request, result.token, result.csrf_token),
     )
 
 
@@ -95,16 +112,55 @@ def borrower_login(
     return _signed_in(runtime, request, result)
 
 
-@post("/api/auth/borrower/otp", opt=PUBLIC, sync_to_thread=True, status_code=HTTP_202_ACCEPTED)
+@post(
+    "/api/auth/borrower/otp",
+    opt=PUBLIC,
+    sync_to_thread=True,
+    status_code=HTTP_202_ACCEPTED,
+    exception_handlers=IDENTITY_PROBLEMS,
+)
 def request_code(data: JSONBody[OtpRequest], runtime: NamedDependency[Runtime]) -> dict[str, Any]:
-    """Send a sign-in code by SMS (answers the same whether the number is known or not)."""
+    """Send a code by SMS: to sign in (answers alike for unknown numbers) or to register."""
     with runtime.sessions.begin() as session:
-        otp.issue(session, runtime.settings, runtime.pm, data.phone, utcnow())
+        otp.issue(session, runtime.settings, runtime.pm, data.phone, utcnow(), data.purpose)
+    detail = (
+        "验证码已发送。The code is on its way."
+        if data.purpose == "register"
+        else "如该号码已注册，验证码已发送。If the number is registered, a code is on its way."
+    )
     return {
         "status": "sent",
-        "detail": "如该号码已注册，验证码已发送。If the number is registered, a code is on its way.",
+        "detail": detail,
         "expires_in_seconds": runtime.settings.auth.otp_ttl_seconds,
     }
+
+
+@post(
+    "/api/auth/borrower/register",
+    opt=PUBLIC,
+    sync_to_thread=True,
+    status_code=HTTP_201_CREATED,
+    exception_handlers=IDENTITY_PROBLEMS,
+)
+def register(
+    data: JSONBody[Registration],
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+) -> Response[dict[str, Any]]:
+    """Register a borrower with his mobile number and its SMS code (purpose ``register``).
+
+    Signs him in (session cookie and CSRF token, as sign-in does); the
+    password is optional (SMS codes sign in too). Next: agree to the privacy
+    policy and submit real-name details.
+    """
+    result, borrower_id = registration.register_borrower(
+        runtime, data.phone, data.code, data.password, utcnow()
+    )
+    with runtime.read_sessions.begin() as session:
+        borrower = session.get(Borrower, borrower_id)
+        assert borrower is not None
+        view = borrower_view(borrower, unmasked=False)
+    return _signed_in(runtime, request, result, HTTP_201_CREATED, borrower=view)
 
 
 @post("/api/auth/borrower/otp/login", opt=PUBLIC, sync_to_thread=True, status_code=200)
@@ -195,4 +251,13 @@ def change_password(
         raise InvalidCredentials("当前密码错误。The current password is wrong.")
 
 
-ROUTES = [staff_login, borrower_login, request_code, code_login, me, logout, change_password]
+ROUTES = [
+    staff_login,
+    borrower_login,
+    request_code,
+    register,
+    code_login,
+    me,
+    logout,
+    change_password,
+]

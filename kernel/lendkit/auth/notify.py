@@ -34,6 +34,10 @@ TEMPLATES = {
         "【{tenant}】您的登录验证码为 {code}，{minutes} 分钟内有效，请勿泄露给他人。"
         "Your sign-in code is {code}, valid for {minutes} minutes."
     ),
+    "otp_register": (
+        "【{tenant}】您的注册验证码为 {code}，{minutes} 分钟内有效，请勿泄露给他人。"
+        "Your registration code is {code}, valid for {minutes} minutes."
+    ),
 }
 
 _FAILED = "短信发送失败，请稍后再试。The message could not be sent; please try again later."

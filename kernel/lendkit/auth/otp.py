@@ -1,17 +1,17 @@
-"""SMS one-time sign-in codes for borrowers.
+"""SMS one-time codes for borrowers: signing in, and registering a number.
 
 Six digits from :mod:`secrets`, valid ``[auth] otp_ttl_seconds`` (5
 minutes), at most ``otp_max_attempts`` guesses, one new code per
-``otp_resend_seconds`` and ten a day per phone. Only HMAC-SM3 of the phone's
-blind index and the code is stored (key derived from the index key), never
-the code. Asking for a code for an unknown number answers exactly as for a
-known one, but sends nothing.
+``otp_resend_seconds`` and ten a day per phone and purpose. Only HMAC-SM3 of
+the phone's blind index and the code is stored (key derived from the index
+key), never the code. A sign-in code asked for an unknown number answers
+exactly as for a known one, but sends nothing; a registration code is sent
+to any valid number (registering proves the number is the person's).
 """
 
 from __future__ import annotations
 
 import math
-import re
 import secrets
 from datetime import datetime, timedelta
 
@@ -23,25 +23,32 @@ from lendkit.auth import notify
 from lendkit.auth.digests import derived_key, equal, hmac_sm3
 from lendkit.auth.errors import TooManyRequests
 from lendkit.auth.models import OtpCode
-from lendkit.crypto.blind import normalize
 from lendkit.crypto.orm import lookup
 from lendkit.errors import ValidationFailed
+from lendkit.lifecycle.identity import check_phone
 from lendkit.models import Borrower
 from lendkit.settings import Settings
 
-__all__ = ["DAILY_LIMIT", "issue", "normalized_phone", "verify"]
+__all__ = ["DAILY_LIMIT", "PURPOSES", "issue", "normalized_phone", "verify"]
 
 DAILY_LIMIT = 10
 PURPOSE = "login"
-_MOBILE = re.compile(r"1[3-9]\d{9}")
+# Purpose -> the SMS template that carries its code.
+PURPOSES = {"login": "otp_login", "register": "otp_register"}
 
 
 def normalized_phone(phone: str) -> str:
-    """The 11-digit mobile number, or 422 ``validation_failed``."""
-    digits = normalize("phone", phone)
-    if not _MOBILE.fullmatch(digits):
-        raise ValidationFailed("请输入 11 位手机号码。Enter an 11-digit mobile number.")
-    return digits
+    """The 11-digit mobile number, or 422 ``phone_invalid`` (a ``ValidationFailed``)."""
+    return check_phone(phone)
+
+
+def _check_purpose(purpose: str) -> None:
+    if purpose not in PURPOSES:
+        raise ValidationFailed(
+            f"验证码用途须为 {' 或 '.join(PURPOSES)}。The purpose must be one of "
+            f"{', '.join(PURPOSES)}.",
+            code="purpose_invalid",
+        )
 
 
 def _code_hash(session: Session, phone_index: bytes, code: str) -> bytes:
@@ -49,15 +56,21 @@ def _code_hash(session: Session, phone_index: bytes, code: str) -> bytes:
 
 
 def issue(
-    session: Session, settings: Settings, pm: pluggy.PluginManager, phone: str, now: datetime
+    session: Session,
+    settings: Settings,
+    pm: pluggy.PluginManager,
+    phone: str,
+    now: datetime,
+    purpose: str = PURPOSE,
 ) -> None:
-    """Create and send a sign-in code for ``phone`` (sent only if a borrower has it)."""
+    """Create and send a code for ``phone``: a sign-in code only if a borrower has it."""
+    _check_purpose(purpose)
     phone = normalized_phone(phone)
     index = lookup(session, "phone", phone)
     auth = settings.auth
     last = session.scalar(
         select(func.max(OtpCode.created_at)).where(
-            OtpCode.phone_index == index, OtpCode.purpose == PURPOSE
+            OtpCode.phone_index == index, OtpCode.purpose == purpose
         )
     )
     if last is not None and now - last < timedelta(seconds=auth.otp_resend_seconds):
@@ -69,7 +82,7 @@ def issue(
     today = session.scalar(
         select(func.count()).where(
             OtpCode.phone_index == index,
-            OtpCode.purpose == PURPOSE,
+            OtpCode.purpose == purpose,
             OtpCode.created_at > now - timedelta(days=1),
         )
     )
@@ -84,7 +97,7 @@ def issue(
         update(OtpCode)
         .where(
             OtpCode.phone_index == index,
-            OtpCode.purpose == PURPOSE,
+            OtpCode.purpose == purpose,
             OtpCode.consumed_at.is_(None),
         )
         .values(consumed_at=now)
@@ -93,7 +106,7 @@ def issue(
     session.add(
         OtpCode(
             phone_index=index,
-            purpose=PURPOSE,
+            purpose=purpose,
             code_hash=_code_hash(session, index, code),
             created_at=now,
             expires_at=now + timedelta(seconds=auth.otp_ttl_seconds),
@@ -102,27 +115,32 @@ def issue(
     )
     session.flush()
     known = session.scalar(select(Borrower.id).where(Borrower.phone_index == index))
-    if known is not None:
+    if known is not None or purpose == "register":
         notify.send(
             session,
             settings,
             pm,
             channel="sms",
             to=phone,
-            template="otp_login",
+            template=PURPOSES[purpose],
             params={"code": code, "minutes": str(auth.otp_ttl_seconds // 60)},
         )
 
 
 def verify(
-    session: Session, settings: Settings, phone_index: bytes, code: str, now: datetime
+    session: Session,
+    settings: Settings,
+    phone_index: bytes,
+    code: str,
+    now: datetime,
+    purpose: str = PURPOSE,
 ) -> bool:
-    """Whether ``code`` is the live code of the phone; uses it up when right."""
+    """Whether ``code`` is the live ``purpose`` code of the phone; uses it up when right."""
     row = session.scalar(
         select(OtpCode)
         .where(
             OtpCode.phone_index == phone_index,
-            OtpCode.purpose == PURPOSE,
+            OtpCode.purpose == purpose,
             OtpCode.consumed_at.is_(None),
         )
         .order_by(OtpCode.created_at.desc(), OtpCode.id.desc())

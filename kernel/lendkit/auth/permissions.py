@@ -53,9 +53,13 @@ PERMISSIONS: Final = MappingProxyType(
     {
         PUBLIC: "anyone, signed in or not",
         "account.self": "see and end one's own session, change one's own password",
-        "borrower.self": "a borrower reads his own record",
+        "borrower.self": "a borrower reads his own record, submits his real-name details "
+        "and grants or revokes his consents",
         "borrowers.read": "read borrower records, masked (a borrower: only his own)",
         "pii.unmask": "see personal data unmasked (every view is audited)",
+        "kyc.review": "decide real-name checks sent to manual review (verified or rejected)",
+        "applications.review": "work the credit-application review queue: read decisions, "
+        "approve or reject with reason codes",
         "staff.view": "list staff users and their roles",
         "staff.manage": "change a staff user's role",
         "apikeys.manage": "create and revoke API keys for machine clients",
@@ -71,7 +75,7 @@ _STAFF = _EVERYONE_SIGNED_IN | {"borrowers.read"}
 ROLE_PERMISSIONS: Final = MappingProxyType(
     {
         "admin": frozenset(PERMISSIONS) - {PUBLIC, "borrower.self"},
-        "risk_officer": _STAFF | {"pii.unmask"},
+        "risk_officer": _STAFF | {"pii.unmask", "kyc.review", "applications.review"},
         "finance": _STAFF,
         "collections": _STAFF,
         "auditor": _STAFF | {"staff.view", "audit.view"},

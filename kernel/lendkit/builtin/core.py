@@ -66,7 +66,7 @@ def _dispatch_outbox(runtime: Runtime, now: datetime) -> object:
     return outbox.dispatch(runtime.sessions, runtime.pm, runtime.settings.outbox, now)
 
 
-DEMO_BORROWERS = 40
+DEMO_BORROWERS = 300
 
 
 @lendkit.hookimpl(tryfirst=True)

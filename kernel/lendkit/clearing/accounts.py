@@ -32,6 +32,10 @@ class AccountKind:
     per: str | None = None  # "source" or "channel": one account each
     # A posting that would take the balance below zero is refused.
     no_overdraft: bool = False
+    # ...and that holds for each loan's part (its lines with that loan id) and
+    # for the part without a loan: so the whole never goes below zero either,
+    # and postings for different loans do not wait for each other.
+    by_loan: bool = False
 
     @property
     def debit_normal(self) -> bool:
@@ -51,6 +55,7 @@ CHART: tuple[AccountKind, ...] = (
         "Loans receivable: principal",
         AccountType.ASSET,
         no_overdraft=True,
+        by_loan=True,
     ),
     AccountKind(
         "loan_interest",
@@ -58,6 +63,7 @@ CHART: tuple[AccountKind, ...] = (
         "Loans receivable: interest",
         AccountType.ASSET,
         no_overdraft=True,
+        by_loan=True,
     ),
     AccountKind(
         "loan_penalty",
@@ -65,9 +71,15 @@ CHART: tuple[AccountKind, ...] = (
         "Loans receivable: penalty",
         AccountType.ASSET,
         no_overdraft=True,
+        by_loan=True,
     ),
     AccountKind(
-        "loan_fees", "应收费用", "Loans receivable: fees", AccountType.ASSET, no_overdraft=True
+        "loan_fees",
+        "应收费用",
+        "Loans receivable: fees",
+        AccountType.ASSET,
+        no_overdraft=True,
+        by_loan=True,
     ),
     AccountKind("interest_income", "利息收入", "Interest income", AccountType.INCOME),
     AccountKind("penalty_income", "罚息收入", "Penalty income", AccountType.INCOME),
@@ -85,6 +97,9 @@ CHART: tuple[AccountKind, ...] = (
         "funding_capital", "资金来源", "Funding provided", AccountType.EQUITY, per="source"
     ),
     AccountKind("marketing_expense", "营销费用", "Marketing expense", AccountType.EXPENSE),
+    # What payment channels charge us (their statements' fee column), booked by
+    # reconciliation against the channel's account; see reconcile.book_fees.
+    AccountKind("channel_fee_expense", "通道手续费", "Channel fees", AccountType.EXPENSE),
     AccountKind("write_off", "贷款核销", "Write-off", AccountType.EXPENSE),
     AccountKind("recoveries", "核销后收回", "Recoveries after write-off", AccountType.INCOME),
 )

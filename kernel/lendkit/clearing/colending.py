@@ -77,6 +77,8 @@ def _parts(
 ) -> list[tuple[str, Decimal]]:
     if rule == "own":
         return [(OWN, money(amount))]
+    if len(funders) == 1:  # most loans: nothing to split
+        return [(funders[0].source, money(amount))]
     return [
         (f.source, part)
         for f, part in zip(funders, split(amount, [f.share for f in funders]), strict=True)

@@ -19,23 +19,38 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     BigInteger,
+    Connection,
     Date,
+    Engine,
     ForeignKey,
     Index,
     Numeric,
     SmallInteger,
     String,
+    and_,
     func,
+    insert,
+    or_,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import (
+    Mapped,
+    Session,
+    make_transient_to_detached,
+    mapped_column,
+    relationship,
+    selectinload,
+)
+from sqlalchemy.orm.attributes import set_committed_value
 
-from lendkit.clearing.accounts import kind_of
+from lendkit.clearing.accounts import AccountKind, kind_of
 from lendkit.clearing.money import ZERO, money
 from lendkit.db import Base, BigId, UTCDateTime, utcnow
 from lendkit.errors import ConflictError, ValidationFailed
@@ -56,6 +71,8 @@ __all__ = [
 ]
 
 BUCKETS = 16
+_Row = TypeVar("_Row", bound=Base)
+INSERTMANYVALUES_PAGE = 1000  # SQLAlchemy's default page of rows per INSERT
 AMOUNT = Numeric(18, 2)
 
 
@@ -99,6 +116,7 @@ class JournalLine(Base):
     __table_args__ = (
         Index("ix_journal_line_account", "account_id", "entry_id"),
         Index("ix_journal_line_loan", "loan_id"),
+        Index("ix_journal_line_entry", "entry_id"),
     )
 
 
@@ -128,35 +146,93 @@ class Line:
         return Line(account, -money(amount), **dims)  # type: ignore[arg-type]
 
 
-def _account_id(session: Session, code: str) -> int:
-    kind_of(code)  # refuses codes outside the chart
-    found = session.scalar(select(Account.id).where(Account.code == code))
-    if found is not None:
+# -- Accounts: ids cached per engine ------------------------------------------------
+#
+# An account row, once committed, never changes or goes away (journal lines
+# point at it), so its id is cached per engine. Only ids seen committed are
+# cached: an account this session created may still be rolled back.
+
+_ACCOUNT_IDS: WeakKeyDictionary[Engine, dict[str, int]] = WeakKeyDictionary()
+_CREATED = "lendkit.ledger.created_accounts"
+_BUCKET = "lendkit.ledger.bucket"
+
+
+def _cache(session: Session) -> dict[str, int]:
+    bind = session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    return _ACCOUNT_IDS.setdefault(engine, {})
+
+
+def _account_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
+    """Ids of the account codes, creating missing accounts (codes outside the chart refused)."""
+    cache = _cache(session)
+    found: dict[str, int] = {}
+    missing: set[str] = set()
+    for code in codes:
+        if code in cache:
+            found[code] = cache[code]
+        else:
+            kind_of(code)  # refuses codes outside the chart
+            missing.add(code)
+    if not missing:
         return found
-    try:
-        with session.begin_nested():
-            account = Account(code=code)
-            session.add(account)
-        return account.id
-    except IntegrityError:  # created concurrently: use theirs
-        return session.scalars(select(Account.id).where(Account.code == code)).one()
+    created: set[str] = session.info.setdefault(_CREATED, set())
+    for code, account_id in session.execute(
+        select(Account.code, Account.id).where(Account.code.in_(missing))
+    ):
+        found[code] = account_id
+        if code not in created:
+            cache[code] = account_id
+    for code in sorted(missing - found.keys()):
+        statement = (
+            _upsert(session)(Account)
+            .values(code=code, created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["code"])
+            .returning(Account.id)
+        )
+        new: int | None = session.execute(statement).scalar()
+        if new is None:  # created concurrently, and committed: theirs
+            new = session.scalars(select(Account.id).where(Account.code == code)).one()
+            cache[code] = new
+        else:
+            created.add(code)
+        found[code] = new
+    return found
 
 
-def _upsert(session: Session) -> type:
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert  # type: ignore[return-value]
+def _account_id(session: Session, code: str) -> int:
+    return _account_ids(session, [code])[code]
+
+
+def _upsert(session: Session) -> Any:
+    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+
+def _add_to_balances(session: Session, amounts: dict[int, Decimal]) -> None:
+    """Move balances: one statement, accounts in id order, one bucket per session.
+
+    A session's postings all land in one bucket (chosen at random), so two
+    transactions meet on a balance row only when they drew the same bucket,
+    and then in the same order: they wait, they do not deadlock.
+    """
+    rows = [(account_id, amount) for account_id, amount in sorted(amounts.items()) if amount]
+    if not rows:
+        return
+    bucket = session.info.setdefault(_BUCKET, secrets.randbelow(BUCKETS))
+    table = AccountBalance.__table__
+    statement = _upsert(session)(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["account_id", "bucket"],
+        set_={"balance": table.c.balance + statement.excluded.balance},
+    ).returning(table.c.account_id)
+    # Sent as one multi-row statement (see the lines in post), compiled once.
+    session.connection().execute(
+        statement, [{"account_id": a, "bucket": bucket, "balance": amount} for a, amount in rows]
+    ).all()
 
 
 def _add_to_balance(session: Session, account_id: int, amount: Decimal) -> None:
-    insert = _upsert(session)
-    statement = insert(AccountBalance).values(
-        account_id=account_id, bucket=secrets.randbelow(BUCKETS), balance=amount
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["account_id", "bucket"],
-            set_={"balance": AccountBalance.balance + statement.excluded.balance},
-        )
-    )
+    _add_to_balances(session, {account_id: amount})
 
 
 def balance(session: Session, code: str) -> Decimal:
@@ -169,12 +245,33 @@ def balance(session: Session, code: str) -> Decimal:
     return money(total or 0)
 
 
-def _same(entry: JournalEntry, lines: Sequence[Line]) -> bool:
+def _same(session: Session, entry: JournalEntry, lines: Sequence[Line]) -> bool:
     theirs = sorted(
-        (line.account.code, line.amount, line.loan_id, line.source) for line in entry.lines
+        (line.account_id, line.amount, line.loan_id, line.source) for line in entry.lines
     )
-    ours = sorted((line.account, money(line.amount), line.loan_id, line.source) for line in lines)
+    ids = _account_ids(session, {line.account for line in lines})
+    ours = sorted(
+        (ids[line.account], money(line.amount), line.loan_id, line.source) for line in lines
+    )
     return theirs == ours
+
+
+def _posted(session: Session, idempotency_key: str) -> JournalEntry | None:
+    return session.scalars(
+        select(JournalEntry)
+        .where(JournalEntry.idempotency_key == idempotency_key)
+        .options(selectinload(JournalEntry.lines))
+    ).first()
+
+
+def _the_same_or_conflict(
+    session: Session, entry: JournalEntry, lines: Sequence[Line]
+) -> JournalEntry:
+    if not _same(session, entry, lines):
+        raise ConflictError(
+            f"idempotency key {entry.idempotency_key!r} was used for a different entry"
+        )
+    return entry
 
 
 def post(
@@ -192,77 +289,251 @@ def post(
     Raises :class:`ValidationFailed` for an unbalanced or empty entry or an
     overdraft of a no-overdraft account, :class:`ConflictError` when the key
     was used for a different entry.
+
+    A posting is on every money path, so it costs few round trips whatever
+    its number of lines: on PostgreSQL one statement writes the entry (``ON
+    CONFLICT DO NOTHING`` on its key: a retry, or the same key committed
+    concurrently, finds the first), all its lines (PostgreSQL checks balance
+    per statement) and the balances; elsewhere three statements do. For the
+    accounts the entry draws on that may not be overdrawn, a lock and a read
+    follow. Account ids come from a cache.
     """
-    existing = session.scalar(
-        select(JournalEntry).where(JournalEntry.idempotency_key == idempotency_key)
-    )
-    if existing is not None:
-        if not _same(existing, lines):
-            raise ConflictError(
-                f"idempotency key {idempotency_key!r} was used for a different entry"
-            )
-        return existing
-    if len(lines) < 2 or any(money(line.amount) == 0 for line in lines):
+    amounts = [money(line.amount) for line in lines]
+    if len(lines) < 2 or any(amount == 0 for amount in amounts) or sum(amounts, ZERO) != ZERO:
+        if (existing := _posted(session, idempotency_key)) is not None:
+            return _the_same_or_conflict(session, existing, lines)
         raise ValidationFailed(
-            "an entry needs at least two non-zero lines", code="unbalanced_entry"
+            f"entry {idempotency_key!r} does not balance"
+            if len(lines) >= 2 and all(amounts)
+            else "an entry needs at least two non-zero lines",
+            code="unbalanced_entry",
         )
-    if sum(money(line.amount) for line in lines) != ZERO:
+    if len(lines) > INSERTMANYVALUES_PAGE:
         raise ValidationFailed(
-            f"entry {idempotency_key!r} does not balance", code="unbalanced_entry"
+            f"entry {idempotency_key!r} has {len(lines)} lines: post it with batch.post_lines",
+            code="entry_too_large",
         )
-    try:
-        with session.begin_nested():
-            entry = JournalEntry(
-                business_date=business_date,
-                idempotency_key=idempotency_key,
-                cause=cause,
-                memo=memo,
-                reverses_id=reverses_id,
-                posted_at=utcnow(),
-            )
-            session.add(entry)
-            session.flush()
-    except IntegrityError:
-        # The same key committed concurrently: that first posting is the answer.
-        raced = session.scalars(
-            select(JournalEntry).where(JournalEntry.idempotency_key == idempotency_key)
-        ).first()
-        if raced is None:
-            raise
-        if not _same(raced, lines):
-            raise ConflictError(
-                f"idempotency key {idempotency_key!r} was used for a different entry"
-            ) from None
-        return raced
-    for line in lines:
-        account_id = _account_id(session, line.account)
-        amount = money(line.amount)
-        session.add(
-            JournalLine(
-                entry_id=entry.id,
-                account_id=account_id,
-                amount=amount,
-                loan_id=line.loan_id,
-                source=line.source,
-            )
-        )
-        _add_to_balance(session, account_id, amount)
-    session.flush()
-    _check_overdrafts(session, lines)
-    session.refresh(entry, ["lines"])
+    ids = _account_ids(session, [line.account for line in lines])
+    moved: dict[int, Decimal] = {}
+    for line, amount in zip(lines, amounts, strict=True):
+        moved[ids[line.account]] = moved.get(ids[line.account], ZERO) + amount
+    header = {
+        "business_date": business_date,
+        "posted_at": utcnow(),
+        "idempotency_key": idempotency_key,
+        "cause": cause,
+        "memo": memo,
+        "reverses_id": reverses_id,
+    }
+    rows = [
+        {
+            "account_id": ids[line.account],
+            "amount": amount,
+            "loan_id": line.loan_id,
+            "source": line.source,
+        }
+        for line, amount in zip(lines, amounts, strict=True)
+    ]
+    write = _write_postgresql if session.get_bind().dialect.name == "postgresql" else _write
+    entry = write(session, header, rows, moved)
+    if entry is None:  # posted before, or just now by a concurrent transaction
+        existing = _posted(session, idempotency_key)
+        if existing is None:
+            raise ConflictError(f"idempotency key {idempotency_key!r} is being posted")
+        return _the_same_or_conflict(session, existing, lines)
+    _check_overdrafts(session, lines, amounts, ids)
     return entry
 
 
-def _check_overdrafts(session: Session, lines: Iterable[Line]) -> None:
-    for code in {line.account for line in lines if kind_of(line.account).no_overdraft}:
-        kind = kind_of(code)
-        if session.get_bind().dialect.name == "postgresql":
-            # Serialize only postings that draw on this account, not every posting.
-            session.execute(select(Account.id).where(Account.code == code).with_for_update())
-        current = balance(session, code)
-        if (current < 0) if kind.debit_normal else (current > 0):
+def _write(
+    session: Session,
+    header: dict[str, Any],
+    rows: list[dict[str, Any]],
+    moved: dict[int, Decimal],
+) -> JournalEntry | None:
+    """Entry, lines, balances: three statements (any database)."""
+    entry: JournalEntry | None = session.scalars(
+        _upsert(session)(JournalEntry)
+        .values(**header)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(JournalEntry)
+    ).first()
+    if entry is None:
+        return None
+    # With RETURNING, SQLAlchemy sends the rows as one multi-row INSERT
+    # ("insertmanyvalues", up to 1,000 rows), a statement it compiles once.
+    posted = session.scalars(
+        insert(JournalLine).returning(JournalLine, sort_by_parameter_order=True),
+        [{"entry_id": entry.id, **row} for row in rows],
+        execution_options={"render_nulls": True},  # NULLs too, else rows split by keys
+    ).all()
+    set_committed_value(entry, "lines", list(posted))
+    _add_to_balances(session, moved)
+    return entry
+
+
+# Entry, lines and balances in one statement (data-modifying CTEs run once
+# each, whether read or not; the entry's CTE is empty when the key exists,
+# and then nothing else is written). The lines come as arrays, so the text
+# never changes: the server prepares it once per connection.
+_POST_SQL = text(
+    """
+WITH entry AS (
+  INSERT INTO journal_entry (business_date, posted_at, idempotency_key, cause, memo, reverses_id)
+  VALUES (:business_date, :posted_at, :idempotency_key, :cause, :memo, :reverses_id)
+  ON CONFLICT (idempotency_key) DO NOTHING
+  RETURNING id
+), lines AS (
+  INSERT INTO journal_line (entry_id, account_id, amount, loan_id, source)
+  SELECT entry.id, v.account_id, v.amount, v.loan_id, v.source
+  FROM entry, unnest(CAST(:accounts AS integer[]), CAST(:amounts AS numeric[]),
+                     CAST(:loans AS bigint[]), CAST(:sources AS varchar[]))
+       WITH ORDINALITY AS v(account_id, amount, loan_id, source, n)
+  ORDER BY v.n
+  RETURNING id
+), balances AS (
+  INSERT INTO account_balance (account_id, bucket, balance)
+  SELECT b.account_id, :bucket, b.amount
+  FROM entry, unnest(CAST(:moved_accounts AS integer[]), CAST(:moved AS numeric[]))
+       AS b(account_id, amount)
+  ORDER BY b.account_id
+  ON CONFLICT (account_id, bucket)
+  DO UPDATE SET balance = account_balance.balance + excluded.balance
+  RETURNING 1
+)
+SELECT entry.id, ARRAY(SELECT id FROM lines ORDER BY id) FROM entry
+"""
+)
+
+
+def _write_postgresql(
+    session: Session,
+    header: dict[str, Any],
+    rows: list[dict[str, Any]],
+    moved: dict[int, Decimal],
+) -> JournalEntry | None:
+    """Entry, lines, balances: one round trip (see ``_POST_SQL``)."""
+    balances = [(a, amount) for a, amount in sorted(moved.items()) if amount]
+    found = session.execute(
+        _POST_SQL,
+        {
+            **header,
+            "accounts": [row["account_id"] for row in rows],
+            "amounts": [row["amount"] for row in rows],
+            "loans": [row["loan_id"] for row in rows],
+            "sources": [row["source"] for row in rows],
+            "bucket": session.info.setdefault(_BUCKET, secrets.randbelow(BUCKETS)),
+            "moved_accounts": [a for a, _ in balances],
+            "moved": [amount for _, amount in balances],
+        },
+    ).first()
+    if found is None:
+        return None
+    entry_id, line_ids = found
+    # The rows are written: hand back ORM objects for them without reading them.
+    entry = _persistent(session, JournalEntry(id=entry_id, **header))
+    posted = [
+        _persistent(session, JournalLine(id=line_id, entry_id=entry_id, **row))
+        for line_id, row in zip(line_ids, rows, strict=True)
+    ]
+    set_committed_value(entry, "lines", posted)
+    return entry
+
+
+def _persistent(session: Session, row: _Row) -> _Row:
+    make_transient_to_detached(row)
+    session.add(row)
+    return row
+
+
+# A part of an account that may not be overdrawn: the whole account, or, for
+# kinds kept by loan, one loan's lines (loan id) or the lines without a loan (None).
+_Part = tuple[int, bool, int | None]  # (account id, by loan, loan id)
+
+
+def _check_overdrafts(
+    session: Session, lines: Sequence[Line], amounts: Sequence[Decimal], ids: dict[str, int]
+) -> None:
+    """Refuse the posting if it took a no-overdraft account (or part) below zero.
+
+    Only parts this entry draws on can be overdrawn by it. On PostgreSQL
+    they are locked first, in a fixed order, so that two postings drawing on
+    one part at once are checked one after the other: the balance is read
+    after the lock, by a statement that sees what the other committed. A
+    whole account (or its lines without a loan) is locked through its row,
+    ``FOR NO KEY UPDATE``, which does not wait for, nor block, the key-share
+    locks foreign keys to the account take (every journal line and balance
+    row holds one; a plain ``FOR UPDATE`` would deadlock with them). One
+    loan's part is locked by a transaction-level advisory lock on the
+    account and the loan: repayments of different loans never wait for each
+    other, where a lock on ``loan_principal`` would serialize them all.
+    """
+    moved: dict[_Part, Decimal] = {}
+    names: dict[_Part, tuple[str, AccountKind]] = {}
+    for line, amount in zip(lines, amounts, strict=True):
+        kind = kind_of(line.account)
+        if kind.no_overdraft:
+            part = (ids[line.account], kind.by_loan, line.loan_id if kind.by_loan else None)
+            moved[part] = moved.get(part, ZERO) + amount
+            names[part] = (line.account, kind)
+    drawn = {
+        part: names[part]
+        for part, amount in moved.items()
+        if (amount < 0 if names[part][1].debit_normal else amount > 0)
+    }
+    if not drawn:
+        return
+    whole = sorted({a for a, by_loan, loan in drawn if not by_loan or loan is None})
+    loans = sorted((a, loan) for a, by_loan, loan in drawn if by_loan and loan is not None)
+    if session.get_bind().dialect.name == "postgresql":
+        if whole:
+            session.execute(
+                select(Account.id)
+                .where(Account.id.in_(whole))
+                .order_by(Account.id)
+                .with_for_update(key_share=True)
+            )
+        if loans:
+            session.execute(
+                select(
+                    *(
+                        func.pg_advisory_xact_lock(
+                            func.hashtextextended(f"lendkit.ledger:{a}:{loan}", 0)
+                        )
+                        for a, loan in loans
+                    )
+                )
+            )
+    current: dict[_Part, Decimal] = {}
+    accounts = [a for a, by_loan, _ in drawn if not by_loan]
+    if accounts:
+        for account_id, total in session.execute(
+            select(AccountBalance.account_id, func.sum(AccountBalance.balance))
+            .where(AccountBalance.account_id.in_(accounts))
+            .group_by(AccountBalance.account_id)
+        ):
+            current[(account_id, False, None)] = money(total or 0)
+    parts = [
+        and_(
+            JournalLine.account_id == a,
+            JournalLine.loan_id.is_(None) if loan is None else JournalLine.loan_id == loan,
+        )
+        for a, by_loan, loan in drawn
+        if by_loan
+    ]
+    if parts:
+        for account_id, loan_id, total in session.execute(
+            select(JournalLine.account_id, JournalLine.loan_id, func.sum(JournalLine.amount))
+            .where(or_(*parts))
+            .group_by(JournalLine.account_id, JournalLine.loan_id)
+        ):
+            current[(account_id, True, loan_id)] = money(total or 0)
+    for part, (code, kind) in drawn.items():
+        balance_ = current.get(part, ZERO)
+        if (balance_ < 0) if kind.debit_normal else (balance_ > 0):
+            of = f" for loan {part[2]}" if part[1] and part[2] is not None else ""
             raise ValidationFailed(
-                f"{code} would be overdrawn ({current})", code="insufficient_funds"
+                f"{code}{of} would be overdrawn ({balance_})", code="insufficient_funds"
             )
 
 

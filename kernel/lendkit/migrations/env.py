@@ -8,6 +8,9 @@ import lendkit.clearing.funding
 import lendkit.clearing.ledger
 import lendkit.clearing.payments
 import lendkit.clearing.reconcile
+import lendkit.lifecycle.application_models
+import lendkit.lifecycle.contract_models
+import lendkit.lifecycle.models
 import lendkit.models  # noqa: F401 - the kernel's tables, for autogenerate
 from alembic import context
 from lendkit.db import Base

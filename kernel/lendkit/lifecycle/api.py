@@ -1,0 +1,284 @@
+"""Built-in plugin: credit applications over HTTP, the offer-expiry job, the clause map.
+
+Borrowers act on their own applications (``/api/borrowers/me/applications``,
+permission ``borrower.self``): submit, list, read, accept an offer. Staff
+with ``applications.review`` work the manual-review queue
+(``/api/applications/...``): read the whole record with every credit
+decision, approve (optionally for less) or reject with reason codes. Every
+4xx is problem+json with a code and a Chinese and English message, and
+changes nothing: the request's transaction rolls back. Bodies are read as
+plain JSON objects and checked here, so even a wrongly typed field gets a
+bilingual answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.types import ControllerRouterHandler
+from sqlalchemy.orm import Session
+
+import lendkit
+from lendkit.auth.principal import Principal, current
+from lendkit.errors import NotFoundError, ValidationFailed
+from lendkit.lifecycle import applications
+from lendkit.lifecycle.application_models import Application
+from lendkit.runtime import Runtime
+from lendkit.types import ComplianceItem, Job
+
+__all__ = ["ROUTES"]
+
+SELF = {"permission": "borrower.self"}
+REVIEW = {"permission": "applications.review"}
+_NOT_FOUND = "未找到该申请。No such application."
+MAX_REASONS = 10
+
+
+def _me(request: Request[Any, Any, Any]) -> tuple[Principal, int]:
+    principal = current(request)
+    assert principal.subject_id is not None  # borrower.self: borrowers only
+    return principal, principal.subject_id
+
+
+def _object(data: object) -> Mapping[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ValidationFailed(
+            "请求体须为 JSON 对象 / the body must be a JSON object", code="invalid_body"
+        )
+    return data
+
+
+def _reasons(body: Mapping[str, Any]) -> list[str]:
+    reasons = body.get("reasons", [])
+    if not isinstance(reasons, list) or len(reasons) > MAX_REASONS:
+        raise ValidationFailed(
+            f"reasons 须为至多 {MAX_REASONS} 个原因代码的列表 / reasons must be a list of at "
+            f"most {MAX_REASONS} reason codes",
+            code="reasons_invalid",
+        )
+    return reasons
+
+
+def _note(body: Mapping[str, Any]) -> str | None:
+    note = body.get("note")
+    if note is not None and not isinstance(note, str):
+        raise ValidationFailed("备注须为文本 / the note must be text", code="invalid_note")
+    return note
+
+
+# -- The borrower ----------------------------------------------------------------------
+
+
+@post("/api/borrowers/me/applications", opt=SELF, sync_to_thread=True, status_code=HTTP_201_CREATED)
+def submit_application(
+    data: JSONBody[Any],
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[Session],
+    runtime: NamedDependency[Runtime],
+) -> Response[dict[str, Any]]:
+    """Apply: ``product_code``, ``amount`` and ``annual_income`` (strings), ``term``
+    (months), ``method``, and an ``idempotency_key`` (or the ``Idempotency-Key``
+    header). 201 with the decided application; 200 with the first one when the
+    key was used before with the same terms."""
+    principal, borrower_id = _me(request)
+    submission = applications.parse_submission(
+        _object(data), request.headers.get("idempotency-key")
+    )
+    result = applications.submit(
+        db_session, runtime.pm, runtime.settings, borrower_id, submission, actor=principal.actor
+    )
+    return Response(
+        applications.application_view(db_session, result.application),
+        status_code=HTTP_201_CREATED if result.created else HTTP_200_OK,
+    )
+
+
+@get("/api/borrowers/me/applications", opt=SELF, sync_to_thread=True)
+def my_applications(
+    request: Request[Any, Any, Any], db_session: NamedDependency[Session]
+) -> list[dict[str, Any]]:
+    """My applications, newest first, each with its offer if it has one."""
+    _, borrower_id = _me(request)
+    return [
+        applications.application_view(db_session, app)
+        for app in applications.of_borrower(db_session, borrower_id)
+    ]
+
+
+def _mine(db_session: Session, borrower_id: int, application_id: int) -> Application:
+    app = db_session.get(Application, application_id)
+    if app is None or app.borrower_id != borrower_id:
+        raise NotFoundError(_NOT_FOUND)
+    return app
+
+
+@get("/api/borrowers/me/applications/{application_id:int}", opt=SELF, sync_to_thread=True)
+def my_application(
+    application_id: FromPath[int],
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[Session],
+) -> dict[str, Any]:
+    """One of my applications (another borrower's is 404)."""
+    _, borrower_id = _me(request)
+    return applications.application_view(db_session, _mine(db_session, borrower_id, application_id))
+
+
+@post(
+    "/api/borrowers/me/applications/{application_id:int}/accept",
+    opt=SELF,
+    sync_to_thread=True,
+    status_code=HTTP_200_OK,
+)
+def accept_offer(
+    application_id: FromPath[int],
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[Session],
+) -> dict[str, Any]:
+    """Accept my open offer (409 ``offer_expired`` once it has lapsed)."""
+    principal, borrower_id = _me(request)
+    app = applications.accept(db_session, borrower_id, application_id, actor=principal.actor)
+    return applications.application_view(db_session, app)
+
+
+# -- Staff -------------------------------------------------------------------------------
+
+
+@get("/api/applications/reviews", opt=REVIEW, sync_to_thread=True)
+def review_queue(db_session: NamedDependency[Session]) -> list[dict[str, Any]]:
+    """Applications waiting for a person, oldest first, with the decision's reasons."""
+    return [
+        applications.queue_view(db_session, app) for app in applications.review_queue(db_session)
+    ]
+
+
+@get("/api/applications/{application_id:int}", opt=REVIEW, sync_to_thread=True)
+def application_record(
+    application_id: FromPath[int], db_session: NamedDependency[Session]
+) -> dict[str, Any]:
+    """The whole record: terms, income, offer, every credit decision explained, history."""
+    app = db_session.get(Application, application_id)
+    if app is None:
+        raise NotFoundError(_NOT_FOUND)
+    return applications.application_view(db_session, app, staff=True)
+
+
+@post(
+    "/api/applications/{application_id:int}/approve",
+    opt=REVIEW,
+    sync_to_thread=True,
+    status_code=HTTP_200_OK,
+)
+def approve_application(
+    application_id: FromPath[int],
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[Session],
+    runtime: NamedDependency[Runtime],
+    data: JSONBody[Any] = None,
+) -> dict[str, Any]:
+    """Approve an application under review: ``reasons`` (codes), ``note``, and
+    optionally a lower ``amount``; the borrower gets a priced offer."""
+    body = _object(data)
+    app = applications.approve(
+        db_session,
+        runtime.pm,
+        runtime.settings,
+        application_id,
+        actor=current(request).actor,
+        reasons=_reasons(body),
+        note=_note(body),
+        amount=body.get("amount"),
+    )
+    return applications.application_view(db_session, app, staff=True)
+
+
+@post(
+    "/api/applications/{application_id:int}/reject",
+    opt=REVIEW,
+    sync_to_thread=True,
+    status_code=HTTP_200_OK,
+)
+def reject_application(
+    application_id: FromPath[int],
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[Session],
+    data: JSONBody[Any] = None,
+) -> dict[str, Any]:
+    """Reject an application under review: at least one reason code, and a note."""
+    body = _object(data)
+    app = applications.reject(
+        db_session,
+        application_id,
+        actor=current(request).actor,
+        reasons=_reasons(body),
+        note=_note(body),
+    )
+    return applications.application_view(db_session, app, staff=True)
+
+
+# Order matters: litestar 2.25 registers the first handler of a shared path again when
+# the next one joins it, wrapping its sync function twice, and a handler that returns a
+# ``Response`` then hands back a coroutine (a 500). So the GET comes first.
+ROUTES = [
+    my_applications,
+    submit_application,
+    my_application,
+    accept_offer,
+    review_queue,
+    application_record,
+    approve_application,
+    reject_application,
+]
+
+
+# -- Hook implementations ------------------------------------------------------------
+
+
+def _expire_offers(runtime: Runtime, now: datetime) -> int:
+    with runtime.sessions.begin() as session:
+        return applications.expire_offers(session, now)
+
+
+@lendkit.hookimpl
+def register_routes() -> list[ControllerRouterHandler]:
+    return list(ROUTES)
+
+
+@lendkit.hookimpl
+def register_jobs() -> list[Job]:
+    return [Job(name="application-offers", every=timedelta(minutes=1), run=_expire_offers)]
+
+
+@lendkit.hookimpl
+def compliance_items() -> list[ComplianceItem]:
+    return [
+        ComplianceItem(
+            function="Credit assessment with the borrower's authorization, explained",
+            clauses=(
+                "征信业管理条例 第十八条、第二十九条 (查询征信须经本人授权)",
+                "网络小额贷款业务管理暂行办法 (风险管理 risk management)",
+            ),
+            description="No bureau is asked without an active credit-query consent; bureau, "
+            "risk and limit plugins are asked through hooks; a failing plugin sends the "
+            "application to manual review, never to approval; each decision keeps its "
+            "inputs, every plugin's answer and the reasons (append-only).",
+        ),
+        ComplianceItem(
+            function="Per-borrower caps at application, offers with the all-in annualized rate",
+            clauses=(
+                "网络小额贷款业务管理暂行办法 (单户贷款余额上限 per-borrower balance caps)",
+                "中国人民银行公告〔2021〕第3号 (综合年化利率 all-in annualized rate)",
+            ),
+            description="Each application is refused above the per-borrower, per-household "
+            "or income-share cap, counting open applications, offers and outstanding loans; "
+            "each offer shows the annualized rate both ways and stays within the rate cap; "
+            "offers expire; staff decisions carry reason codes and are audited.",
+        ),
+    ]

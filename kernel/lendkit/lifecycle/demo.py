@@ -1,0 +1,200 @@
+"""The demo's loan book, grown by running the lifecycle over past business days.
+
+Nothing is inserted by hand: for each simulated day loans are booked and
+disbursed, borrowers pay (or do not), some prepay, collections write off
+the hopeless, and end of day runs — the same kernel functions production
+uses, so the journal, the loans' histories and their events are genuine.
+Only the channel round trip of the loan book's payments is skipped: each
+payment is posted as a confirmed order posts it (see
+:mod:`lendkit.lifecycle.testing`).
+
+The behaviour of each borrower is drawn from a seeded random generator, so
+every demo tenant has the same book: loans current, overdue in every bucket,
+prepaid, settled and written off, funded by own funds and a partner bank.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lendkit.clearing import funding, ledger
+from lendkit.clearing.colending import Funder
+from lendkit.clearing.ledger import Line
+from lendkit.lifecycle import eod, loans
+from lendkit.lifecycle.models import RUNNING, Instalment, Loan
+from lendkit.lifecycle.testing import CHANNEL, add_capital, disbursed_loan
+from lendkit.models import Borrower
+
+if TYPE_CHECKING:
+    from lendkit.runtime import Runtime
+
+__all__ = ["simulate"]
+
+DAYS = 200  # simulated business days, ending yesterday
+PARTNER = "bank"
+
+
+@dataclass(frozen=True, slots=True)
+class Habit:
+    """How a borrower pays: ``late`` days after each due date, or stops at ``stop``."""
+
+    late: int = 0
+    stop_after: int | None = None  # instalments paid before stopping
+    prepay_after: int | None = None  # instalments paid before settling early
+
+
+def _habit(rng: random.Random) -> Habit:
+    roll = rng.random()
+    if roll < 0.70:
+        return Habit()
+    if roll < 0.80:
+        return Habit(late=rng.choice([2, 5, 12, 20]))
+    if roll < 0.88:
+        return Habit(prepay_after=rng.randrange(1, 3))
+    return Habit(stop_after=rng.randrange(0, 3))
+
+
+def _collect(session: Session, loan_id: int, amount: Decimal, key: str, day: date) -> None:
+    """The borrower's money as a confirmed collection leaves it: in suspense."""
+    ledger.post(
+        session,
+        business_date=day,
+        idempotency_key=key,
+        cause=f"payment:{key}",
+        memo="demo collection",
+        lines=[
+            Line.debit(f"channel_in_transit:{CHANNEL}", amount, loan_id=loan_id),
+            Line.credit("borrower_suspense", amount, loan_id=loan_id),
+        ],
+    )
+
+
+def simulate(runtime: Runtime, echo: Callable[[str], object] = print, days: int = DAYS) -> None:
+    """Grow the demo's loan book over ``days`` business days ending yesterday."""
+    rng = random.Random(2026)  # noqa: S311 - demo data, not secrets
+    today = date.today()
+    start = today - timedelta(days=days)
+    with runtime.sessions.begin() as session:
+        funding.add_source(session, code=PARTNER, name="合作银行（演示）", actor="demo")
+        add_capital(session, "own", Decimal("5000000"), start, "demo:capital:own")
+        add_capital(session, PARTNER, Decimal("5000000"), start, "demo:capital:bank")
+        people = list(session.scalars(select(Borrower.id).order_by(Borrower.id)))
+    habits: dict[int, Habit] = {}
+    paid: dict[int, int] = {}
+    queue = list(people)
+    rng.shuffle(queue)
+    day = start
+    while day < today:
+        with runtime.sessions.begin() as session:
+            if day < today - timedelta(days=20) and queue:
+                for _ in range(rng.choice([1, 2, 2, 3])):
+                    if not queue:
+                        break
+                    _new_loan(session, runtime, rng, queue.pop(), day, habits)
+            _pay(session, day, habits, paid)
+            _write_off(session, day)
+        eod.run(runtime, day)
+        if (day - start).days % 50 == 49:
+            echo(f"  demo loan book: simulated {(day - start).days + 1} of {days} days")
+        day += timedelta(days=1)
+    with runtime.read_sessions() as session:
+        counts: dict[str, int] = {}
+        for status in session.scalars(select(Loan.status)):
+            counts[status] = counts.get(status, 0) + 1
+    echo("  demo loan book: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+
+
+def _new_loan(
+    session: Session,
+    runtime: Runtime,
+    rng: random.Random,
+    borrower_id: int,
+    day: date,
+    habits: dict[int, Habit],
+) -> None:
+    colent = rng.random() < 0.25
+    loan = disbursed_loan(
+        session,
+        runtime,
+        loans.Terms(
+            borrower_id=borrower_id,
+            product_code="cash",
+            principal=Decimal(rng.randrange(20, 200) * 100),
+            term=rng.choice([3, 6, 6, 12]),
+            method=rng.choice(["equal-installment", "equal-installment", "equal-principal"]),
+            annual_rate=Decimal(rng.choice(["0.108", "0.144", "0.18"])),
+            grace_days=rng.choice([0, 3]),
+        ),
+        key=f"demo:loan:{borrower_id}",
+        day=day,
+        funders=[Funder("own", Decimal("0.3")), Funder(PARTNER, Decimal("0.7"))]
+        if colent
+        else None,
+    )
+    habits[loan.id] = _habit(rng)
+
+
+def _pay(session: Session, day: date, habits: dict[int, Habit], paid: dict[int, int]) -> None:
+    """Each borrower with an instalment due by ``day`` pays it, late, early, or never."""
+    oldest = session.execute(
+        select(Instalment.loan_id, func.min(Instalment.period))
+        .join(Loan, Loan.id == Instalment.loan_id)
+        .where(
+            Loan.status.in_(RUNNING),
+            Instalment.status.in_(loans.OPEN_ROWS),
+            Instalment.due_date <= day,
+        )
+        .group_by(Instalment.loan_id)
+    ).all()
+    for loan_id, period in oldest:
+        habit, count = habits.get(loan_id, Habit()), paid.get(loan_id, 0)
+        key = f"demo:pay:{loan_id}:{count}"
+        if habit.prepay_after is not None and count >= habit.prepay_after:
+            due = loans.payoff(session, loan_id)
+            _collect(session, loan_id, due.total, key, day)
+            loans.prepay(
+                session, loan_id, due.total, channel=CHANNEL, idempotency_key=key, business_date=day
+            )
+            continue
+        row = session.get_one(Instalment, (loan_id, period))
+        if habit.stop_after is not None and count >= habit.stop_after:
+            continue
+        if (day - row.due_date).days < habit.late:
+            continue
+        owed = (
+            loans.receivable(session, loan_id, "loan_penalty")
+            + row.principal
+            + row.interest
+            + row.fee
+            - row.paid_principal
+            - row.paid_interest
+            - row.paid_fee
+        )
+        _collect(session, loan_id, owed, key, day)
+        loans.allocate(
+            session, loan_id, owed, channel=CHANNEL, idempotency_key=key, business_date=day
+        )
+        paid[loan_id] = count + 1
+
+
+def _write_off(session: Session, day: date) -> None:
+    """Collections give up on loans 120 days past due: requested, then approved."""
+    for loan in session.scalars(select(Loan).where(Loan.status == "overdue", Loan.dpd >= 120)):
+        loans.request_write_off(
+            session,
+            loan.id,
+            requested_by="staff:collections",
+            reason="120 days past due",
+            business_date=day,
+        )
+        loans.approve_write_off(
+            session, loan.id, approved_by="staff:risk_officer", business_date=day
+        )

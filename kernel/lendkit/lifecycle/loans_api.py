@@ -1,0 +1,355 @@
+"""Built-in plugin: loans over HTTP.
+
+Borrowers (``borrower.self``) see their own loans, what settles them today,
+and pay: a repayment or a full prepayment is a withholding order (代扣) on
+their verified card; the money is allocated when the channel confirms it
+(see :mod:`lendkit.lifecycle.events`). Staff read loans (``loans.read``) and
+disburse booked ones (``loans.disburse``). Amounts are decimal strings.
+Every 4xx is problem+json with a code and a Chinese and English message,
+and changes nothing: the request's transaction rolls back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.types import ControllerRouterHandler
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import lendkit
+from lendkit.auth.principal import current
+from lendkit.clearing import channels, payments
+from lendkit.clearing.money import money
+from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
+from lendkit.lifecycle import loans
+from lendkit.lifecycle.models import RUNNING, Instalment, Loan, LoanEvent
+from lendkit.models import Borrower
+from lendkit.runtime import Runtime
+from lendkit.types import Permission
+
+__all__: list[str] = []
+
+SELF = {"permission": "borrower.self"}
+READ = {"permission": "loans.read"}
+DISBURSE = {"permission": "loans.disburse"}
+_NOT_FOUND = "未找到该贷款。No such loan."
+
+
+def _body(data: object) -> Mapping[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ValidationFailed(
+            "请求体须为 JSON 对象 / the body must be a JSON object", code="invalid_body"
+        )
+    return data
+
+
+def _key(body: Mapping[str, Any], request: Request[Any, Any, Any]) -> str:
+    key = body.get("idempotency_key") or request.headers.get("idempotency-key")
+    if not isinstance(key, str) or not 8 <= len(key) <= 100:
+        raise ValidationFailed(
+            "须提供 8–100 个字符的幂等键 / an idempotency key of 8 to 100 characters is "
+            "required (idempotency_key, or the Idempotency-Key header)",
+            code="idempotency_key_required",
+        )
+    return key
+
+
+def _amount(value: object) -> Decimal:
+    try:
+        amount = Decimal(value) if isinstance(value, str) else None
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount <= 0 or amount != money(amount):
+        raise ValidationFailed(
+            '金额须为大于 0、至多两位小数的字符串，如 "1066.19" / amount must be a string '
+            'with a positive number of at most two decimals, e.g. "1066.19"',
+            code="amount_invalid",
+        )
+    return amount
+
+
+def view(session: Session, loan: Loan, *, history: bool = False) -> dict[str, Any]:
+    """The loan as JSON: terms, standing, schedule, what the journal says is owed."""
+    rows = session.scalars(
+        select(Instalment).where(Instalment.loan_id == loan.id).order_by(Instalment.period)
+    ).all()
+    result: dict[str, Any] = {
+        "id": loan.id,
+        "borrower_id": loan.borrower_id,
+        "product_code": loan.product_code,
+        "principal": str(loan.principal),
+        "term": loan.term,
+        "method": loan.method,
+        "annual_rate": str(loan.annual_rate),
+        "penalty_rate": str(loan.penalty_rate),
+        "status": loan.status,
+        "disbursed_on": loan.disbursed_on.isoformat() if loan.disbursed_on else None,
+        "dpd": loan.dpd,
+        "bucket": loan.bucket,
+        "classification": loan.classification,
+        "outstanding": {k: str(v) for k, v in loans.outstanding(session, loan.id).items()},
+        "schedule": [
+            {
+                "period": r.period,
+                "due_date": r.due_date.isoformat(),
+                "principal": str(r.principal),
+                "interest": str(r.interest),
+                "fee": str(r.fee),
+                "paid_principal": str(r.paid_principal),
+                "paid_interest": str(r.paid_interest),
+                "status": r.status,
+            }
+            for r in rows
+        ],
+    }
+    if history:
+        result["history"] = [
+            {
+                "business_date": e.business_date.isoformat(),
+                "kind": e.kind,
+                "from": e.from_status,
+                "to": e.to_status,
+                "detail": e.detail,
+            }
+            for e in session.scalars(
+                select(LoanEvent).where(LoanEvent.loan_id == loan.id).order_by(LoanEvent.id)
+            )
+        ]
+    return result
+
+
+def _mine(session: Session, request: Request[Any, Any, Any], loan_id: int) -> Loan:
+    principal = current(request)
+    loan = session.get(Loan, loan_id)
+    if loan is None or loan.borrower_id != principal.subject_id:
+        raise NotFoundError(_NOT_FOUND, code="unknown_loan")
+    return loan
+
+
+def _payee(session: Session, borrower_id: int) -> payments.Payee:
+    person = session.get_one(Borrower, borrower_id)
+    if not person.name or not person.bank_card:
+        raise ConflictError(
+            "借款人尚未完成实名认证和绑卡 / the borrower has no verified name and bank card",
+            code="borrower_not_verified",
+        )
+    return payments.Payee(name=person.name, card_number=person.bank_card)
+
+
+def _channel(runtime: Runtime, body: Mapping[str, Any]) -> str:
+    names = channels.channel_names(runtime)
+    name = body.get("channel") or (names[0] if len(names) == 1 else None)
+    if name not in names:
+        raise ValidationFailed(
+            f"请选择支付通道：{', '.join(names) or '无'} / choose a payment channel: "
+            f"{', '.join(names) or 'none is enabled'}",
+            code="channel_invalid",
+        )
+    return str(name)
+
+
+def _order(order: payments.PaymentOrder) -> dict[str, Any]:
+    return {
+        "order_no": order.order_no,
+        "kind": order.kind,
+        "amount": str(order.amount),
+        "status": order.status,
+        "failure_code": order.failure_code,
+    }
+
+
+# -- The borrower --------------------------------------------------------------
+
+
+@get("/api/borrowers/me/loans", opt=SELF, sync_to_thread=True)
+def my_loans(
+    request: Request[Any, Any, Any], db_session: NamedDependency[Session]
+) -> list[dict[str, Any]]:
+    """My loans, newest first."""
+    borrower_id = current(request).subject_id
+    found = db_session.scalars(
+        select(Loan).where(Loan.borrower_id == borrower_id).order_by(Loan.id.desc())
+    )
+    return [view(db_session, loan) for loan in found]
+
+
+@get("/api/borrowers/me/loans/{loan_id:int}", opt=SELF, sync_to_thread=True)
+def my_loan(
+    loan_id: FromPath[int], request: Request[Any, Any, Any], db_session: NamedDependency[Session]
+) -> dict[str, Any]:
+    """One of my loans with its schedule (another borrower's is 404)."""
+    return view(db_session, _mine(db_session, request, loan_id))
+
+
+@get("/api/borrowers/me/loans/{loan_id:int}/payoff", opt=SELF, sync_to_thread=True)
+def my_payoff(
+    loan_id: FromPath[int], request: Request[Any, Any, Any], db_session: NamedDependency[Session]
+) -> dict[str, str]:
+    """What settles my loan today, by component."""
+    due = loans.payoff(db_session, _mine(db_session, request, loan_id).id)
+    return {
+        "principal": str(due.principal),
+        "interest": str(due.interest),
+        "penalty": str(due.penalty),
+        "fees": str(due.fees),
+        "total": str(due.total),
+    }
+
+
+@post(
+    "/api/borrowers/me/loans/{loan_id:int}/repayments",
+    opt=SELF,
+    sync_to_thread=True,
+    status_code=HTTP_201_CREATED,
+)
+def repay(
+    loan_id: FromPath[int],
+    data: JSONBody[Any],
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[Session],
+    runtime: NamedDependency[Runtime],
+) -> Response[dict[str, Any]]:
+    """Pay ``amount`` from my card (``prepay: true`` settles the whole loan instead).
+
+    201 with the withholding order; 200 with the first order when the
+    idempotency key was used before. At most what the loan owes today
+    (``amount_above_outstanding``).
+    """
+    body = _body(data)
+    loan = _mine(db_session, request, loan_id)
+    key = f"borrower:{loan.borrower_id}:{_key(body, request)}"
+    if loan.status not in RUNNING:
+        raise ConflictError(
+            f"贷款状态为 {loan.status}，无需还款 / the loan is {loan.status}: nothing to repay",
+            code="loan_not_repayable",
+        )
+    due = loans.payoff(db_session, loan.id)
+    prepay = body.get("prepay") is True
+    amount = due.total if prepay else _amount(body.get("amount"))
+    if amount > due.total:
+        raise ValidationFailed(
+            f"还款金额不能超过当前应还总额 {due.total} 元 / the amount cannot exceed the "
+            f"{due.total} the loan owes today",
+            code="amount_above_outstanding",
+        )
+    existing = db_session.scalar(
+        select(payments.PaymentOrder).where(payments.PaymentOrder.idempotency_key == key)
+    )
+    order = payments.request_collection(
+        db_session,
+        runtime,
+        idempotency_key=key,
+        loan_id=loan.id,
+        amount=amount,
+        channel=_channel(runtime, body),
+        payee=_payee(db_session, loan.borrower_id),
+    )
+    if existing is None and prepay:
+        loans.record(
+            db_session,
+            loan,
+            "prepayment_requested",
+            payments.business_today(),
+            order_no=order.order_no,
+            amount=str(amount),
+        )
+    return Response(_order(order), status_code=HTTP_200_OK if existing else HTTP_201_CREATED)
+
+
+# -- Staff ---------------------------------------------------------------------
+
+
+@get("/api/loans", opt=READ, sync_to_thread=True)
+def list_loans(
+    db_session: NamedDependency[Session],
+    status: str | None = None,
+    bucket: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Loans, newest first, optionally by ``status`` and ``bucket`` (at most 500)."""
+    query = select(Loan).order_by(Loan.id.desc()).limit(max(1, min(limit, 500)))
+    if status:
+        query = query.where(Loan.status == status)
+    if bucket:
+        query = query.where(Loan.bucket == bucket)
+    return [
+        {
+            "id": loan.id,
+            "borrower_id": loan.borrower_id,
+            "principal": str(loan.principal),
+            "status": loan.status,
+            "dpd": loan.dpd,
+            "bucket": loan.bucket,
+            "classification": loan.classification,
+        }
+        for loan in db_session.scalars(query)
+    ]
+
+
+@get("/api/loans/{loan_id:int}", opt=READ, sync_to_thread=True)
+def loan_record(loan_id: FromPath[int], db_session: NamedDependency[Session]) -> dict[str, Any]:
+    """A loan with its schedule, what it owes and its whole history."""
+    loan = db_session.get(Loan, loan_id)
+    if loan is None:
+        raise NotFoundError(_NOT_FOUND, code="unknown_loan")
+    return view(db_session, loan, history=True)
+
+
+@post(
+    "/api/loans/{loan_id:int}/disburse",
+    opt=DISBURSE,
+    sync_to_thread=True,
+    status_code=HTTP_201_CREATED,
+)
+def disburse(
+    loan_id: FromPath[int],
+    data: JSONBody[Any],
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[Session],
+    runtime: NamedDependency[Runtime],
+) -> dict[str, Any]:
+    """Pay a booked loan out to the borrower's card through ``channel``."""
+    body = _body(data)
+    loan = db_session.get(Loan, loan_id)
+    if loan is None:
+        raise NotFoundError(_NOT_FOUND, code="unknown_loan")
+    order = loans.disburse(
+        db_session,
+        runtime,
+        loan.id,
+        channel=_channel(runtime, body),
+        payee=_payee(db_session, loan.borrower_id),
+        idempotency_key=f"loan:{loan.id}:{_key(body, request)}",
+    )
+    if order.status == payments.Status.FAILED:
+        raise ConflictError(
+            f"放款失败：{order.failure_code} / the disbursement failed: {order.failure_code}",
+            code=order.failure_code or "disbursement_failed",
+        )
+    return _order(order)
+
+
+@lendkit.hookimpl
+def register_permissions() -> list[Permission]:
+    return [
+        Permission(
+            "loans.read",
+            "read loans: terms, schedule, standing, what they owe, history",
+            ("finance", "risk_officer", "collections", "auditor", "support"),
+        ),
+        Permission("loans.disburse", "pay a booked, signed loan out", ("finance",)),
+    ]
+
+
+@lendkit.hookimpl
+def register_routes() -> list[ControllerRouterHandler]:
+    return [my_loans, my_loan, my_payoff, repay, list_loans, loan_record, disburse]

@@ -1,0 +1,55 @@
+"""Overdue rules as data: buckets, the five-tier classification, penalty rates.
+
+Days past due (DPD) count from the due date of the oldest unpaid
+instalment. Buckets follow the industry's M-notation; the classification
+follows the 2023 rules on financial assets' risk classification (金融资产风险
+分类办法): overdue more than 90 days is at least substandard, more than 270
+doubtful, more than 360 loss. Thresholds are the lower bound of each tier.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Final
+
+__all__ = ["BUCKETS", "CLASSES", "bucket_of", "classify", "penalty_rate"]
+
+BUCKETS: Final[tuple[tuple[int, str], ...]] = (
+    (0, "M0"),  # current
+    (1, "M1"),  # 1–30 days
+    (31, "M2"),
+    (61, "M3"),
+    (91, "M3+"),
+)
+CLASSES: Final[tuple[tuple[int, str], ...]] = (
+    (0, "normal"),  # 正常
+    (1, "special_mention"),  # 关注
+    (91, "substandard"),  # 次级
+    (271, "doubtful"),  # 可疑
+    (361, "loss"),  # 损失
+)
+
+
+def _tier(dpd: int, table: Sequence[tuple[int, str]]) -> str:
+    return table[bisect_right([low for low, _ in table], dpd) - 1][1]
+
+
+def bucket_of(dpd: int) -> str:
+    return _tier(dpd, BUCKETS)
+
+
+def classify(dpd: int) -> str:
+    return _tier(dpd, CLASSES)
+
+
+def penalty_rate(annual_rate: Decimal, multiplier: Decimal, cap: Decimal) -> tuple[Decimal, bool]:
+    """The annual penalty rate on overdue principal and whether the cap clipped it.
+
+    Once an instalment is overdue its principal earns penalty interest
+    instead of contract interest, so the penalty rate is that principal's
+    whole cost: clipping it at the cap keeps the all-in cost within it.
+    """
+    wanted = annual_rate * multiplier
+    return (cap, True) if wanted > cap else (wanted, False)

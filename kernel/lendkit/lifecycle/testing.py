@@ -1,0 +1,78 @@
+"""Loans for tests and benchmarks: booked and disbursed without a channel.
+
+The disbursement is posted exactly as a confirmed payment order would post
+it (reserve, then confirm), so the books are those of a real loan; only the
+payment order and the gateway round trip are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from lendkit.clearing import colending, ledger
+from lendkit.clearing.colending import Funder
+from lendkit.clearing.ledger import Line
+from lendkit.lifecycle import loans
+from lendkit.lifecycle.models import Loan
+from lendkit.models import Borrower
+
+if TYPE_CHECKING:
+    from lendkit.runtime import Runtime
+
+__all__ = ["add_capital", "borrower", "disbursed_loan"]
+
+CHANNEL = "sandbox"
+
+
+def borrower(session: Session, n: int) -> int:
+    person = Borrower(phone=f"139{n:08d}", kyc_status="verified")
+    session.add(person)
+    session.flush()
+    return person.id
+
+
+def add_capital(session: Session, source: str, amount: Decimal, day: date, key: str) -> None:
+    ledger.post(
+        session,
+        business_date=day,
+        idempotency_key=key,
+        cause="capital",
+        lines=[
+            Line.debit(f"fund_pool:{source}", amount, source=source),
+            Line.credit(f"funding_capital:{source}", amount, source=source),
+        ],
+    )
+
+
+def disbursed_loan(
+    session: Session,
+    runtime: Runtime,
+    terms: loans.Terms,
+    *,
+    key: str,
+    day: date,
+    funders: Sequence[Funder] | None = None,
+) -> Loan:
+    """Book ``terms`` and disburse them on ``day`` (funds must be in the pools)."""
+    loan = loans.book(
+        session, runtime, terms, idempotency_key=key, business_date=day, funders=funders
+    )
+    shares = list(funders or [Funder(colending.OWN, Decimal(1))])
+    amount = loan.principal - loan.upfront_fee
+    for step, lines in (
+        ("reserve", colending.disbursement_instructed(amount, shares, CHANNEL, loan.id)),
+        ("confirm", colending.disbursement_confirmed(amount, shares, CHANNEL, loan.id)),
+    ):
+        ledger.post(
+            session,
+            business_date=day,
+            idempotency_key=f"test-disbursement:{loan.id}:{step}",
+            cause=f"loan:{loan.id}",
+            lines=lines,
+        )
+    return loans.activate(session, loan.id, day)
