@@ -118,8 +118,8 @@ def test_demo_creates_and_seeds_once_and_a_rerun_adds_nothing(tmp_path, lendkit_
     assert f"created demo tenant in {directory}" in first.stdout
     assert "seeded demo data" in first.stdout
     assert coupon_codes(directory) == SEEDED
-    config = tomllib.loads((directory / "lendkit.toml").read_text(encoding="utf-8"))
-    assert "marketing" in config["plugins"]["enabled"]
+    config = (directory / "lendkit.toml").read_text(encoding="utf-8")
+    assert "marketing" in tomllib.loads(config)["plugins"]["enabled"]
 
     again = lendkit_cli("demo", "--no-serve", "--dir", str(directory))
 

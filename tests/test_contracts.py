@@ -329,9 +329,9 @@ def test_the_sandbox_vendor_signs_over_http_and_duplicate_callbacks_are_harmless
     base = f"{url}/api/borrowers/me/loans/{loan_id}/contract"
 
     assert httpx.get(f"{base}.pdf", headers=me).json()["code"] == "contract_not_prepared"
-    created = httpx.post(base, headers=me)
+    created = httpx.post(f"{base}/prepare", headers=me)
     assert created.status_code == 201, created.text
-    assert httpx.post(base, headers=me).status_code == 200
+    assert httpx.post(f"{base}/prepare", headers=me).status_code == 200
     original = httpx.get(f"{base}.pdf", headers=me)
     assert original.headers["content-type"] == "application/pdf"
     assert original.headers["x-content-sm3"] == sm3(original.content).hex()
@@ -488,7 +488,7 @@ def test_a_borrower_reaches_only_his_own_agreement(app):
     for method, path in (
         ("GET", "contract"),
         ("GET", "contract.pdf"),
-        ("POST", "contract"),
+        ("POST", "contract/prepare"),
         ("POST", "contract/sign"),
     ):
         response = httpx.request(

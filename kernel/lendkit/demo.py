@@ -24,8 +24,18 @@ display_name = "演示小贷"
 primary_colour = "#b4232a"
 
 [plugins]
-# identity-sandbox: a stand-in identity verifier, NOT a real check (demo only).
-enabled = ["marketing", "identity-sandbox"]
+# The sandboxes stand in for real vendors: NOT real checks, NO real money (demo only).
+# identity-sandbox: identity verifier; channel-sandbox: payment gateway.
+enabled = ["marketing", "identity-sandbox", "channel-sandbox"]
+
+[payments]
+callback_base_url = "http://127.0.0.1:8000"
+
+# Run the fake gateway with `lendkit sandbox-gateway --port 8765` to move (fake) money.
+[payments.channels.sandbox]
+url = "http://127.0.0.1:8765"
+merchant_id = "LENDKIT-DEMO"
+secret = "sandbox-demo-secret"
 """
 
 
@@ -48,6 +58,7 @@ def banner(base: str) -> str:
             f"           .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('{admin.totp_secret}').now())\"",
             f"  Borrower POST {base}/api/auth/borrower/login  {{phone, password}}",
             f"           phones {', '.join(b.login for b in DEMO_BORROWERS)}; password {borrower.password}",
+            f"  Loans    GET {base}/api/loans  (staff); lendkit reconcile exceptions; lendkit eod --date D",
             "  Stop     Ctrl-C",
             "",
         ]

@@ -592,3 +592,72 @@ def parse_signature_callback(
     is audited and published (``loan.contract_signed``,
     ``loan.contract_signature_failed``). Returns the result, or None.
     """
+
+
+# -- Collections: reaching an overdue borrower (SMS and call plugins) -------
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRequest:
+    """One attempt to reach an overdue borrower (催收联系), handed to an SMS or call plugin.
+
+    ``request_no`` numbers the attempt (``contact-<id>``): pass it to your
+    vendor as the order number, so a repeated call never texts or dials
+    twice. ``channel`` is ``"sms"`` or ``"call"``; ``to`` the borrower's
+    11-digit mobile number (personal data: left out of ``repr``, mask it in
+    logs with ``lendkit.masking.mask_phone``, never store it); ``template`` a
+    kernel template name (``"collection_overdue"``) to map to your vendor's
+    registered template or call script; ``params`` its values (``amount``
+    owed as a string, ``dpd`` days past due), never personal data.
+    """
+
+    request_no: str
+    channel: Literal["sms", "call"]
+    loan_id: int
+    borrower_id: int
+    to: str = field(repr=False)
+    template: str = "collection_overdue"
+    params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class ContactReceipt:
+    """A vendor's delivery receipt for a :class:`ContactRequest`.
+
+    ``provider`` names your plugin or vendor; ``reference`` is the vendor's
+    id of the message or call, for disputes. ``status``: ``accepted`` (handed
+    over, result unknown yet), ``delivered`` (the SMS arrived, the call was
+    answered) or ``failed`` (with a short ``reason`` code such as
+    ``unreachable``). ``sandbox`` marks a contact that reached nobody (demo
+    and tests). The kernel logs the receipt as it is, never the number.
+    """
+
+    provider: str
+    reference: str
+    status: Literal["accepted", "delivered", "failed"] = "accepted"
+    reason: str = ""
+    sandbox: bool = False
+
+
+@hookspec(firstresult=True)
+def contact_borrower(contact: ContactRequest, settings: Settings) -> ContactReceipt | None:
+    """Reach an overdue borrower by SMS or phone call for collections (催收短信、外呼).
+
+    Called when a member of staff with ``collections.work`` asks for a
+    contact (``POST /api/collections/loans/{loan_id}/contacts/send``),
+    *after* the kernel has checked the contact rules (at most three contacts
+    a day per borrower, none from 21:00 to 08:00 China time: 429
+    ``contact_limit_reached`` or 409 ``contact_quiet_hours``, and no plugin
+    is asked) and logged the attempt in a transaction that has committed:
+    the call runs outside any database transaction, so a slow vendor holds
+    no lock (there is no session). Plugins are asked in turn; the first
+    non-None :class:`ContactReceipt` wins. Return None when the channel or
+    the borrower is not yours (an SMS vendor asked for a call).
+
+    The receipt is logged append-only beside the attempt. For ``sms``, when
+    no plugin answers, the kernel falls back to ``send_notification`` (the
+    tenant's ordinary SMS sender). Raise (or let nobody answer a call) and
+    the member of staff gets 503 ``contact_unavailable``; the attempt still
+    counts towards the day's limit, so retrying never becomes harassment.
+    Be idempotent by ``contact.request_no``. Never log ``contact.to``.
+    """

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pluggy
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from lendkit.db import utcnow
@@ -85,6 +85,23 @@ def dispatch(
             break
         result += step
     return result
+
+
+def drain(
+    sessions: sessionmaker[Session], pm: pluggy.PluginManager, settings: OutboxSettings
+) -> DispatchResult:
+    """Dispatch until nothing is left to deliver now (the demo's and tests' worker).
+
+    Retries that are not yet due stay waiting, as with the worker.
+    """
+    total = DispatchResult()
+    while True:
+        result = dispatch(sessions, pm, settings)
+        total += result
+        with sessions() as session:
+            waiting = session.scalar(select(func.count()).where(OutboxEvent.fanned_out.is_(False)))
+        if not result.delivered and not result.retried and not waiting:
+            return total
 
 
 def _subscribers(pm: pluggy.PluginManager, hook: str) -> dict[str, pluggy.HookImpl]:

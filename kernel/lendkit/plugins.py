@@ -47,6 +47,7 @@ BUILTIN_PLUGINS = (
     "lendkit.lifecycle.kyc_plugin",
     "lendkit.lifecycle.api",
     "lendkit.lifecycle.contracts_api",
+    "lendkit.lifecycle.collections_api",
     "lendkit.crypto.commands",
     "lendkit.web.health",
     "lendkit.web.pages",

@@ -334,14 +334,17 @@ def post(
         }
         for line, amount in zip(lines, amounts, strict=True)
     ]
-    write = _write_postgresql if session.get_bind().dialect.name == "postgresql" else _write
-    entry = write(session, header, rows, moved)
+    drawn = _drawn(lines, amounts, ids)
+    if session.get_bind().dialect.name == "postgresql":
+        entry = _write_postgresql(session, header, rows, moved, _lock_keys(drawn))
+    else:
+        entry = _write(session, header, rows, moved)  # SQLite: one writer at a time, no locks
     if entry is None:  # posted before, or just now by a concurrent transaction
         existing = _posted(session, idempotency_key)
         if existing is None:
             raise ConflictError(f"idempotency key {idempotency_key!r} is being posted")
         return _the_same_or_conflict(session, existing, lines)
-    _check_overdrafts(session, lines, amounts, ids)
+    _refuse_overdrafts(session, drawn)
     return entry
 
 
@@ -374,8 +377,9 @@ def _write(
 
 # Entry, lines and balances in one statement (data-modifying CTEs run once
 # each, whether read or not; the entry's CTE is empty when the key exists,
-# and then nothing else is written). The lines come as arrays, so the text
-# never changes: the server prepares it once per connection.
+# and then nothing else is written), which also takes the overdraft locks
+# (see _refuse_overdrafts). The lines come as arrays, so the text never
+# changes: the server prepares it once per connection.
 _POST_SQL = text(
     """
 WITH entry AS (
@@ -400,8 +404,13 @@ WITH entry AS (
   ON CONFLICT (account_id, bucket)
   DO UPDATE SET balance = account_balance.balance + excluded.balance
   RETURNING 1
+), locks AS (
+  SELECT pg_advisory_xact_lock(hashtextextended(k.key, 0))
+  FROM unnest(CAST(:lock_keys AS text[])) WITH ORDINALITY AS k(key, n)
+  ORDER BY k.n
 )
-SELECT entry.id, ARRAY(SELECT id FROM lines ORDER BY id) FROM entry
+SELECT entry.id, ARRAY(SELECT id FROM lines ORDER BY id), (SELECT count(*) FROM locks)
+FROM entry
 """
 )
 
@@ -411,8 +420,9 @@ def _write_postgresql(
     header: dict[str, Any],
     rows: list[dict[str, Any]],
     moved: dict[int, Decimal],
+    lock_keys: list[str],
 ) -> JournalEntry | None:
-    """Entry, lines, balances: one round trip (see ``_POST_SQL``)."""
+    """Entry, lines, balances and locks: one round trip (see ``_POST_SQL``)."""
     balances = [(a, amount) for a, amount in sorted(moved.items()) if amount]
     found = session.execute(
         _POST_SQL,
@@ -425,11 +435,12 @@ def _write_postgresql(
             "bucket": session.info.setdefault(_BUCKET, secrets.randbelow(BUCKETS)),
             "moved_accounts": [a for a, _ in balances],
             "moved": [amount for _, amount in balances],
+            "lock_keys": lock_keys,
         },
     ).first()
     if found is None:
         return None
-    entry_id, line_ids = found
+    entry_id, line_ids, _ = found
     # The rows are written: hand back ORM objects for them without reading them.
     entry = _persistent(session, JournalEntry(id=entry_id, **header))
     posted = [
@@ -451,23 +462,10 @@ def _persistent(session: Session, row: _Row) -> _Row:
 _Part = tuple[int, bool, int | None]  # (account id, by loan, loan id)
 
 
-def _check_overdrafts(
-    session: Session, lines: Sequence[Line], amounts: Sequence[Decimal], ids: dict[str, int]
-) -> None:
-    """Refuse the posting if it took a no-overdraft account (or part) below zero.
-
-    Only parts this entry draws on can be overdrawn by it. On PostgreSQL
-    they are locked first, in a fixed order, so that two postings drawing on
-    one part at once are checked one after the other: the balance is read
-    after the lock, by a statement that sees what the other committed. A
-    whole account (or its lines without a loan) is locked through its row,
-    ``FOR NO KEY UPDATE``, which does not wait for, nor block, the key-share
-    locks foreign keys to the account take (every journal line and balance
-    row holds one; a plain ``FOR UPDATE`` would deadlock with them). One
-    loan's part is locked by a transaction-level advisory lock on the
-    account and the loan: repayments of different loans never wait for each
-    other, where a lock on ``loan_principal`` would serialize them all.
-    """
+def _drawn(
+    lines: Sequence[Line], amounts: Sequence[Decimal], ids: dict[str, int]
+) -> dict[_Part, tuple[str, AccountKind]]:
+    """The no-overdraft parts this entry draws on: only those can it overdraw."""
     moved: dict[_Part, Decimal] = {}
     names: dict[_Part, tuple[str, AccountKind]] = {}
     for line, amount in zip(lines, amounts, strict=True):
@@ -476,34 +474,37 @@ def _check_overdrafts(
             part = (ids[line.account], kind.by_loan, line.loan_id if kind.by_loan else None)
             moved[part] = moved.get(part, ZERO) + amount
             names[part] = (line.account, kind)
-    drawn = {
+    return {
         part: names[part]
         for part, amount in moved.items()
         if (amount < 0 if names[part][1].debit_normal else amount > 0)
     }
+
+
+def _lock_keys(drawn: dict[_Part, tuple[str, AccountKind]]) -> list[str]:
+    """Advisory lock names of the drawn parts, sorted (a fixed order: no deadlock
+    between two postings drawing on the same parts). A whole account, and the
+    lines without a loan of an account kept by loan, share the account's lock;
+    one loan's part has its own."""
+    keys = {
+        f"lendkit.ledger:{a}" if loan is None else f"lendkit.ledger:{a}:{loan}"
+        for a, _, loan in drawn
+    }
+    return sorted(keys)
+
+
+def _refuse_overdrafts(session: Session, drawn: dict[_Part, tuple[str, AccountKind]]) -> None:
+    """Refuse the posting if it took a drawn part below zero.
+
+    On PostgreSQL the posting's statement took a transaction-level advisory
+    lock on each drawn part (see _lock_keys), so two postings drawing on one
+    part at once are checked one after the other: this read comes after the
+    lock, in a statement that sees what the other committed. Locks by loan
+    mean repayments of different loans never wait for each other, where a
+    lock on ``loan_principal`` would serialize them all.
+    """
     if not drawn:
         return
-    whole = sorted({a for a, by_loan, loan in drawn if not by_loan or loan is None})
-    loans = sorted((a, loan) for a, by_loan, loan in drawn if by_loan and loan is not None)
-    if session.get_bind().dialect.name == "postgresql":
-        if whole:
-            session.execute(
-                select(Account.id)
-                .where(Account.id.in_(whole))
-                .order_by(Account.id)
-                .with_for_update(key_share=True)
-            )
-        if loans:
-            session.execute(
-                select(
-                    *(
-                        func.pg_advisory_xact_lock(
-                            func.hashtextextended(f"lendkit.ledger:{a}:{loan}", 0)
-                        )
-                        for a, loan in loans
-                    )
-                )
-            )
     current: dict[_Part, Decimal] = {}
     accounts = [a for a, by_loan, _ in drawn if not by_loan]
     if accounts:

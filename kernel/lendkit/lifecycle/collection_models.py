@@ -165,9 +165,7 @@ class Contact(Base):
     note: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(64))  # staff:<name>, or the vendor for a result
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    attempt_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("collection_contact.id")
-    )
+    attempt_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("collection_contact.id"))
     provider: Mapped[str | None] = mapped_column(String(64))
     reference: Mapped[str | None] = mapped_column(String(128))  # the vendor's receipt id
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -71,7 +71,9 @@ def _contract(db_session: Session, loan_id: int) -> Contract:
 
 
 @post(
-    "/api/borrowers/me/loans/{loan_id:int}/contract",
+    # Not POST .../contract: Litestar 2.25 wraps the first of two sync handlers
+    # sharing a path twice, and a Response-returning one then answers 500.
+    "/api/borrowers/me/loans/{loan_id:int}/contract/prepare",
     opt=SELF,
     sync_to_thread=True,
     status_code=HTTP_201_CREATED,

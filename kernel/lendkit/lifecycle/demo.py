@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lendkit import outbox
 from lendkit.clearing import funding, ledger
 from lendkit.clearing.colending import Funder
+from lendkit.clearing.demo import statement_with_mismatches
 from lendkit.clearing.ledger import Line
 from lendkit.lifecycle import eod, loans
 from lendkit.lifecycle.models import RUNNING, Instalment, Loan
@@ -102,9 +104,13 @@ def simulate(runtime: Runtime, echo: Callable[[str], object] = print, days: int 
             _pay(session, day, habits, paid)
             _write_off(session, day)
         eod.run(runtime, day)
+        # As the worker would: plugins see each day's events.
+        outbox.drain(runtime.sessions, runtime.pm, runtime.settings.outbox)
         if (day - start).days % 50 == 49:
             echo(f"  demo loan book: simulated {(day - start).days + 1} of {days} days")
         day += timedelta(days=1)
+    queued = statement_with_mismatches(runtime, today - timedelta(days=1))
+    echo(f"  demo reconciliation: {queued} exceptions on yesterday's sandbox statement")
     with runtime.read_sessions() as session:
         counts: dict[str, int] = {}
         for status in session.scalars(select(Loan.status)):

@@ -17,7 +17,7 @@ from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from litestar.types import ControllerRouterHandler
 from sqlalchemy import select
@@ -271,9 +271,9 @@ def repay(
 @get("/api/loans", opt=READ, sync_to_thread=True)
 def list_loans(
     db_session: NamedDependency[Session],
-    status: str | None = None,
-    bucket: str | None = None,
-    limit: int = 100,
+    status: FromQuery[str | None] = None,
+    bucket: FromQuery[str | None] = None,
+    limit: FromQuery[int] = 100,
 ) -> list[dict[str, Any]]:
     """Loans, newest first, optionally by ``status`` and ``bucket`` (at most 500)."""
     query = select(Loan).order_by(Loan.id.desc()).limit(max(1, min(limit, 500)))

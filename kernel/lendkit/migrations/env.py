@@ -9,6 +9,7 @@ import lendkit.clearing.ledger
 import lendkit.clearing.payments
 import lendkit.clearing.reconcile
 import lendkit.lifecycle.application_models
+import lendkit.lifecycle.collection_models
 import lendkit.lifecycle.contract_models
 import lendkit.lifecycle.models
 import lendkit.models  # noqa: F401 - the kernel's tables, for autogenerate

@@ -1,0 +1,307 @@
+"""Built-in plugin: collections over HTTP, its jobs, its event subscriber, the clause map.
+
+Staff with ``collections.work`` (the ``collections`` role, risk officers)
+work the overdue queue (``/api/collections/queue``) and the loans in it
+(``/api/collections/loans/{loan_id}``): notes, contacts made by hand or
+through an SMS or call plugin, promises to pay, write-off requests. Staff
+with ``collections.manage`` (risk officers) assign cases to collectors and
+approve write-offs — never their own request (four eyes). Every 4xx is
+problem+json with a code and a Chinese and English message, and changes
+nothing. Borrowers' names and numbers are masked in every answer.
+
+The subscriber (``on_loan_event``) opens and closes cases as loans go
+overdue and come back, and queues the SMS reminder of each ``loan.due_soon``;
+the jobs send those reminders (outside quiet hours) and judge promises to
+pay whose date has passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from litestar import Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.types import ControllerRouterHandler
+from sqlalchemy.orm import Session
+
+import lendkit
+from lendkit.auth.principal import current
+from lendkit.clearing.payments import business_today
+from lendkit.errors import ValidationFailed
+from lendkit.lifecycle import collections
+from lendkit.runtime import Runtime
+from lendkit.types import ComplianceItem, Event, Job, Permission
+
+__all__ = ["ROUTES"]
+
+WORK = {"permission": "collections.work"}
+MANAGE = {"permission": "collections.manage"}
+BASE = "/api/collections/loans/{loan_id:int}"
+
+
+def _object(data: object) -> Mapping[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ValidationFailed(
+            "请求体须为 JSON 对象 / the body must be a JSON object", code="invalid_body"
+        )
+    return data
+
+
+def _whole(value: str | None, name: str, default: int) -> int:
+    if value is None or value == "":
+        return default
+    if not value.isdigit():
+        raise ValidationFailed(
+            f"{name} 须为非负整数 / {name} must be a whole number", code="page_invalid"
+        )
+    return int(value)
+
+
+def _actor_and_day(request: Request[Any, Any, Any]) -> tuple[str, Any]:
+    now = collections.clock()
+    return current(request).actor, business_today(now)
+
+
+# -- The queue and a loan in collections --------------------------------------------
+
+
+@get("/api/collections/queue", opt=WORK, sync_to_thread=True)
+def overdue_queue(
+    request: Request[Any, Any, Any], db_session: NamedDependency[Session]
+) -> dict[str, Any]:
+    """Overdue loans, worst bucket first, then days past due, then amount due.
+
+    Query: ``bucket`` (M1, M2, M3, M3+), ``collector`` (a username, ``me``,
+    or ``none`` for unassigned), ``limit`` (1–200, default 50), ``offset``.
+    """
+    query = request.query_params
+    collector = query.get("collector") or None
+    if collector == "me":
+        principal = current(request)
+        collector = principal.actor.removeprefix("staff:") if principal.kind == "staff" else None
+    return collections.queue(
+        db_session,
+        bucket=query.get("bucket") or None,
+        collector=collector,
+        limit=_whole(query.get("limit"), "limit", 50),
+        offset=_whole(query.get("offset"), "offset", 0),
+    )
+
+
+@get(BASE, opt=WORK, sync_to_thread=True)
+def collection_record(
+    loan_id: FromPath[int], db_session: NamedDependency[Session]
+) -> dict[str, Any]:
+    """The loan's standing, the borrower (masked), its cases and their whole history."""
+    return collections.case_view(db_session, loan_id)
+
+
+# -- Working a case -----------------------------------------------------------------
+
+
+@post(f"{BASE}/assign", opt=MANAGE, sync_to_thread=True, status_code=HTTP_200_OK)
+def assign_case(
+    loan_id: FromPath[int],
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[Session],
+    data: JSONBody[Any] = None,
+) -> dict[str, Any]:
+    """Give the loan's case to ``collector`` (a username; null takes it back), with a ``note``."""
+    body = _object(data)
+    collector = body.get("collector")
+    if collector is not None and not isinstance(collector, str):
+        raise ValidationFailed(
+            "collector 须为员工用户名或 null / collector must be a username or null",
+            code="unknown_collector",
+        )
+    actor, day = _actor_and_day(request)
+    matrix = request.app.state.permissions
+    collections.assign(
+        db_session,
+        loan_id,
+        collector,
+        actor=actor,
+        may_collect=lambda role: bool(matrix.allows(role, "collections.work")),
+        business_date=day,
+        note=body.get("note"),
+    )
+    return collections.case_view(db_session, loan_id)
+
+
+@post(f"{BASE}/notes", opt=WORK, sync_to_thread=True, status_code=HTTP_201_CREATED)
+def add_note(
+    loan_id: FromPath[int],
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[Session],
+    data: JSONBody[Any] = None,
+) -> dict[str, Any]:
+    """Add a note (``text``) to the loan's case; notes are never changed or deleted."""
+    actor, day = _actor_and_day(request)
+    note = collections.add_note(
+        db_session, loan_id, _object(data).get("text"), actor=actor, business_date=day
+    )
+    return collections.note_view(note)
+
+
+@post(f"{BASE}/contacts", opt=WORK, sync_to_thread=True, status_code=HTTP_201_CREATED)
+def log_contact(
+    loan_id: FromPath[int],
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[Session],
+    data: JSONBody[Any] = None,
+) -> dict[str, Any]:
+    """Log a contact made now: ``channel`` (sms, call, visit), ``outcome``, ``note``.
+
+    Refused outside the contact rules: 409 ``contact_quiet_hours`` (21:00 to
+    08:00 China time), 429 ``contact_limit_reached`` (three a day per borrower).
+    """
+    body = _object(data)
+    row = collections.record_contact(
+        db_session,
+        loan_id,
+        channel=body.get("channel"),
+        outcome=body.get("outcome"),
+        note=body.get("note"),
+        actor=current(request).actor,
+        now=collections.clock(),
+    )
+    return collections.contact_view(row)
+
+
+@post(f"{BASE}/contacts/send", opt=WORK, sync_to_thread=True, status_code=HTTP_201_CREATED)
+def send_contact(
+    loan_id: FromPath[int],
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    data: JSONBody[Any] = None,
+) -> dict[str, Any]:
+    """Reach the borrower through an SMS or call plugin (``channel``: sms or call).
+
+    201 with the vendor's receipt; the same rules as a logged contact; 503
+    ``contact_unavailable`` when no plugin delivers (the attempt is logged).
+    """
+    return collections.reach(
+        runtime,
+        loan_id,
+        channel=_object(data).get("channel"),
+        actor=current(request).actor,
+        now=collections.clock(),
+    )
+
+
+@post(f"{BASE}/promises", opt=WORK, sync_to_thread=True, status_code=HTTP_201_CREATED)
+def make_promise(
+    loan_id: FromPath[int],
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[Session],
+    data: JSONBody[Any] = None,
+) -> dict[str, Any]:
+    """Record a promise to pay: ``amount`` (a string, CNY) by ``date`` (YYYY-MM-DD)."""
+    body = _object(data)
+    actor, day = _actor_and_day(request)
+    made = collections.promise(
+        db_session, loan_id, body.get("amount"), body.get("date"), actor=actor, business_date=day
+    )
+    return collections.promise_view(made)
+
+
+@post(f"{BASE}/write-off", opt=WORK, sync_to_thread=True, status_code=HTTP_200_OK)
+def request_write_off(
+    loan_id: FromPath[int],
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[Session],
+    data: JSONBody[Any] = None,
+) -> dict[str, Any]:
+    """Ask for the loan's write-off, with a ``reason``; someone else approves it."""
+    actor, day = _actor_and_day(request)
+    collections.request_write_off(
+        db_session, loan_id, actor=actor, reason=_object(data).get("reason"), business_date=day
+    )
+    return collections.case_view(db_session, loan_id)
+
+
+@post(f"{BASE}/write-off/approve", opt=MANAGE, sync_to_thread=True, status_code=HTTP_200_OK)
+def approve_write_off(
+    loan_id: FromPath[int], request: Request[Any, Any, Any], db_session: NamedDependency[Session]
+) -> dict[str, Any]:
+    """Write the loan off; 409 ``four_eyes_required`` for the requester's own request."""
+    actor, day = _actor_and_day(request)
+    collections.approve_write_off(db_session, loan_id, actor=actor, business_date=day)
+    return collections.case_view(db_session, loan_id)
+
+
+ROUTES: list[ControllerRouterHandler] = [
+    overdue_queue,
+    collection_record,
+    assign_case,
+    add_note,
+    log_contact,
+    send_contact,
+    make_promise,
+    request_write_off,
+    approve_write_off,
+]
+
+
+# -- Hook implementations ------------------------------------------------------------
+
+
+@lendkit.hookimpl
+def register_routes() -> list[ControllerRouterHandler]:
+    return list(ROUTES)
+
+
+@lendkit.hookimpl
+def register_permissions() -> list[Permission]:
+    return [
+        Permission(
+            name="collections.work",
+            description="work the overdue queue: read cases (masked), add notes, log and make "
+            "contacts within the contact rules, record promises to pay, ask for write-offs",
+            roles=("collections", "risk_officer"),
+        ),
+        Permission(
+            name="collections.manage",
+            description="assign collection cases to collectors and approve write-offs "
+            "(never one's own request)",
+            roles=("risk_officer",),
+        ),
+    ]
+
+
+@lendkit.hookimpl
+def register_jobs() -> list[Job]:
+    return [
+        Job(name="collections-reminders", every=timedelta(minutes=1), run=collections.reminder_job),
+        Job(name="collections-promises", every=timedelta(minutes=10), run=collections.promise_job),
+    ]
+
+
+@lendkit.hookimpl
+def on_loan_event(event: Event, session: Session) -> None:
+    collections.on_event(session, event)
+
+
+@lendkit.hookimpl
+def compliance_items() -> list[ComplianceItem]:
+    return [
+        ComplianceItem(
+            function="Collections without harassment: contact limits, quiet hours, records",
+            clauses=(
+                "网络小额贷款业务管理暂行办法 (不得采取暴力、恐吓、侮辱、诽谤、骚扰方式催收)",
+                "中国银保监会办公厅关于加强小额贷款公司监督管理的通知〔2020〕86号 第十一条 (催收)",
+            ),
+            description="Every contact with an overdue borrower is logged append-only with "
+            "channel, outcome, time and member of staff; contacts are refused from 21:00 to "
+            "08:00 China time and beyond three a day per borrower; reminders wait for the "
+            "morning; phone numbers are never stored in collections' tables and are masked "
+            "in every answer; assignments and write-offs are audited, write-offs need a "
+            "second person.",
+        )
+    ]

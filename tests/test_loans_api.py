@@ -1,0 +1,178 @@
+"""Loans over HTTP against the real loopback sandbox gateway, on both backends:
+staff disburse, the gateway calls back, the outbox activates the loan; the
+borrower repays and prepays from his card; bad requests get bilingual 4xx
+and change nothing; the books balance after every step."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import httpx
+import pytest
+from lendkit import outbox
+from lendkit.auth.testing import borrower_headers, staff_headers
+from lendkit.clearing import ledger, payments
+from lendkit.clearing.ledger import Line
+from lendkit.lifecycle import loans
+from lendkit.lifecycle.models import Loan
+from lendkit.models import Borrower
+from lendkit_channel_sandbox.testing import wait_for
+from sqlalchemy import select
+
+D = Decimal
+
+
+@pytest.fixture
+def tenant(sandbox_tenant):
+    with sandbox_tenant.runtime.sessions.begin() as session:
+        ledger.post(
+            session,
+            business_date=payments.business_today(),
+            idempotency_key=f"capital:{uuid.uuid4()}",
+            cause="funding:own",
+            lines=[
+                Line.debit("fund_pool:own", D("1000000")),
+                Line.credit("funding_capital:own", D("1000000")),
+            ],
+        )
+    return sandbox_tenant
+
+
+def _booked(runtime) -> tuple[int, int]:
+    with runtime.sessions.begin() as session:
+        person = Borrower(
+            phone=f"137{uuid.uuid4().int % 10**8:08d}",
+            name="王小明",
+            bank_card="6222020200112233445",
+            kyc_status="verified",
+        )
+        session.add(person)
+        session.flush()
+        loan = loans.book(
+            session,
+            runtime,
+            loans.Terms(
+                borrower_id=person.id,
+                product_code="cash",
+                principal=D("12000.00"),
+                term=12,
+                method="equal-installment",
+                annual_rate=D("0.12"),
+            ),
+            idempotency_key=f"book:{uuid.uuid4()}",
+            business_date=payments.business_today(),
+        )
+        return person.id, loan.id
+
+
+def _settle(runtime) -> None:
+    """The worker's jobs: send orders, wait for the callbacks, deliver events."""
+    payments.instruct_due(runtime)
+    with runtime.read_sessions() as session:
+        pending = session.scalars(
+            select(payments.PaymentOrder.order_no).where(
+                payments.PaymentOrder.status.not_in(list(payments.FINAL))
+            )
+        ).all()
+    for number in pending:
+        wait_for(lambda n=number: _status(runtime, n) in payments.FINAL)
+    outbox.drain(runtime.sessions, runtime.pm, runtime.settings.outbox)
+
+
+def _status(runtime, number):
+    with runtime.read_sessions() as session:
+        return payments.order_by_no(session, number).status
+
+
+def _loan(runtime, loan_id) -> Loan:
+    with runtime.read_sessions() as session:
+        return session.get_one(Loan, loan_id)
+
+
+def _balanced(runtime) -> bool:
+    with runtime.read_sessions() as session:
+        return ledger.trial_balance(session).balanced
+
+
+def test_disburse_repay_and_prepay_over_http(tenant):
+    runtime, base = tenant.runtime, tenant.app_url
+    person, loan_id = _booked(runtime)
+    finance, me = staff_headers(runtime, "finance"), borrower_headers(runtime, person)
+    with httpx.Client(base_url=base) as http:
+        # A support agent may read but not pay out.
+        refused = http.post(
+            f"/api/loans/{loan_id}/disburse",
+            json={"idempotency_key": "payout-0001"},
+            headers=staff_headers(runtime, "support"),
+        )
+        assert refused.status_code == 403
+        sent = http.post(
+            f"/api/loans/{loan_id}/disburse",
+            json={"idempotency_key": "payout-0001"},
+            headers=finance,
+        )
+        assert sent.status_code == 201, sent.text
+        assert sent.json()["status"] == "reserved"
+        assert _loan(runtime, loan_id).status == "disbursing"
+        _settle(runtime)
+        assert _loan(runtime, loan_id).status == "active"
+        assert _balanced(runtime)
+
+        mine = http.get(f"/api/borrowers/me/loans/{loan_id}", headers=me).json()
+        first = mine["schedule"][0]
+        assert (len(mine["schedule"]), first["principal"], first["interest"]) == (
+            12,
+            "946.19",
+            "120.00",
+        )
+        assert mine["outstanding"]["loan_principal"] == "12000.00"
+        other = borrower_headers(runtime, _booked(runtime)[0])
+        assert http.get(f"/api/borrowers/me/loans/{loan_id}", headers=other).status_code == 404
+
+        for body, code in (
+            ({"amount": 1066.19, "idempotency_key": "pay-0000001"}, "amount_invalid"),
+            ({"amount": "10.001", "idempotency_key": "pay-0000001"}, "amount_invalid"),
+            ({"amount": "99999.00", "idempotency_key": "pay-0000001"}, "amount_above_outstanding"),
+            ({"amount": "100.00"}, "idempotency_key_required"),
+        ):
+            bad = http.post(f"/api/borrowers/me/loans/{loan_id}/repayments", json=body, headers=me)
+            assert bad.status_code == 422, bad.text
+            problem = bad.json()
+            assert problem["code"] == code
+            assert " / " in problem["detail"]  # Chinese, then English
+        paying = {"amount": "1066.19", "idempotency_key": "pay-0000001"}
+        order = http.post(f"/api/borrowers/me/loans/{loan_id}/repayments", json=paying, headers=me)
+        again = http.post(f"/api/borrowers/me/loans/{loan_id}/repayments", json=paying, headers=me)
+        assert (order.status_code, again.status_code) == (201, 200)
+        assert order.json()["order_no"] == again.json()["order_no"]
+        _settle(runtime)
+        mine = http.get(f"/api/borrowers/me/loans/{loan_id}", headers=me).json()
+        assert mine["schedule"][0]["status"] == "paid"
+        assert mine["outstanding"]["loan_principal"] == "11053.81"
+        assert _balanced(runtime)
+
+        payoff = http.get(f"/api/borrowers/me/loans/{loan_id}/payoff", headers=me).json()
+        assert payoff["principal"] == "11053.81"
+        settle = http.post(
+            f"/api/borrowers/me/loans/{loan_id}/repayments",
+            json={"prepay": True, "idempotency_key": "settle-00001"},
+            headers=me,
+        )
+        assert settle.status_code == 201, settle.text
+        assert settle.json()["amount"] == payoff["total"]
+        _settle(runtime)
+        assert _loan(runtime, loan_id).status == "settled"
+        record = http.get(f"/api/loans/{loan_id}", headers=finance).json()
+        assert [e["kind"] for e in record["history"]][-3:] == [
+            "repaid",
+            "prepayment_requested",
+            "prepaid",
+        ]
+        done = http.post(
+            f"/api/borrowers/me/loans/{loan_id}/repayments",
+            json={"amount": "1.00", "idempotency_key": "late-000001"},
+            headers=me,
+        )
+        assert (done.status_code, done.json()["code"]) == (409, "loan_not_repayable")
+    assert _balanced(runtime)
