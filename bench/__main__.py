@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("crypto_fields", "key_rotation", "tenant_template")
+BENCHMARKS = ("crypto_fields", "key_rotation", "tenant_template", "schedules", "eod")
 
 
 def main(names: list[str]) -> None:
