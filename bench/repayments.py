@@ -190,7 +190,7 @@ def _worker(
     rng = random.Random(number)
     posted = retried = conflicts = 0
     time.sleep(max(0.0, start - time.time()))
-    deadline = time.time() + seconds
+    deadline = start + seconds
     try:
         while time.time() < deadline:
             key, loan = f"repay:{number}:{posted}", rng.randint(1, loans)
@@ -276,7 +276,7 @@ def _run(server: str, root: Path, loans: int, seconds: float) -> dict[str, Any]:
             context = multiprocessing.get_context("spawn")
             with context.Pool(WORKERS) as pool:
                 # Every worker starts at the same moment, once its interpreter is up.
-                start = time.time() + 5
+                start = time.time() + 10
                 pending = pool.starmap_async(
                     _worker, [(url, str(root), n, loans, start, seconds) for n in range(WORKERS)]
                 )

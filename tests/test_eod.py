@@ -248,3 +248,21 @@ def test_parallel_workers_share_the_day(runtime, backend):
             select(Instalment.interest_accrued).where(Instalment.period == 1)
         ).all()
     assert accrued == [D("3.87")] * 12  # each loan once: 120.00 × 1/31
+
+
+def test_classification_thresholds_are_the_tenants(make_tenant):
+    from lendkit.runtime import open_runtime
+
+    make_tenant(lifecycle={"substandard_from": 31, "doubtful_from": 61, "loss_from": 91})
+    runtime = open_runtime()
+    runtime.upgrade()
+    try:
+        with runtime.sessions.begin() as session:
+            add_capital(session, "own", D("1000000"), START, "capital-1")
+            loan = disbursed_loan(session, runtime, terms(borrower(session, 1)), key="T", day=START)
+        run_days(runtime, START + timedelta(days=1), date(2026, 3, 20))  # 33 days past due
+        with runtime.read_sessions() as session:
+            found = session.get(Loan, loan.id)
+            assert (found.dpd, found.bucket, found.classification) == (33, "M2", "substandard")
+    finally:
+        runtime.close()

@@ -161,3 +161,60 @@ def test_write_off_needs_a_second_person_and_splits_the_loss(runtime):
             "bank"
         ] - D("700.00")
     assert _balanced(runtime)
+
+
+def test_the_cap_can_follow_four_times_the_lpr(make_tenant):
+    from lendkit.lifecycle.pricing import annualized_rate, check_rate_cap
+    from lendkit.lifecycle.schedules import build_schedule
+    from lendkit.runtime import open_runtime
+
+    make_tenant(caps={"basis": "lpr", "lpr": {"2026-01-20": "0.030", "2026-06-22": "0.0285"}})
+    settings = open_runtime().settings
+    offer = annualized_rate(
+        build_schedule(D("10000"), 12, D("0.11"), "equal-installment", start=START)
+    )
+    assert offer.apr_irr == D("0.1157")
+    check_rate_cap(offer, settings, on=date(2026, 3, 1))  # under 4 × 3.00 % = 12.00 %
+    with pytest.raises(ValidationFailed) as above:
+        check_rate_cap(offer, settings, on=date(2026, 7, 1))  # 4 × 2.85 % = 11.40 %
+    assert above.value.code == "rate_above_cap"
+    with pytest.raises(ValidationFailed) as unknown:
+        check_rate_cap(offer, settings, on=date(2025, 12, 31))
+    assert unknown.value.code == "rate_cap_unknown"
+
+
+def test_disbursement_keeps_the_borrower_within_the_cap(make_tenant):
+    from lendkit.clearing.payments import Payee
+    from lendkit.runtime import open_runtime
+
+    make_tenant(caps={"per_borrower": "20000.00"})
+    runtime = open_runtime()
+    runtime.upgrade()
+    try:
+        with runtime.sessions.begin() as session:
+            add_capital(session, "own", D("1000000"), START, "cap")
+            person = borrower(session, 9)
+            terms = loans.Terms(
+                borrower_id=person,
+                product_code="cash",
+                principal=D("12000.00"),
+                term=12,
+                method="equal-installment",
+                annual_rate=D("0.12"),
+            )
+            disbursed_loan(session, runtime, terms, key="first", day=START)
+            second = loans.book(
+                session, runtime, terms, idempotency_key="second", business_date=START
+            )
+            with pytest.raises(ConflictError) as capped:
+                loans.disburse(
+                    session,
+                    runtime,
+                    second.id,
+                    channel="sandbox",
+                    payee=Payee("王小明", "6222020200112233445"),
+                    idempotency_key="payout-2",
+                )
+            assert capped.value.code == "borrower_cap_exceeded"
+    finally:
+        runtime.close()

@@ -12,11 +12,19 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -94,12 +102,58 @@ class Keys(_Section):
 
 
 class Caps(_Section):
+    # The cap on an offer's all-in annualized rate: ``annual_rate`` ("fixed"),
+    # or ``lpr_multiple`` × the one-year LPR in force on the offer's date ("lpr"),
+    # from the ``lpr`` table (publication date -> rate).
+    basis: Literal["fixed", "lpr"] = "fixed"
     annual_rate: Rate = Decimal("0.24")
+    lpr_multiple: Annotated[Decimal, Field(gt=0, le=10)] = Decimal("4")
+    lpr: dict[date, Rate] = Field(default_factory=dict)
     per_borrower: Money = Decimal("300000.00")
     per_household: Money = Decimal("200000.00")
     income_fraction: Rate = Decimal("0.3333")
     # Co-lending: the lender's own funds carry at least this share of every loan.
     min_own_share: Share = Decimal("0.30")
+
+    @model_validator(mode="after")
+    def _lpr_table(self) -> Caps:
+        if self.basis == "lpr" and not self.lpr:
+            raise ValueError("basis 'lpr' needs the [caps.lpr] table (date = rate)")
+        return self
+
+    def rate_cap(self, on: date) -> Decimal:
+        """The cap in force on ``on``; ``None``-free: raises ``LookupError`` when the
+        LPR table has nothing published on or before that date."""
+        if self.basis == "fixed":
+            return self.annual_rate
+        published = [day for day in self.lpr if day <= on]
+        if not published:
+            raise LookupError(f"no LPR published on or before {on}")
+        return self.lpr[max(published)] * self.lpr_multiple
+
+
+class Lifecycle(_Section):
+    """Loan lifecycle rules that are the tenant's to set (docs/lifecycle.md)."""
+
+    # Days before a due date that end of day raises ``loan.due_soon``.
+    reminder_days: int = Field(3, ge=0, le=31)
+    # Five-tier classification: the first day past due of each tier but "normal".
+    special_mention_from: int = Field(1, ge=1)
+    substandard_from: int = Field(91, ge=1)
+    doubtful_from: int = Field(271, ge=1)
+    loss_from: int = Field(361, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Lifecycle:
+        tiers = (
+            self.special_mention_from,
+            self.substandard_from,
+            self.doubtful_from,
+            self.loss_from,
+        )
+        if list(tiers) != sorted(set(tiers)):
+            raise ValueError("classification thresholds must rise: special mention < … < loss")
+        return self
 
 
 class Crypto(_Section):
@@ -176,6 +230,7 @@ class Settings(BaseSettings):
     plugins: Plugins = Plugins()
     keys: Keys = Keys()
     caps: Caps = Caps()
+    lifecycle: Lifecycle = Lifecycle()
     crypto: Crypto = Crypto()
     backup: Backup = Backup()
     auth: Auth = Auth()

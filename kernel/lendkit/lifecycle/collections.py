@@ -1145,11 +1145,8 @@ def case_view(session: Session, loan_id: int) -> dict[str, Any]:
 def _usernames(session: Session, ids: set[int]) -> Mapping[int, str]:
     if not ids:
         return {}
-    return dict(
-        session.execute(select(StaffUser.id, StaffUser.username).where(StaffUser.id.in_(ids)))
-        .tuples()
-        .all()
-    )
+    rows = session.execute(select(StaffUser.id, StaffUser.username).where(StaffUser.id.in_(ids)))
+    return {staff_id: username for staff_id, username in rows}
 
 
 def _case_view(found: CollectionCase, names: Mapping[int, str]) -> dict[str, Any]:

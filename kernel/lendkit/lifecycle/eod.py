@@ -31,7 +31,8 @@ first day ever may start anywhere). Per loan, for business date ``D``:
    the grace days), bucket and classification are recomputed; changes go to the loan's
    history and out as events (``loan.overdue``, ``loan.cured`` is the
    repayment's, ``loan.bucket_changed``, ``loan.classified``), and the
-   instalment falling due in ``REMINDER_DAYS`` days raises ``loan.due_soon``.
+   instalment falling due in ``[lifecycle] reminder_days`` days (3) raises
+   ``loan.due_soon``. Classification thresholds are ``[lifecycle]`` settings.
 """
 
 from __future__ import annotations
@@ -61,15 +62,16 @@ from lendkit.errors import ConflictError
 from lendkit.lifecycle import overdue
 from lendkit.lifecycle.models import RUNNING, EodChunk, EodRun, Instalment, Loan, LoanEvent
 from lendkit.models import OutboxEvent
+from lendkit.settings import Lifecycle
 
 if TYPE_CHECKING:
     from lendkit.runtime import Runtime
 
-__all__ = ["REMINDER_DAYS", "Progress", "Summary", "plan", "process_chunk", "run"]
+__all__ = ["Progress", "Summary", "plan", "process_chunk", "run"]
 
-REMINDER_DAYS = 3
 OWN_INCOME = frozenset(colending.INCOME.values())
 CHUNK_SIZE = 2000
+DEFAULT_RULES = Lifecycle()
 
 Progress = Callable[[int, int], None]  # (chunks done, chunks in all)
 
@@ -167,7 +169,7 @@ def _funders(session: Session, first: int, last: int) -> dict[int, list[Funder]]
     return found
 
 
-def _penalty_rules(session: Session) -> dict[str, Agreement]:
+def _agreements(session: Session) -> dict[str, Agreement]:
     return {
         code: Agreement(penalty=rule, fees=fees)  # type: ignore[arg-type]
         for code, rule, fees in session.execute(
@@ -216,8 +218,11 @@ class _Row:
         return (self.interest_accrued, self.fee_accrued, self.status)
 
 
-def process_chunk(session: Session, day: date, first: int, last: int) -> dict[str, int]:
+def process_chunk(
+    session: Session, day: date, first: int, last: int, rules: Lifecycle = DEFAULT_RULES
+) -> dict[str, int]:
     """End of day for the running loans with ids in ``first..last``, in this transaction."""
+    classes = overdue.classes_of(rules)
     loans = {
         row.id: _Loan(*row, rows=[])
         for row in session.execute(
@@ -261,7 +266,7 @@ def process_chunk(session: Session, day: date, first: int, last: int) -> dict[st
             rows.append(row)
             loans[row.loan_id].rows.append(row)
     funders = _funders(session, first, last)
-    rules = _penalty_rules(session)
+    agreements = _agreements(session)
     lines: list[Line] = []
     history: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
@@ -270,8 +275,10 @@ def process_chunk(session: Session, day: date, first: int, last: int) -> dict[st
     rows_before = [row.state() for row in rows]
     for loan in loans.values():
         shares = funders.get(loan.id) or [Funder(colending.OWN, Decimal(1))]
-        lines += _day_of(loan, day, shares, _agreement(shares, rules), counts, events)
-        _standing(loan, day, counts, history, events)
+        lines += _day_of(
+            loan, day, shares, _agreement(shares, agreements), rules.reminder_days, counts, events
+        )
+        _standing(loan, day, classes, counts, history, events)
     counts["loans"] = len(loans)
     counts["lines"] = post_lines(
         session,
@@ -343,6 +350,7 @@ def _day_of(
     day: date,
     funders: Sequence[Funder],
     agreement: Agreement,
+    reminder_days: int,
     counts: dict[str, int],
     events: list[dict[str, Any]],
 ) -> list[Line]:
@@ -368,7 +376,7 @@ def _day_of(
                 row.fee_accrued = row.fee
             loan.next_period = row.period + 1
             counts["fell_due"] += 1
-        if row.status == "pending" and row.due_date == day + timedelta(days=REMINDER_DAYS):
+        if row.status == "pending" and row.due_date == day + timedelta(days=reminder_days):
             events.append(_event("loan.due_soon", loan, day, period=row.period))
         if row.status == "due" and (day - row.due_date).days > loan.grace_days:
             row.status = "overdue"
@@ -387,6 +395,7 @@ def _day_of(
 def _standing(
     loan: _Loan,
     day: date,
+    classes: Sequence[tuple[int, str]],
     counts: dict[str, int],
     history: list[dict[str, Any]],
     events: list[dict[str, Any]],
@@ -399,7 +408,7 @@ def _standing(
     changes = (
         ("overdue" if status == "overdue" else "active", "status", status),
         ("bucket_changed", "bucket", overdue.bucket_of(loan.dpd)),
-        ("classified", "classification", overdue.classify(loan.dpd)),
+        ("classified", "classification", overdue.classify(loan.dpd, classes)),
     )
     for kind, attribute, value in changes:
         before = getattr(loan, attribute)
@@ -446,7 +455,9 @@ def _claim_and_process(runtime: Runtime, day: date) -> bool:
         ).first()
         if chunk is None:
             return False
-        chunk.counts = process_chunk(session, day, chunk.first_loan_id, chunk.last_loan_id)
+        chunk.counts = process_chunk(
+            session, day, chunk.first_loan_id, chunk.last_loan_id, runtime.settings.lifecycle
+        )
         chunk.done_at = utcnow()
     return True
 

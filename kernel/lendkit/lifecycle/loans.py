@@ -127,8 +127,8 @@ def book(
         upfront_fee=terms.upfront_fee,
         instalment_fee=terms.instalment_fee,
     )
-    cap = runtime.settings.caps.annual_rate
-    check_rate_cap(annualized_rate(schedule), runtime.settings)
+    check_rate_cap(annualized_rate(schedule), runtime.settings, on=business_date)
+    cap = runtime.settings.caps.rate_cap(business_date)
     if terms.upfront_fee and funders and any(f.source != colending.OWN for f in funders):
         raise ValidationFailed(
             "合作出资贷款暂不支持前置费用 / upfront fees are not supported on co-lent loans yet",
@@ -196,6 +196,7 @@ def disburse(
             "it cannot be disbursed",
             code="loan_not_disbursable",
         )
+    _check_borrower_cap(session, runtime, loan)
     order = payments.request_disbursement(
         session,
         runtime,
@@ -215,6 +216,25 @@ def disburse(
             order_no=order.order_no,
         )
     return order
+
+
+def _check_borrower_cap(session: Session, runtime: Runtime, loan: Loan) -> None:
+    """The borrower's loans still owing, this one included, stay within
+    ``[caps] per_borrower`` (checked again here: applications may have raced)."""
+    owing = session.scalar(
+        select(func.coalesce(func.sum(Loan.principal), 0)).where(
+            Loan.borrower_id == loan.borrower_id,
+            Loan.id != loan.id,
+            Loan.status.in_((LoanStatus.DISBURSING, LoanStatus.ACTIVE, LoanStatus.OVERDUE)),
+        )
+    )
+    cap = runtime.settings.caps.per_borrower
+    if money(owing or 0) + loan.principal > cap:
+        raise ConflictError(
+            f"借款人在贷余额将超过上限 {cap} 元 / the borrower's loans would exceed the cap of "
+            f"{cap} per borrower",
+            code="borrower_cap_exceeded",
+        )
 
 
 def activate(session: Session, loan_id: int, disbursed_on: date) -> Loan:

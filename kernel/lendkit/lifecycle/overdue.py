@@ -4,7 +4,8 @@ Days past due (DPD) count from the due date of the oldest unpaid
 instalment. Buckets follow the industry's M-notation; the classification
 follows the 2023 rules on financial assets' risk classification (金融资产风险
 分类办法): overdue more than 90 days is at least substandard, more than 270
-doubtful, more than 360 loss. Thresholds are the lower bound of each tier.
+doubtful, more than 360 loss. Thresholds are the lower bound of each tier;
+a tenant sets its own classification thresholds in ``[lifecycle]``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-__all__ = ["BUCKETS", "CLASSES", "bucket_of", "classify", "penalty_rate"]
+if TYPE_CHECKING:
+    from lendkit.settings import Lifecycle
+
+__all__ = ["BUCKETS", "CLASSES", "bucket_of", "classes_of", "classify", "penalty_rate"]
 
 BUCKETS: Final[tuple[tuple[int, str], ...]] = (
     (0, "M0"),  # current
@@ -40,8 +44,19 @@ def bucket_of(dpd: int) -> str:
     return _tier(dpd, BUCKETS)
 
 
-def classify(dpd: int) -> str:
-    return _tier(dpd, CLASSES)
+def classify(dpd: int, classes: Sequence[tuple[int, str]] = CLASSES) -> str:
+    return _tier(dpd, classes)
+
+
+def classes_of(settings: Lifecycle) -> tuple[tuple[int, str], ...]:
+    """The tenant's classification thresholds (``[lifecycle]``) as a table."""
+    return (
+        (0, "normal"),
+        (settings.special_mention_from, "special_mention"),
+        (settings.substandard_from, "substandard"),
+        (settings.doubtful_from, "doubtful"),
+        (settings.loss_from, "loss"),
+    )
 
 
 def penalty_rate(annual_rate: Decimal, multiplier: Decimal, cap: Decimal) -> tuple[Decimal, bool]:

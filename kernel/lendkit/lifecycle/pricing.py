@@ -132,15 +132,27 @@ def annualized_rate(schedule: Schedule) -> AnnualizedRate:
     )
 
 
-def check_rate_cap(rate: AnnualizedRate, settings: Settings | None = None) -> None:
+def check_rate_cap(
+    rate: AnnualizedRate, settings: Settings | None = None, on: date | None = None
+) -> None:
     """Refuse an offer whose ``apr_irr`` is above the tenant's cap.
 
-    The cap is ``settings.caps.annual_rate`` (24 % without settings). The
-    comparison is on the disclosed figure (4 decimals): an offer shown at
-    exactly the cap passes. Raises :class:`~lendkit.errors.ValidationFailed`
-    with code ``rate_above_cap``.
+    The cap is ``settings.caps.rate_cap(on)``: the fixed ``annual_rate``
+    (24 % without settings), or a multiple of the LPR in force on ``on``
+    (today by default). The comparison is on the disclosed figure (4
+    decimals): an offer shown at exactly the cap passes. Raises
+    :class:`~lendkit.errors.ValidationFailed` with code ``rate_above_cap``
+    (or ``rate_cap_unknown`` when no LPR was published by that date).
     """
-    cap = settings.caps.annual_rate if settings is not None else DEFAULT_RATE_CAP
+    if settings is None:
+        cap = DEFAULT_RATE_CAP
+    else:
+        try:
+            cap = settings.caps.rate_cap(on or date.today())
+        except LookupError as exc:
+            raise ValidationFailed(
+                f"上限利率未知：{exc} / the rate cap is unknown: {exc}", code="rate_cap_unknown"
+            ) from None
     if rate.apr_irr > cap:
         shown, limit = _percent(rate.apr_irr), _percent(cap)
         raise ValidationFailed(

@@ -90,7 +90,9 @@ def contract(merchant, request_no="DEMO-20260115-00000042-S01", pdf=None) -> Con
         title="借款合同 Loan Agreement DEMO-20260115-00000042",
         pdf=pdf,
         sm3=signing.sm3_hex(pdf),
-        signer=ContractSigner(borrower_id=7, name="张三丰", id_number=ID_NUMBER, phone="13812345678"),
+        signer=ContractSigner(
+            borrower_id=7, name="张三丰", id_number=ID_NUMBER, phone="13812345678"
+        ),
         callback_base_url=merchant.base,
     )
 
@@ -102,13 +104,18 @@ def test_it_passes_the_conformance_check(database_url):
 def test_the_stamp_is_an_incremental_update_marked_not_legally_valid():
     original = a_pdf()
     signed = stamp(
-        original, title="Contract 42", signer="张* (1101**********123X)", sign_ref="ESB1",
+        original,
+        title="Contract 42",
+        signer="张* (1101**********123X)",
+        sign_ref="ESB1",
         signed_at="2026-01-15T10:00:00+08:00",
-    )  # fmt: skip
+    )
 
-    assert signed.startswith(original) and len(signed) > len(original)
+    assert signed.startswith(original)
+    assert len(signed) > len(original)
     pages = PdfReader(io.BytesIO(signed)).pages
-    assert len(pages) == 2 and "Loan agreement 42" in pages[0].extract_text()
+    assert len(pages) == 2
+    assert "Loan agreement 42" in pages[0].extract_text()
     words = pages[1].extract_text()
     for expected in ("不具法律效力", "NOT LEGALLY VALID", "ESB1", signing.sm3_hex(original)):
         assert expected in words
@@ -124,7 +131,7 @@ def test_the_vendor_signs_and_calls_back_signed_twice_and_retries(vendor, mercha
     assert "NOT LEGALLY VALID" in httpx.get(ticket.sign_url).text
     wait_for(lambda: len([r for r in merchant.received]) >= 3, timeout=10)
     assert [status for _, status in vendor.callback_log][:3] == [500, 200, 200]
-    headers, body = merchant.received[-1]
+    headers, _body = merchant.received[-1]
     assert headers["Content-Type"] == "application/json"
     # Every delivery is signed by the vendor and reads as the same result.
     results = [
@@ -140,10 +147,13 @@ def test_the_vendor_signs_and_calls_back_signed_twice_and_retries(vendor, mercha
         ("DEMO-20260115-00000042-S01", "signed", ticket.reference, True)
     }
     signed = results[0].signed_pdf
-    assert signed.startswith(agreement.pdf) and len(signed) > len(agreement.pdf)
+    assert signed.startswith(agreement.pdf)
+    assert len(signed) > len(agreement.pdf)
     # The vendor was given only the masked name and ID number.
     stamped = PdfReader(io.BytesIO(signed)).pages[-1].extract_text()
-    assert "张*" in stamped and "1101**********123X" in stamped and ID_NUMBER not in stamped
+    assert "张*" in stamped
+    assert "1101**********123X" in stamped
+    assert ID_NUMBER not in stamped
 
 
 def test_the_vendor_is_idempotent_by_request_number(vendor, merchant):
@@ -151,9 +161,8 @@ def test_the_vendor_is_idempotent_by_request_number(vendor, merchant):
     pdf = a_pdf()
     first = plugin.sign_contract(contract=contract(merchant, pdf=pdf), settings=Settings())
     again = plugin.sign_contract(contract=contract(merchant, pdf=pdf), settings=Settings())
-    assert again.reference == first.reference and list(vendor.signings) == [
-        "DEMO-20260115-00000042-S01"
-    ]
+    assert again.reference == first.reference
+    assert list(vendor.signings) == ["DEMO-20260115-00000042-S01"]
     with pytest.raises(RuntimeError, match="409"):
         plugin.sign_contract(contract=contract(merchant, pdf=a_pdf("other")), settings=Settings())
 
@@ -207,7 +216,8 @@ def test_without_a_configured_vendor_the_plugin_starts_its_own(monkeypatch, merc
     for name in (plugin.URL_ENV, plugin.MERCHANT_ENV, plugin.SECRET_ENV):
         monkeypatch.delenv(name, raising=False)
     where = plugin.endpoint()
-    assert where.url.startswith("http://127.0.0.1:") and plugin.endpoint() == where
+    assert where.url.startswith("http://127.0.0.1:")
+    assert plugin.endpoint() == where
     ticket = plugin.sign_contract(contract=contract(merchant), settings=Settings())
     wait_for(lambda: merchant.received, timeout=10)
     headers, body = merchant.received[0]
