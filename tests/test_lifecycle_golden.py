@@ -3,11 +3,14 @@ the real lifecycle functions and end of day, on every backend, against the
 figures worked out in each file's comments; the books balance after each step.
 
 A scenario has a ``[loan]`` and ``[[steps]]``; a step is ``eod_through`` (run
-end of day up to that date), ``repay`` or ``prepay`` (an amount collected
-``on`` a date, allocated or used to settle), and ``expect``: the loan's
-``status``, ``dpd``, ``bucket``, ``classification``; the journal's receivables
-``loan_principal``, ``loan_interest``, ``loan_penalty``; and for a payment its
-``principal``, ``interest``, ``penalty`` and ``credit``.
+end of day up to that date), ``repay``, ``prepay`` or ``prepay_part`` (an
+amount collected ``on`` a date, allocated, used to settle, or paid early with
+``mode`` ``reduce`` or ``shorten``), and ``expect``: the loan's ``status``,
+``dpd``, ``bucket``, ``classification``; the journal's receivables
+``loan_principal``, ``loan_interest``, ``loan_penalty``; the schedule's
+``next_payment`` (what the next open instalment still asks) and
+``instalments_left``; and for a payment its ``principal``, ``interest``,
+``penalty`` and ``credit``.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from lendkit.clearing import ledger
 from lendkit.lifecycle import eod, loans
-from lendkit.lifecycle.models import Loan
+from lendkit.lifecycle.models import Instalment, Loan
 from lendkit.lifecycle.testing import add_capital, borrower, disbursed_loan
 
 SCENARIOS = sorted((Path(__file__).parent / "golden" / "lifecycle").glob("*.toml"))
@@ -58,7 +62,7 @@ def test_scenario(runtime, path):
                 day += timedelta(days=1)
                 eod.run(runtime, day)
         else:
-            kind = "repay" if "repay" in step else "prepay"
+            kind = next(k for k in ("repay", "prepay", "prepay_part") if k in step)
             amount = Decimal(step[kind])
             with runtime.sessions.begin() as session:
                 ledger.post(
@@ -71,7 +75,12 @@ def test_scenario(runtime, path):
                         ledger.Line.credit("borrower_suspense", amount, loan_id=loan_id),
                     ],
                 )
-                apply = loans.allocate if kind == "repay" else loans.prepay
+                options = {"mode": step["mode"]} if kind == "prepay_part" else {}
+                apply = {
+                    "repay": loans.allocate,
+                    "prepay": loans.prepay,
+                    "prepay_part": loans.prepay_part,
+                }[kind]
                 paid = apply(
                     session,
                     loan_id,
@@ -79,11 +88,28 @@ def test_scenario(runtime, path):
                     channel="sandbox",
                     idempotency_key=f"collect-{n}",
                     business_date=step["on"],
+                    **options,
                 )
         with runtime.read_sessions() as session:
             loan = session.get(Loan, loan_id)
             found = {field: getattr(loan, field) for field in LOAN_FIELDS}
             found |= {k: str(v) for k, v in loans.outstanding(session, loan_id).items()}
+            open_rows = session.scalars(
+                select(Instalment)
+                .where(Instalment.loan_id == loan_id, Instalment.status.in_(loans.OPEN_ROWS))
+                .order_by(Instalment.period)
+            ).all()
+            found["instalments_left"] = len(open_rows)
+            found["next_payment"] = str(
+                open_rows[0].principal
+                + open_rows[0].interest
+                + open_rows[0].fee
+                - open_rows[0].paid_principal
+                - open_rows[0].paid_interest
+                - open_rows[0].paid_fee
+                if open_rows
+                else Decimal("0.00")
+            )
             assert ledger.trial_balance(session).balanced
         if paid is not None:
             found |= {
@@ -98,4 +124,4 @@ def test_scenario(runtime, path):
 
 def test_every_kind_of_step_is_covered():
     steps = [s for p in SCENARIOS for s in tomllib.loads(p.read_text("utf-8"))["steps"]]
-    assert {"eod_through", "repay", "prepay"} <= {k for s in steps for k in s}
+    assert {"eod_through", "repay", "prepay", "prepay_part"} <= {k for s in steps for k in s}

@@ -157,9 +157,9 @@ def test_write_off_needs_a_second_person_and_splits_the_loss(runtime):
         )
     with runtime.read_sessions() as session:
         assert ledger.balance(session, "recoveries") == -D("300.00")
-        assert ledger.balance(session, "funding_capital:bank") == -D("1000000") + owed[
-            "bank"
-        ] - D("700.00")
+        assert ledger.balance(session, "funding_capital:bank") == -D("1000000") + owed["bank"] - D(
+            "700.00"
+        )
     assert _balanced(runtime)
 
 

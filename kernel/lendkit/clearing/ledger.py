@@ -334,8 +334,9 @@ def post(
         for line, amount in zip(lines, amounts, strict=True)
     ]
     drawn = _drawn(lines, amounts, ids)
+    current: dict[_Part, Decimal] | None = None
     if session.get_bind().dialect.name == "postgresql":
-        entry = _write_postgresql(session, header, rows, moved, _lock_keys(drawn))
+        entry, current = _write_postgresql(session, header, rows, moved, drawn)
     else:
         entry = _write(session, header, rows, moved)  # SQLite: one writer at a time, no locks
     if entry is None:  # posted before, or just now by a concurrent transaction
@@ -343,7 +344,7 @@ def post(
         if existing is None:
             raise ConflictError(f"idempotency key {idempotency_key!r} is being posted")
         return _the_same_or_conflict(session, existing, lines)
-    _refuse_overdrafts(session, drawn)
+    _refuse_overdrafts(session, drawn, current)
     return entry
 
 
@@ -423,13 +424,16 @@ def _write_postgresql(
     header: dict[str, Any],
     rows: list[dict[str, Any]],
     moved: dict[int, Decimal],
-    lock_keys: list[str],
-) -> JournalEntry | None:
-    """Entry, lines, balances and locks: one round trip (see ``_POST_PG``)."""
+    drawn: dict[_Part, tuple[str, AccountKind]],
+) -> tuple[JournalEntry | None, dict[_Part, Decimal] | None]:
+    """Entry, lines, balances and locks (see ``_POST_PG``), then the balances
+    of the drawn parts (see ``_BALANCES_PG``): two statements, pipelined in
+    one round trip. The second starts after the first has ended, locks
+    taken, so it sees what any other holder of those locks committed."""
     balances = [(a, amount) for a, amount in sorted(moved.items()) if amount]
-    found = (
-        _driver(session)
-        .execute(
+    driver = _driver(session)
+    with driver.pipeline():
+        written = driver.execute(
             _POST_PG,
             {
                 **header,
@@ -440,17 +444,22 @@ def _write_postgresql(
                 "bucket": session.info.setdefault(_BUCKET, secrets.randbelow(BUCKETS)),
                 "moved_accounts": [a for a, _ in balances],
                 "moved": [amount for _, amount in balances],
-                "lock_keys": lock_keys,
+                "lock_keys": _lock_keys(drawn),
             },
             prepare=True,
         )
-        .fetchone()
-    )
+        read = (
+            driver.execute(_BALANCES_PG, _balance_parameters(drawn), prepare=True)
+            if drawn
+            else None
+        )
+        found = written.fetchone()
+        current = _balance_rows(read.fetchall()) if read is not None else None
     if found is None:
-        return None
+        return None, None
     # The rows are written: hand back the entry without reading it again (its
     # lines load when first asked for).
-    return _persistent(session, JournalEntry(id=found[0], **header))
+    return _persistent(session, JournalEntry(id=found[0], **header)), current
 
 
 def _persistent(session: Session, row: _Row) -> _Row:
@@ -495,7 +504,11 @@ def _lock_keys(drawn: dict[_Part, tuple[str, AccountKind]]) -> list[str]:
     return sorted(keys)
 
 
-def _refuse_overdrafts(session: Session, drawn: dict[_Part, tuple[str, AccountKind]]) -> None:
+def _refuse_overdrafts(
+    session: Session,
+    drawn: dict[_Part, tuple[str, AccountKind]],
+    current: dict[_Part, Decimal] | None = None,
+) -> None:
     """Refuse the posting if it took a drawn part below zero.
 
     On PostgreSQL the posting's statement took a transaction-level advisory
@@ -507,9 +520,7 @@ def _refuse_overdrafts(session: Session, drawn: dict[_Part, tuple[str, AccountKi
     """
     if not drawn:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        current = _balances_postgresql(session, drawn)
-    else:
+    if current is None:
         current = _balances(session, drawn)
     for part, (code, kind) in drawn.items():
         balance_ = current.get(part, ZERO)
@@ -534,25 +545,17 @@ WHERE b.account_id = ANY(%(accounts)s::integer[]) GROUP BY b.account_id
 """
 
 
-def _balances_postgresql(
-    session: Session, drawn: dict[_Part, tuple[str, AccountKind]]
-) -> dict[_Part, Decimal]:
-    """The drawn parts' balances: one round trip, a text the server prepares once."""
+def _balance_parameters(drawn: dict[_Part, tuple[str, AccountKind]]) -> dict[str, list[int]]:
     loans = [(a, loan) for a, by_loan, loan in drawn if by_loan and loan is not None]
-    rows = (
-        _driver(session)
-        .execute(
-            _BALANCES_PG,
-            {
-                "loan_accounts": [a for a, _ in loans],
-                "loans": [loan for _, loan in loans],
-                "loanless": [a for a, by_loan, loan in drawn if by_loan and loan is None],
-                "accounts": [a for a, by_loan, _ in drawn if not by_loan],
-            },
-            prepare=True,
-        )
-        .fetchall()
-    )
+    return {
+        "loan_accounts": [a for a, _ in loans],
+        "loans": [loan for _, loan in loans],
+        "loanless": [a for a, by_loan, loan in drawn if by_loan and loan is None],
+        "accounts": [a for a, by_loan, _ in drawn if not by_loan],
+    }
+
+
+def _balance_rows(rows: Sequence[tuple[Any, ...]]) -> dict[_Part, Decimal]:
     return {(a, by_loan, loan): money(total or 0) for a, by_loan, loan, total in rows}
 
 

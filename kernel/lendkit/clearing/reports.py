@@ -21,9 +21,11 @@ Fund pool (``fund_pool:<source>``):
 * **other** — anything else (corrections).
 
 Channel (``channel_in_transit:<channel>``): reserved (from pools), paid out
-(to borrowers), collected (from borrowers), settled (back to pools), other;
-``channel_fees`` are the fees on the channel's statement for the day (for
-information: they are not booked yet).
+(to borrowers), collected (from borrowers), settled (back to pools), fees
+booked (the channel's fees, posted by reconciliation against
+``channel_fee_expense``), other; ``channel_fees`` are the fees on the
+statement of the day's latest reconciliation, for comparison: once that
+reconciliation has run, the two are equal.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from sqlalchemy.orm import Session
 from lendkit.clearing.funding import FundingSource
 from lendkit.clearing.ledger import Account, JournalEntry, JournalLine
 from lendkit.clearing.money import ZERO, money
-from lendkit.clearing.reconcile import ChannelStatement, ChannelStatementLine
+from lendkit.clearing.reconcile import ReconRun
 
 if TYPE_CHECKING:
     from lendkit.runtime import Runtime
@@ -88,13 +90,21 @@ class ChannelFlow:
     paid_out: Decimal = ZERO
     collected: Decimal = ZERO
     settled: Decimal = ZERO
+    fees_booked: Decimal = ZERO
     other: Decimal = ZERO
     closing: Decimal = ZERO
     channel_fees: Decimal = ZERO
 
     @property
     def ties(self) -> bool:
-        moved = self.reserved + self.collected + self.other - self.paid_out - self.settled
+        moved = (
+            self.reserved
+            + self.collected
+            + self.other
+            - self.paid_out
+            - self.settled
+            - self.fees_booked
+        )
         return self.opening + moved == self.closing
 
 
@@ -200,6 +210,8 @@ def fund_flow(session: Session, business_date: date) -> FundFlow:
                 movement.paid_out -= amount
             elif "borrower_suspense" in others:
                 movement.collected += amount
+            elif "channel_fee_expense" in others:
+                movement.fees_booked -= amount
             else:
                 movement.other += amount
         elif kind in COMPONENTS and "borrower_suspense" in others and funder:
@@ -228,6 +240,7 @@ def fund_flow(session: Session, business_date: date) -> FundFlow:
             + movement.other
             - movement.paid_out
             - movement.settled
+            - movement.fees_booked
         )
     return FundFlow(
         business_date,
@@ -237,18 +250,14 @@ def fund_flow(session: Session, business_date: date) -> FundFlow:
 
 
 def _channel_fees(session: Session, day: date) -> dict[str, Decimal]:
-    """Fees on each channel's latest statement of the day."""
+    """Fees on the statement of each channel's latest reconciliation of the day
+    (the statement whose fees the books follow: see reconcile.book_fees)."""
     latest = (
-        select(func.max(ChannelStatement.id))
-        .where(ChannelStatement.business_date == day)
-        .group_by(ChannelStatement.channel)
+        select(func.max(ReconRun.id))
+        .where(ReconRun.business_date == day)
+        .group_by(ReconRun.channel)
     )
-    rows = session.execute(
-        select(ChannelStatement.channel, func.coalesce(func.sum(ChannelStatementLine.fee), 0))
-        .join(ChannelStatementLine, ChannelStatementLine.statement_id == ChannelStatement.id)
-        .where(ChannelStatement.id.in_(latest))
-        .group_by(ChannelStatement.channel)
-    )
+    rows = session.execute(select(ReconRun.channel, ReconRun.fees).where(ReconRun.id.in_(latest)))
     return {name: money(total) for name, total in rows}
 
 
@@ -345,10 +354,11 @@ DEFAULT_TEMPLATE = """<!doctype html>
 {% endfor %}</table>
 <h2>支付通道 Channels</h2>
 <table><tr><th>channel</th><th>opening 期初</th><th>reserved 备付</th><th>paid out 放款</th>
-<th>collected 代扣</th><th>settled 回款</th><th>other 其他</th><th>closing 期末</th><th>fees 通道费</th></tr>
+<th>collected 代扣</th><th>settled 回款</th><th>fees booked 通道费入账</th><th>other 其他</th>
+<th>closing 期末</th><th>statement fees 对账单通道费</th></tr>
 {% for c in report.channels %}<tr><td>{{ c.channel }}</td>
-{% for v in (c.opening, c.reserved, c.paid_out, c.collected, c.settled, c.other, c.closing,
-  c.channel_fees) %}<td>{{ "{:,.2f}".format(v) }}</td>{% endfor %}</tr>
+{% for v in (c.opening, c.reserved, c.paid_out, c.collected, c.settled, c.fees_booked, c.other,
+  c.closing, c.channel_fees) %}<td>{{ "{:,.2f}".format(v) }}</td>{% endfor %}</tr>
 {% endfor %}</table>
 </body></html>
 """

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -610,6 +610,145 @@ def prepay(
         credit=str(credit),
     )
     return Allocation(due, credit, True)
+
+
+Reamortize = Literal["shorten", "reduce"]
+
+
+def prepay_part(
+    session: Session,
+    loan_id: int,
+    amount: Decimal,
+    *,
+    mode: Reamortize,
+    channel: str,
+    idempotency_key: str,
+    business_date: date,
+) -> Allocation:
+    """Pay ``amount`` of principal early and lay out the rest of the schedule again.
+
+    The current instalment is paid as scheduled (its interest in full, as for
+    any instalment paid before its due date) and ``amount`` beyond it goes to
+    principal; the instalments after it are rebuilt on the lower balance
+    with the loan's method and rate, on the same due dates: ``reduce`` keeps
+    their number and lowers the payment, ``shorten`` keeps the payment and
+    drops the last ones (``cancelled``). The old schedule is kept in the
+    loan's history (``reamortized``). Nothing overdue may be left
+    (``settle_overdue_first``); paying everything is :func:`prepay`.
+    """
+    loan = locked(session, loan_id)
+    done = session.scalar(
+        select(ledger.JournalEntry).where(
+            ledger.JournalEntry.idempotency_key == f"{idempotency_key}:allocate"
+        )
+    )
+    if done is not None:  # a retry: the instalment's entry and the extra principal's
+        first = session.scalars(
+            select(ledger.JournalEntry).where(
+                ledger.JournalEntry.idempotency_key == f"{idempotency_key}:instalment:allocate"
+            )
+        ).one()
+        one, two = _allocation_of(first, ZERO, loan), _allocation_of(done, ZERO, loan)
+        return Allocation(
+            Repayment(
+                principal=one.repayment.principal + two.repayment.principal,
+                interest=one.repayment.interest,
+                penalty=one.repayment.penalty,
+                fees=one.repayment.fees,
+            ),
+            ZERO,
+            False,
+        )
+    rows = _open_rows(session, loan.id)
+    if loan.status != LoanStatus.ACTIVE or any(r.status != "pending" for r in rows):
+        raise ConflictError(
+            "请先还清逾期和到期款项 / pay what is due or overdue first",
+            code="settle_overdue_first",
+        )
+    current, later = rows[0], list(rows[1:])
+    owed_now = current.principal + current.interest + current.fee
+    extra = money(amount) - owed_now
+    balance_after = sum((r.principal for r in later), ZERO)
+    if extra <= 0 or extra >= balance_after:
+        raise ValidationFailed(
+            f"部分提前还款须多于本期应还 {owed_now} 元且少于结清金额 / a part prepayment must be "
+            f"more than this instalment's {owed_now} and less than settling the loan",
+            code="prepayment_amount_invalid",
+        )
+    paid = allocate(
+        session,
+        loan_id,
+        owed_now,
+        channel=channel,
+        idempotency_key=f"{idempotency_key}:instalment",
+        business_date=business_date,
+    )
+    if paid.credit:
+        raise ConflictError("the instalment did not take its amount", code="prepayment_failed")
+    remaining = balance_after - extra
+    old = [(r.period, str(r.principal), str(r.interest)) for r in later]
+    count = len(later) if mode == "reduce" else _shortened(loan, later, remaining)
+    fresh = build_schedule(
+        remaining,
+        count,
+        loan.annual_rate,
+        loan.method if loan.method != "bullet" else "interest-first",
+        start=current.due_date,
+        instalment_fee=loan.instalment_fee,
+    ).rows
+    for row, new in zip(later, [*fresh, *([None] * (len(later) - count))], strict=True):
+        if new is None:
+            row.principal = row.interest = row.fee = ZERO
+            row.status = "cancelled"
+        else:
+            row.principal, row.interest, row.fee = new.principal, new.interest, new.fee
+    later[0].principal += extra  # taken now, booked against the next instalment's row
+    later[0].paid_principal += extra
+    repayment = Repayment(principal=extra)
+    funders = funding.funders_of(session, loan.id)
+    _post_repayment(
+        session,
+        loan,
+        repayment,
+        funders,
+        funding.agreement_of(session, loan.id),
+        channel,
+        idempotency_key,
+        business_date,
+    )
+    record(
+        session,
+        loan,
+        "reamortized",
+        business_date,
+        mode=mode,
+        principal=str(extra),
+        periods=count,
+        old_schedule=old,
+    )
+    session.flush()
+    return Allocation(
+        Repayment(
+            principal=paid.repayment.principal + extra,
+            interest=paid.repayment.interest,
+            penalty=paid.repayment.penalty,
+            fees=paid.repayment.fees,
+        ),
+        ZERO,
+        False,
+    )
+
+
+def _shortened(loan: Loan, later: Sequence[Instalment], remaining: Decimal) -> int:
+    """How many instalments of at most the old payment repay ``remaining``."""
+    old_payment = later[0].principal + later[0].interest
+    for count in range(1, len(later) + 1):
+        rows = build_schedule(
+            remaining, count, loan.annual_rate, loan.method, start=later[0].start_date
+        ).rows
+        if max(r.principal + r.interest for r in rows) <= old_payment:
+            return count
+    return len(later)
 
 
 OPEN_ROWS = ("pending", "due", "overdue")
