@@ -21,11 +21,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 from lendkit.clearing import ledger
 from lendkit.lifecycle import eod, loans
 from lendkit.lifecycle.models import Instalment, Loan
 from lendkit.lifecycle.testing import add_capital, borrower, disbursed_loan
+from sqlalchemy import select
 
 SCENARIOS = sorted((Path(__file__).parent / "golden" / "lifecycle").glob("*.toml"))
 LOAN_FIELDS = ("status", "dpd", "bucket", "classification")
