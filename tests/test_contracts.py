@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import re
 from datetime import date
 from decimal import Decimal
@@ -176,7 +177,18 @@ def test_no_agreement_for_a_borrower_without_a_real_name(runtime):
     bilingual(caught.value.detail)
 
 
-def test_a_tenant_template_overrides_the_kit(make_tenant, tmp_path):
+class Collect(logging.Handler):
+    """What reaches the root logger, i.e. the tenant's log files."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(f"{record.name}: {record.getMessage()}")
+
+
+def test_a_tenant_template_overrides_the_kit(make_tenant):
     config = make_tenant()
     folder = config.parent / "templates" / "contracts"
     folder.mkdir(parents=True)
@@ -186,6 +198,8 @@ def test_a_tenant_template_overrides_the_kit(make_tenant, tmp_path):
         "<h1>阿克米小贷借款合同 ACME agreement</h1>"
         "<p>{{ contract_no }} {{ borrower.name }} APR {{ apr_irr }} / {{ apr_simple }}</p>"
         "{% for row in schedule %}<p>{{ row.period }} {{ row.payment }}</p>{% endfor %}"
+        # A font without Chinese glyphs: xhtml2pdf complains, quoting the name.
+        "<p style='font-family: Helvetica'>{{ borrower.name }}</p>"
         "</body></html>",
         encoding="utf-8",
     )
@@ -193,10 +207,13 @@ def test_a_tenant_template_overrides_the_kit(make_tenant, tmp_path):
 
     runtime = open_runtime()
     runtime.upgrade()
+    logs = Collect()
+    logging.getLogger().addHandler(logs)
     try:
         loan_id = book(runtime, 4)
         contract = prepared(runtime, loan_id)
     finally:
+        logging.getLogger().removeHandler(logs)
         runtime.close()
 
     words = pdf_text(contract.pdf_bytes)
@@ -208,6 +225,9 @@ def test_a_tenant_template_overrides_the_kit(make_tenant, tmp_path):
     assert (contract.template_origin, contract.template_version) == ("tenant", "acme-7")
     source = (folder / "loan_agreement.html").read_bytes()
     assert contract.template_sm3 == sm3(source).hex()
+    # Only a count reaches the logs, never the document's text (which names the borrower).
+    assert any("rendered with warnings" in message for message in logs.messages)
+    assert not any(NAME[0] in message for message in logs.messages)
 
 
 # -- The disbursement gate --------------------------------------------------------------
@@ -518,3 +538,44 @@ def test_a_borrower_reaches_only_his_own_agreement(app):
         assert (response.status_code, response.json()["code"]) == (404, "unknown_loan"), path
     with runtime.read_sessions() as session:
         assert session.scalar(select(func.count()).select_from(ContractSignature)) == 0
+
+
+def test_with_no_vendor_configured_the_plugin_signs_inside_the_app(app, monkeypatch):
+    """The demo's set-up: nothing to run besides the app."""
+    runtime, url = app
+    for name in ("ESIGN_SANDBOX_URL", "ESIGN_SANDBOX_MERCHANT", "ESIGN_SANDBOX_SECRET"):
+        monkeypatch.delenv(name)
+    loan_id = book(runtime, 17)
+    me = borrower_headers(runtime, borrower_of(runtime, loan_id))
+
+    started = httpx.post(f"{url}/api/borrowers/me/loans/{loan_id}/contract/sign", headers=me)
+    assert started.status_code == 202, started.text
+    wait_for(lambda: contract_status(url, me, loan_id)["status"] == "signed")
+    with runtime.read_sessions() as session:
+        assert contracts.require_signed(session, loan_id).sandbox
+
+
+def test_key_rotation_re_encrypts_the_agreements_and_keeps_their_digests(runtime):
+    from lendkit.crypto import rotation
+
+    loan_id = book(runtime, 18)
+    request_no = open_request(runtime, loan_id)
+    pdf = prepared(runtime, loan_id).pdf_bytes
+    result = SignatureResult(
+        request_no=request_no,
+        vendor="acme-sign",
+        reference="R1",
+        status="signed",
+        signed_pdf=signed_copy(pdf),
+    )
+    with runtime.sessions.begin() as session:
+        contracts.apply_signature_result(session, result)
+
+    rotated = rotation.rotate(runtime)
+
+    assert rotated.rows >= 1
+    after = prepared(runtime, loan_id)
+    assert after.pdf_bytes == pdf
+    assert after.signed_pdf_bytes == signed_copy(pdf)
+    with runtime.read_sessions() as session:
+        assert contracts.require_signed(session, loan_id).signed_sm3 == sm3(signed_copy(pdf)).hex()

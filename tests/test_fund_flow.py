@@ -9,9 +9,10 @@ from decimal import Decimal
 
 import openpyxl
 from click.testing import CliRunner
-from lendkit.clearing import colending, commands, funding, ledger, reports
+from lendkit.clearing import colending, commands, funding, ledger, reconcile, reports
 from lendkit.clearing.colending import Agreement, Funder, Repayment
 from lendkit.clearing.ledger import Line
+from lendkit.types import StatementLine
 
 D = Decimal
 DAY = date(2026, 11, 24)
@@ -162,14 +163,15 @@ def test_the_report_splits_the_day_by_funder_and_channel_and_ties_to_the_ledger(
     assert rows[6] == reports.CHANNEL_COLUMNS
     assert rows[7] == [
         "sandbox",
-        "1000.00",
-        "2000.00",
-        "3000.00",
-        "830.00",
-        "830.00",
-        "0.00",
-        "0.00",
-        "0.00",
+        "1000.00",  # opening
+        "2000.00",  # reserved
+        "3000.00",  # paid out
+        "830.00",  # collected
+        "830.00",  # settled
+        "0.00",  # fees booked
+        "0.00",  # other
+        "0.00",  # closing
+        "0.00",  # fees on the statement
     ]
 
     book = openpyxl.load_workbook(io.BytesIO(reports.to_xlsx(report)))
@@ -188,6 +190,40 @@ def test_the_report_splits_the_day_by_funder_and_channel_and_ties_to_the_ledger(
     assert "1,009,356.00" in page
     assert "<Bank A>" not in page
     assert "&lt;Bank A&gt;" in page
+
+
+def test_channel_fees_booked_by_reconciliation_are_their_own_column_and_the_report_ties(runtime):
+    book_a_day(runtime)
+    statement = [
+        StatementLine(DAY, "D_FF_1", "R1", "disburse", D("2000.00"), "succeeded", D("1.00")),
+        StatementLine(DAY, "C_FF_2", "R2", "collect", D("830.00"), "succeeded", D("0.50")),
+    ]
+    reconcile.reconcile(runtime, DAY, "sandbox", lines=statement)
+    # A corrected statement the same day: the difference is booked, the report follows.
+    statement.append(
+        StatementLine(DAY, "C_FF_3", "R3", "collect", D("10.00"), "succeeded", D("0.50"))
+    )
+    reconcile.reconcile(runtime, DAY, "sandbox", lines=statement)
+
+    with runtime.sessions() as session:
+        report = reports.fund_flow(session, DAY)
+        kept = dict(ledger.trial_balance(session, DAY).rows)
+        tomorrow = reports.fund_flow(session, DAY + timedelta(days=1))
+
+    [channel] = report.channels
+    assert (channel.fees_booked, channel.channel_fees) == (D("2.00"), D("2.00"))
+    assert (channel.other, channel.closing) == (D("0.00"), D("-2.00"))
+    assert report.ties
+    assert kept["channel_in_transit:sandbox"] == channel.closing
+    assert kept["channel_fee_expense"] == D("2.00")
+    assert all(p.closing == kept[f"fund_pool:{p.source}"] for p in report.pools)
+    [next_day] = tomorrow.channels
+    assert (next_day.opening, next_day.fees_booked, next_day.channel_fees) == (
+        D("-2.00"),
+        D("0.00"),
+        D("0.00"),
+    )
+    assert "2.00" in reports.to_html(report, runtime)
 
 
 def test_cli_writes_csv_and_html(runtime, tmp_path):

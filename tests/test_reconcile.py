@@ -142,10 +142,12 @@ def test_a_statement_with_every_kind_of_mismatch(tenant):
         assert row.open_exceptions == 5
         assert row.as_dict()["matched"] == 3
 
-    # Rerunning queues nothing twice.
+    # Rerunning queues nothing twice, and books the fees no second time.
     again = reconcile.reconcile(runtime, day, "sandbox")["sandbox"]
     assert again.id != run.id
     assert len(queue(runtime, day)) == 5
+    with runtime.sessions() as session:
+        assert reconcile.fees_booked(session, "sandbox", day) == (run.fees, 1)
 
 
 def test_resolutions_are_audited_and_post_balanced_entries(tenant):
@@ -342,3 +344,38 @@ def test_cli_reconciles_lists_and_resolves(tenant, lendkit_cli):
         assert session.scalar(
             select(AuditEntry.actor).where(AuditEntry.object == f"recon_exception:{exception.id}")
         ).startswith("cli:")
+
+
+def test_lines_of_one_order_merge_before_matching(tenant):
+    """A doubled payment adds up; a failed attempt beside a success is the success."""
+    runtime, day = tenant.runtime, tenant.day
+    doubled, retried, late_fail = (pay(runtime, "collect", "40.00") for _ in range(3))
+    settle(runtime, doubled, retried, late_fail)
+
+    def line(number, status="succeeded"):
+        return StatementLine(day, number, "R", "collect", D("40.00"), status, D("0.50"))
+
+    run = reconcile.reconcile(
+        runtime,
+        day,
+        "sandbox",
+        lines=[
+            line(doubled),
+            line(retried, "failed"),
+            line(late_fail),
+            line(doubled),
+            line(retried),
+            line(late_fail, "failed"),
+        ],
+    )["sandbox"]
+
+    assert (run.lines, run.matched, run.amount_mismatch, run.exceptions) == (6, 2, 1, 1)
+    assert run.matched_total == D("80.00")
+    [found] = queue(runtime, day).values()
+    assert (found.kind, found.order_no, found.statement_amount, found.ledger_amount) == (
+        "amount_mismatch",
+        doubled,
+        D("80.00"),
+        D("40.00"),
+    )
+    assert found.detail == "channel moved 80.00, order is for 40.00"

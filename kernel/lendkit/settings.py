@@ -135,6 +135,8 @@ class Caps(_Section):
 class Lifecycle(_Section):
     """Loan lifecycle rules that are the tenant's to set (docs/lifecycle.md)."""
 
+    # How long an approved application's offer stays open.
+    offer_ttl_days: int = Field(7, ge=1, le=90)
     # Days before a due date that end of day raises ``loan.due_soon``.
     reminder_days: int = Field(3, ge=0, le=31)
     # Five-tier classification: the first day past due of each tier but "normal".

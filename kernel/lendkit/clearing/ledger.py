@@ -426,37 +426,33 @@ def _write_postgresql(
     moved: dict[int, Decimal],
     drawn: dict[_Part, tuple[str, AccountKind]],
 ) -> tuple[JournalEntry | None, dict[_Part, Decimal] | None]:
-    """Entry, lines, balances and locks (see ``_POST_PG``), then the balances
-    of the drawn parts (see ``_BALANCES_PG``): two statements, pipelined in
-    one round trip. The second starts after the first has ended, locks
-    taken, so it sees what any other holder of those locks committed."""
+    """Entry, lines, balances and locks (see ``_POST_PG``); then, if the entry
+    draws on no-overdraft parts, their balances (``_BALANCES_PG``), read by a
+    statement that starts after the locks are held, so it sees what any
+    other holder of those locks committed."""
     balances = [(a, amount) for a, amount in sorted(moved.items()) if amount]
     driver = _driver(session)
-    with driver.pipeline():
-        written = driver.execute(
-            _POST_PG,
-            {
-                **header,
-                "accounts": [row["account_id"] for row in rows],
-                "amounts": [row["amount"] for row in rows],
-                "loans": [row["loan_id"] for row in rows],
-                "sources": [row["source"] for row in rows],
-                "bucket": session.info.setdefault(_BUCKET, secrets.randbelow(BUCKETS)),
-                "moved_accounts": [a for a, _ in balances],
-                "moved": [amount for _, amount in balances],
-                "lock_keys": _lock_keys(drawn),
-            },
-            prepare=True,
-        )
-        read = (
-            driver.execute(_BALANCES_PG, _balance_parameters(drawn), prepare=True)
-            if drawn
-            else None
-        )
-        found = written.fetchone()
-        current = _balance_rows(read.fetchall()) if read is not None else None
+    found = driver.execute(
+        _POST_PG,
+        {
+            **header,
+            "accounts": [row["account_id"] for row in rows],
+            "amounts": [row["amount"] for row in rows],
+            "loans": [row["loan_id"] for row in rows],
+            "sources": [row["source"] for row in rows],
+            "bucket": session.info.setdefault(_BUCKET, secrets.randbelow(BUCKETS)),
+            "moved_accounts": [a for a, _ in balances],
+            "moved": [amount for _, amount in balances],
+            "lock_keys": _lock_keys(drawn),
+        },
+        prepare=True,
+    ).fetchone()
     if found is None:
         return None, None
+    current = None
+    if drawn:
+        read = driver.execute(_BALANCES_PG, _balance_parameters(drawn), prepare=True)
+        current = _balance_rows(read.fetchall())
     # The rows are written: hand back the entry without reading it again (its
     # lines load when first asked for).
     return _persistent(session, JournalEntry(id=found[0], **header)), current

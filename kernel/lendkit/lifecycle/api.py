@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 import lendkit
 from lendkit.auth.principal import Principal, current
 from lendkit.errors import NotFoundError, ValidationFailed
-from lendkit.lifecycle import applications
+from lendkit.lifecycle import applications, loans
 from lendkit.lifecycle.application_models import Application
 from lendkit.runtime import Runtime
 from lendkit.types import ComplianceItem, Job
@@ -141,10 +141,13 @@ def accept_offer(
     application_id: FromPath[int],
     request: Request[Any, Any, Any],
     db_session: NamedDependency[Session],
+    runtime: NamedDependency[Runtime],
 ) -> dict[str, Any]:
-    """Accept my open offer (409 ``offer_expired`` once it has lapsed)."""
+    """Accept my open offer (409 ``offer_expired`` once it has lapsed): the loan
+    is booked on its terms (``loan_id``), ready for its contract."""
     principal, borrower_id = _me(request)
     app = applications.accept(db_session, borrower_id, application_id, actor=principal.actor)
+    loans.book_offer(db_session, runtime, app)
     return applications.application_view(db_session, app)
 
 

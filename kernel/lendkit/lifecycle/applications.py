@@ -11,7 +11,7 @@ application moves::
 
 An approved application carries an **offer**: the product's terms priced
 by :func:`~lendkit.lifecycle.pricing.quote`, within the tenant's rate cap,
-open for ``offer_ttl_days`` (7 by default). Accepting an offer after it
+open for ``[lifecycle] offer_ttl_days`` (7 by default). Accepting an offer after it
 expired is refused (409 ``offer_expired``); the ``application-offers`` job
 marks lapsed offers ``expired``. A loan is booked from an accepted offer
 by the contract step, which sets ``loan_id``.
@@ -70,7 +70,6 @@ from lendkit.settings import Settings
 from lendkit.types import Applicant, ProductSpec
 
 __all__ = [
-    "OFFER_TTL_DAYS",
     "OUTSTANDING_LOANS",
     "STATUSES",
     "KycRequired",
@@ -96,7 +95,6 @@ __all__ = [
 ]
 
 S = ApplicationStatus
-OFFER_TTL_DAYS: Final = 7
 SYSTEM_ACTOR: Final = "system:credit"
 # Loans whose principal counts against the caps.
 OUTSTANDING_LOANS: Final = (
@@ -379,24 +377,24 @@ def check_caps(
 
 
 def offer_ttl(settings: Settings) -> timedelta:
-    """How long an offer stays open: ``[credit] offer_ttl_days`` once the settings have it."""
-    days = getattr(getattr(settings, "credit", None), "offer_ttl_days", OFFER_TTL_DAYS)
-    return timedelta(days=int(days))
+    """How long an offer stays open: ``[lifecycle] offer_ttl_days`` (7 by default)."""
+    return timedelta(days=settings.lifecycle.offer_ttl_days)
 
 
 def _price(
     product: ProductSpec, amount: Decimal, term: int, method: str, settings: Settings, now: datetime
 ) -> Quote:
     """The offer's schedule and annualized rate (422 ``rate_above_cap``)."""
+    today = china_today(now)
     priced = quote(
         amount,
         term,
         product.annual_rate,
         method,
-        start=china_today(now),
+        start=today,
         upfront_fee=money(amount * product.upfront_fee_rate),
     )
-    check_rate_cap(priced.rate, settings)
+    check_rate_cap(priced.rate, settings, on=today)
     return priced
 
 

@@ -72,6 +72,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PROMISES",
     "RULES",
+    "TOPICS",
     "ContactLimitReached",
     "ContactRules",
     "ContactUnavailable",
@@ -119,6 +120,8 @@ LATE_ROWS = ("due", "overdue")
 PAYING_KINDS = ("repaid", "prepaid", "recovered")
 OPENING = frozenset({"overdue"})
 CLOSING = frozenset({"cured", "settled", "prepaid", "written_off", "active"})
+# Every loan event collections acts on; the rest pass by.
+TOPICS = tuple(f"loan.{kind}" for kind in sorted(OPENING | CLOSING | {"due_soon"}))
 MAX_TEXT = 2000
 MAX_PAGE = 200
 COLLECTION_TEMPLATE = "collection_overdue"
@@ -295,7 +298,7 @@ def sync_case(
 
 def on_event(session: Session, event: Event) -> None:
     """The built-in ``on_loan_event`` subscriber: cases follow the loan; reminders queue."""
-    if not event.topic.startswith("loan."):
+    if event.topic not in TOPICS:
         return
     kind = event.topic.removeprefix("loan.")
     payload = event.payload

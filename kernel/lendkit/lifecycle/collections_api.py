@@ -38,6 +38,8 @@ from lendkit.types import ComplianceItem, Event, Job, Permission
 
 __all__ = ["ROUTES"]
 
+# The only topics the subscriber acts on, for an outbox that filters by them.
+EVENT_TOPICS = collections.TOPICS
 WORK = {"permission": "collections.work"}
 MANAGE = {"permission": "collections.manage"}
 BASE = "/api/collections/loans/{loan_id:int}"

@@ -17,6 +17,7 @@ Nothing is fetched over the network while rendering.
 from __future__ import annotations
 
 import io
+import logging
 import re
 import threading
 from collections.abc import Mapping
@@ -61,6 +62,12 @@ METHODS = {
     "bullet": ("到期一次还本付息", "principal and interest at maturity"),
 }
 _PDF_LOCK = threading.Lock()  # xhtml2pdf/ReportLab keep global state (font registry)
+log = logging.getLogger(__name__)
+# xhtml2pdf's messages quote the document's text, which names the borrower:
+# they never reach the logs (html_to_pdf logs how many there were instead).
+_XHTML2PDF_LOG = logging.getLogger("xhtml2pdf")
+_XHTML2PDF_LOG.addHandler(logging.NullHandler())
+_XHTML2PDF_LOG.propagate = False
 
 
 def sm3_hex(data: bytes) -> str:
@@ -127,6 +134,8 @@ def html_to_pdf(html: str, base_dir: Path | None = None, roots: tuple[Path, ...]
     out = io.BytesIO()
     with _PDF_LOCK:
         status = pisa.CreatePDF(html, dest=out, encoding="utf-8", resource_policy=policy)
+    if status.warn:
+        log.warning("contract template rendered with warnings", extra={"warnings": status.warn})
     if status.err:
         raise RuntimeError(f"the contract template did not render ({status.err} errors)")
     return out.getvalue()

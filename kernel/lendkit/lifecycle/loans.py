@@ -34,6 +34,7 @@ from lendkit.lifecycle.pricing import annualized_rate, check_rate_cap
 from lendkit.lifecycle.schedules import build_schedule
 
 if TYPE_CHECKING:
+    from lendkit.lifecycle.application_models import Application
     from lendkit.runtime import Runtime
 
 __all__ = [
@@ -169,6 +170,34 @@ def book(
             wanted=str(terms.annual_rate * terms.penalty_multiplier),
             cap=str(cap),
         )
+    return loan
+
+
+def book_offer(session: Session, runtime: Runtime, app: Application) -> Loan:
+    """Book the loan of an accepted offer, once (``app.loan_id``), on the offer's terms."""
+    if app.loan_id is not None:
+        return session.get_one(Loan, app.loan_id)
+    if app.status != "accepted" or app.approved_amount is None or app.annual_rate is None:
+        raise ConflictError(
+            "只有已接受的报价可以生成贷款 / only an accepted offer becomes a loan",
+            code="offer_not_accepted",
+        )
+    loan = book(
+        session,
+        runtime,
+        Terms(
+            borrower_id=app.borrower_id,
+            product_code=app.product_code,
+            principal=app.approved_amount,
+            term=app.term,
+            method=app.method,
+            annual_rate=app.annual_rate,
+            upfront_fee=app.upfront_fee or ZERO,
+        ),
+        idempotency_key=f"application:{app.id}",
+        business_date=payments.business_today(),
+    )
+    app.loan_id = loan.id
     return loan
 
 
