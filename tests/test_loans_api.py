@@ -14,17 +14,30 @@ from lendkit import outbox
 from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.clearing import ledger, payments
 from lendkit.clearing.ledger import Line
+from lendkit.demo_people import demo_people
 from lendkit.lifecycle import loans
 from lendkit.lifecycle.models import Loan
 from lendkit.models import Borrower
-from lendkit_channel_sandbox.testing import wait_for
+from lendkit_channel_sandbox.testing import sandbox_tenant_on, wait_for
 from sqlalchemy import select
 
 D = Decimal
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def lending_tenant(request, tmp_path_factory):
+    """Payments through the sandbox gateway, agreements signed by the sandbox vendor."""
+    with sandbox_tenant_on(
+        request.param,
+        tmp_path_factory.mktemp("lending"),
+        plugins=("channel-sandbox", "esign-sandbox"),
+    ) as tenant:
+        yield tenant
+
+
 @pytest.fixture
-def tenant(sandbox_tenant):
+def tenant(lending_tenant):
+    sandbox_tenant = lending_tenant
     with sandbox_tenant.runtime.sessions.begin() as session:
         ledger.post(
             session,
@@ -39,12 +52,17 @@ def tenant(sandbox_tenant):
     return sandbox_tenant
 
 
+PEOPLE = iter(demo_people(40, seed=20261125))
+
+
 def _booked(runtime) -> tuple[int, int]:
+    someone = next(PEOPLE)
     with runtime.sessions.begin() as session:
         person = Borrower(
-            phone=f"137{uuid.uuid4().int % 10**8:08d}",
-            name="王小明",
-            bank_card="6222020200112233445",
+            phone=someone.phone,
+            name=someone.name,
+            id_number=someone.id_number,
+            bank_card=someone.bank_card,
             kyc_status="verified",
         )
         session.add(person)
@@ -107,6 +125,23 @@ def test_disburse_repay_and_prepay_over_http(tenant):
             headers=staff_headers(runtime, "support"),
         )
         assert refused.status_code == 403
+        unsigned = http.post(
+            f"/api/loans/{loan_id}/disburse",
+            json={"idempotency_key": "payout-0001"},
+            headers=finance,
+        )
+        assert (unsigned.status_code, unsigned.json()["code"]) == (409, "contract_not_signed")
+        assert "尚未签署" in unsigned.json()["detail"]
+        assert "not signed" in unsigned.json()["detail"]
+        assert _loan(runtime, loan_id).status == "booked"
+        signing = http.post(f"/api/borrowers/me/loans/{loan_id}/contract/sign", headers=me)
+        assert signing.status_code in (200, 202), signing.text
+        wait_for(
+            lambda: http.get(f"/api/borrowers/me/loans/{loan_id}/contract", headers=me).json()[
+                "status"
+            ]
+            == "signed"
+        )
         sent = http.post(
             f"/api/loans/{loan_id}/disburse",
             json={"idempotency_key": "payout-0001"},

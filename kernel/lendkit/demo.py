@@ -25,9 +25,16 @@ primary_colour = "#b4232a"
 
 [plugins]
 # The sandboxes stand in for real vendors: NOT real checks, NO real money (demo only).
-# identity-sandbox: identity verifier; channel-sandbox: payment gateway;
-# esign-sandbox: e-signature vendor, NOT legally valid (runs inside the app).
-enabled = ["marketing", "identity-sandbox", "channel-sandbox", "esign-sandbox"]
+# identity-sandbox: identity verifier; bureau-sandbox: credit reports;
+# channel-sandbox: payment gateway; esign-sandbox: e-signature vendor, NOT
+# legally valid (runs inside the app).
+enabled = [
+    "marketing",
+    "identity-sandbox",
+    "bureau-sandbox",
+    "channel-sandbox",
+    "esign-sandbox",
+]
 
 [payments]
 callback_base_url = "http://127.0.0.1:8000"

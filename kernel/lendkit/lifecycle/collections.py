@@ -605,8 +605,8 @@ def record_contact(
     return row
 
 
-def amount_due(session: Session, loan_id: int) -> Decimal:
-    """Due and overdue instalments still unpaid, plus the penalty owed."""
+def amount_to_cure(session: Session, loan_id: int) -> Decimal:
+    """What ends the overdue: due and overdue instalments still unpaid, plus the penalty."""
     due = session.scalar(
         select(func.coalesce(func.sum(_owed()), 0)).where(
             Instalment.loan_id == loan_id, Instalment.status.in_(LATE_ROWS)
@@ -713,7 +713,7 @@ def _log_attempt(
         borrower_id=opened.borrower_id,
         to=borrower.phone,
         template=COLLECTION_TEMPLATE,
-        params={"amount": str(amount_due(session, loan_id)), "dpd": str(loan.dpd)},
+        params={"amount": str(amount_to_cure(session, loan_id)), "dpd": str(loan.dpd)},
     )
     return _Attempt(row.id, request)
 
@@ -1107,7 +1107,8 @@ def case_view(session: Session, loan_id: int) -> dict[str, Any]:
             "bucket": loan.bucket,
             "classification": loan.classification,
             "principal": str(loan.principal),
-            "amount_due": str(amount_due(session, loan_id)),
+            "amount_due": str(money(session.scalar(_amount_due().where(Loan.id == loan_id)))),
+            "amount_to_cure": str(amount_to_cure(session, loan_id)),
             "outstanding": {
                 k.removeprefix("loan_"): str(v)
                 for k, v in loans.outstanding(session, loan_id).items()

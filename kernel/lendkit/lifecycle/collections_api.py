@@ -86,7 +86,12 @@ def overdue_queue(
     collector = query.get("collector") or None
     if collector == "me":
         principal = current(request)
-        collector = principal.actor.removeprefix("staff:") if principal.kind == "staff" else None
+        if principal.kind != "staff":
+            raise ValidationFailed(
+                "collector=me 仅适用于已登录的员工 / collector=me is for signed-in staff",
+                code="collector_invalid",
+            )
+        collector = principal.actor.removeprefix("staff:")
     return collections.queue(
         db_session,
         bucket=query.get("bucket") or None,
@@ -120,7 +125,7 @@ def assign_case(
     if collector is not None and not isinstance(collector, str):
         raise ValidationFailed(
             "collector 须为员工用户名或 null / collector must be a username or null",
-            code="unknown_collector",
+            code="collector_invalid",
         )
     actor, day = _actor_and_day(request)
     matrix = request.app.state.permissions

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -138,7 +139,7 @@ def prepare(session: Session, runtime: Runtime, loan_id: int, *, actor: str = "s
         upfront_fee=loan.upfront_fee,
         instalment_fee=loan.instalment_fee,
     )
-    number = f"{runtime.settings.tenant.slug.upper()}-{booked:%Y%m%d}-{loan.id:08d}"
+    number = f"{runtime.settings.tenant.slug.upper()[:20]}-{booked:%Y%m%d}-{loan.id:08d}"
     context = agreement_context(
         runtime, loan, borrower, number, schedule, annualized_rate(schedule)
     )
@@ -277,7 +278,8 @@ def _open_request(
         request_no = latest.request_no
     else:
         attempt = (latest.attempt + 1) if latest is not None else 1
-        request_no = f"{contract.number}-S{attempt:02d}"
+        # Unique beyond this tenant too: a vendor account may serve several.
+        request_no = f"LK{contract.id:08d}S{attempt:02d}{secrets.token_hex(5).upper()}"
         _step(
             session,
             contract,

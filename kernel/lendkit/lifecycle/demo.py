@@ -30,7 +30,7 @@ from lendkit.clearing import funding, ledger
 from lendkit.clearing.colending import Funder
 from lendkit.clearing.demo import statement_with_mismatches
 from lendkit.clearing.ledger import Line
-from lendkit.lifecycle import eod, loans
+from lendkit.lifecycle import applications, consents, eod, loans
 from lendkit.lifecycle.models import RUNNING, Instalment, Loan
 from lendkit.lifecycle.testing import CHANNEL, add_capital, disbursed_loan
 from lendkit.models import Borrower
@@ -93,6 +93,7 @@ def simulate(runtime: Runtime, echo: Callable[[str], object] = print, days: int 
     paid: dict[int, int] = {}
     queue = list(people)
     rng.shuffle(queue)
+    applicants, queue = queue[:16], queue[16:]  # today's applications, not yet borrowers
     day = start
     while day < today:
         with runtime.sessions.begin() as session:
@@ -109,6 +110,7 @@ def simulate(runtime: Runtime, echo: Callable[[str], object] = print, days: int 
         if (day - start).days % 50 == 49:
             echo(f"  demo loan book: simulated {(day - start).days + 1} of {days} days")
         day += timedelta(days=1)
+    _applications(runtime, applicants)
     queued = statement_with_mismatches(runtime, today - timedelta(days=1))
     echo(f"  demo reconciliation: {queued} exceptions on yesterday's sandbox statement")
     with runtime.read_sessions() as session:
@@ -116,6 +118,34 @@ def simulate(runtime: Runtime, echo: Callable[[str], object] = print, days: int 
         for status in session.scalars(select(Loan.status)):
             counts[status] = counts.get(status, 0) + 1
     echo("  demo loan book: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+
+
+def _applications(runtime: Runtime, people: list[int]) -> None:
+    """Today's applications, decided by the real pipeline (the sandbox bureau
+    when enabled): approved, in review or rejected; every other approved
+    offer accepted, which books its loan."""
+    amounts = ["8000.00", "20000.00", "50000.00", "90000.00"]
+    for n, person in enumerate(people):
+        with runtime.sessions.begin() as session:
+            text = consents.TEXTS["credit_query"]["2026-01"]
+            consents.grant(session, person, "credit_query", "2026-01", text.digest, "app", "demo")
+            submission = applications.parse_submission(
+                {
+                    "product_code": "consumer-12",
+                    "amount": amounts[n % len(amounts)],
+                    "term": 12,
+                    "method": "equal-installment",
+                    "annual_income": "300000.00",
+                    "idempotency_key": f"demo:application:{person}",
+                }
+            )
+            result = applications.submit(
+                session, runtime.pm, runtime.settings, person, submission, actor="demo"
+            )
+            app = result.application
+            if app.status == "approved" and n % 2 == 0:
+                applications.accept(session, person, app.id, actor=f"borrower:{person}")
+                loans.book_offer(session, runtime, app)
 
 
 def _new_loan(
