@@ -17,7 +17,14 @@ or serialization failure is retried, as the worker would.
 Baseline, on the same server in the same run: pgbench's TPC-B-like
 transaction (``pgbench -i -s 2`` on a throwaway database, then ``pgbench -c
 2 -j 2 -T 10``; scale 2 so the two clients do not queue on one branch
-row). Target: repayments per second / pgbench TPS ≥ 0.3.
+row), run before and after the repayments and averaged, so that a change
+in the machine's load during the run weighs on both sides alike. Target:
+repayments per second / pgbench TPS ≥ 0.3.
+
+Both sides make about the same round trips per transaction (pgbench seven
+statements; a repayment the pool's ping, BEGIN, three postings, one
+overdraft read, COMMIT); the repayment writes three entries, ten lines and
+their balances, and its client is Python.
 
 ``python -m bench.repayments --seconds 5 --loans 10000`` for a quick run
 (or ``LENDKIT_BENCH_SECONDS`` / ``LENDKIT_BENCH_LOANS`` through ``python -m
@@ -265,8 +272,8 @@ def _check(url: str, root: Path) -> tuple[bool, int]:
 
 def _run(server: str, root: Path, loans: int, seconds: float) -> dict[str, Any]:
     with Progress() as progress:
-        task = progress.add_task("pgbench -c 2 -j 2 (tpcb-like)", total=None)
-        tps = _pgbench(server, round(seconds))
+        task = progress.add_task("pgbench -c 2 -j 2 (tpcb-like), before", total=None)
+        tps_before = _pgbench(server, round(seconds))
         progress.update(task, total=1, completed=1)
         with _database(server) as url:
             task = progress.add_task(f"seeding {loans:,} loans (SQL)", total=None)
@@ -288,6 +295,10 @@ def _run(server: str, root: Path, loans: int, seconds: float) -> dict[str, Any]:
             task = progress.add_task("checking the trial balance", total=None)
             balanced, entries = _check(url, root)
             progress.update(task, total=1, completed=1)
+        task = progress.add_task("pgbench -c 2 -j 2 (tpcb-like), after", total=None)
+        tps_after = _pgbench(server, round(seconds))
+        progress.update(task, total=1, completed=1)
+    tps = (tps_before + tps_after) / 2
     posted = sum(c["posted"] for c in counts)
     assert balanced, "the trial balance does not balance"
     # The duplicates posted nothing; each worker's warm-up repayment did.
@@ -302,6 +313,8 @@ def _run(server: str, root: Path, loans: int, seconds: float) -> dict[str, Any]:
         "deadlock_retries": sum(c["conflicts"] for c in counts),
         "repayments_per_s": round(rate, 1),
         "postings_per_s": round(3 * rate, 1),
+        "pgbench_tps_before": round(tps_before, 1),
+        "pgbench_tps_after": round(tps_after, 1),
         "pgbench_tps": round(tps, 1),
         "ratio_to_pgbench": round(rate / tps, 3),
         "target_ratio": TARGET_RATIO,

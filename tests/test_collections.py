@@ -205,6 +205,8 @@ def test_a_cure_closes_the_case_and_a_late_overdue_event_does_not_reopen_it(runt
 
     assert allocation.repayment.penalty == D("0.47")  # cured: penalty, interest, principal paid
     assert cases(runtime, loan_id) == [("closed", "cured", "event")]
+    with pytest.raises(DBAPIError), runtime.sessions.begin() as session:
+        session.execute(update(CollectionCase).values(status="open"))  # closed stays closed
     with runtime.read_sessions() as session:
         assert collections.queue(session)["total"] == 0
         stale = session.scalars(
@@ -340,6 +342,8 @@ def test_promises_are_judged_kept_or_broken_once_their_date_has_passed(runtime):
     # A judged promise never changes again: the database refuses it.
     with pytest.raises(DBAPIError), runtime.sessions.begin() as session:
         session.execute(update(Promise).where(Promise.id == broken).values(status="kept"))
+    with pytest.raises(DBAPIError), runtime.sessions.begin() as session:
+        session.execute(delete(Promise))
 
 
 @pytest.mark.parametrize(
@@ -449,6 +453,26 @@ def test_notes_and_contacts_are_append_only_and_never_keep_a_phone_number(runtim
         with pytest.raises(DBAPIError), runtime.sessions.begin() as session:
             session.execute(delete(model))
     assert (count(runtime, Note), count(runtime, Contact)) == (1, 1)
+
+
+def test_a_call_nobody_delivers_is_503_but_logged_and_counted(runtime):
+    (loan_id,) = overdue_loans(runtime, [(1, START, D("12000"))])
+    with pytest.raises(collections.ContactUnavailable) as unavailable:
+        collections.reach(
+            runtime, loan_id, channel="call", actor="staff:alice", now=china(date(2026, 2, 17), 10)
+        )
+    assert (unavailable.value.status, unavailable.value.code) == (503, "contact_unavailable")
+    bilingual(unavailable.value.detail)
+    with runtime.read_sessions() as session:
+        rows = session.scalars(select(Contact).order_by(Contact.id)).all()
+        made_today = collections.check_contact_allowed(
+            session, rows[0].borrower_id, china(date(2026, 2, 17), 11)
+        )
+    assert [(r.kind, r.outcome, r.note, r.attempt_id) for r in rows] == [
+        ("attempt", "requested", None, None),
+        ("result", "failed", "no_contact_plugin", rows[0].id),
+    ]
+    assert made_today == 1  # the attempt counts, its result does not
 
 
 # -- Reminders -------------------------------------------------------------------------
@@ -614,6 +638,10 @@ def test_collections_through_the_http_api(runtime, live_server, at_ten, monkeypa
             "attempt",
             "result",
         ]
+        assert (body["loan"]["amount_due"], body["loan"]["amount_to_cure"]) == (
+            "1066.19",
+            "1066.66",  # with a day's penalty
+        )
         assert len(body["notes"]) == 1
         assert body["promises"][0]["amount"] == "1066.66"
 

@@ -834,6 +834,7 @@ def application_view(
         "status_label": {"zh": zh, "en": en},
         "created_at": app.created_at.isoformat(),
         "offer": None,
+        "loan_id": app.loan_id,  # once the accepted offer is booked
     }
     if app.offer is not None and app.offer_expires_at is not None:
         view["offer"] = dict(app.offer) | {
@@ -846,7 +847,6 @@ def application_view(
         view |= {
             "annual_income": str(app.annual_income),
             "credit_limit": _money_or_none(app.credit_limit),
-            "loan_id": app.loan_id,
             "decisions": [credit.decision_view(d) for d in credit.decisions_of(session, app.id)],
             "history": [
                 {

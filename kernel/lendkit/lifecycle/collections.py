@@ -78,6 +78,8 @@ __all__ = [
     "ContactUnavailable",
     "PromiseRules",
     "add_note",
+    "amount_due",
+    "amount_to_cure",
     "approve_write_off",
     "assign",
     "case_of",
@@ -330,14 +332,21 @@ def _owed() -> Any:
     )
 
 
-def _amount_due() -> Any:
-    """What the loan's due and overdue instalments still owe (penalty aside), per loan."""
-    return (
-        select(func.coalesce(func.sum(_owed()), 0))
-        .where(Instalment.loan_id == Loan.id, Instalment.status.in_(LATE_ROWS))
-        .correlate(Loan)
-        .scalar_subquery()
+def _due(loan_id: Any) -> Any:
+    """What the loan's due and overdue instalments still owe (penalty aside)."""
+    return select(func.coalesce(func.sum(_owed()), 0)).where(
+        Instalment.loan_id == loan_id, Instalment.status.in_(LATE_ROWS)
     )
+
+
+def _amount_due() -> Any:
+    """:func:`_due` of each loan of the enclosing query."""
+    return _due(Loan.id).correlate(Loan).scalar_subquery()
+
+
+def amount_due(session: Session, loan_id: int) -> Decimal:
+    """What the loan's due and overdue instalments still owe (penalty aside)."""
+    return money(session.scalar(_due(loan_id)) or ZERO)
 
 
 def queue(
@@ -607,12 +616,7 @@ def record_contact(
 
 def amount_to_cure(session: Session, loan_id: int) -> Decimal:
     """What ends the overdue: due and overdue instalments still unpaid, plus the penalty."""
-    due = session.scalar(
-        select(func.coalesce(func.sum(_owed()), 0)).where(
-            Instalment.loan_id == loan_id, Instalment.status.in_(LATE_ROWS)
-        )
-    )
-    return money(due or ZERO) + loans.receivable(session, loan_id, "loan_penalty")
+    return amount_due(session, loan_id) + loans.receivable(session, loan_id, "loan_penalty")
 
 
 @dataclass(frozen=True, slots=True)
@@ -1107,7 +1111,7 @@ def case_view(session: Session, loan_id: int) -> dict[str, Any]:
             "bucket": loan.bucket,
             "classification": loan.classification,
             "principal": str(loan.principal),
-            "amount_due": str(money(session.scalar(_amount_due().where(Loan.id == loan_id)))),
+            "amount_due": str(amount_due(session, loan_id)),
             "amount_to_cure": str(amount_to_cure(session, loan_id)),
             "outstanding": {
                 k.removeprefix("loan_"): str(v)
