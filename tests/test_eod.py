@@ -266,3 +266,24 @@ def test_classification_thresholds_are_the_tenants(make_tenant):
             assert (found.dpd, found.bucket, found.classification) == (33, "M2", "substandard")
     finally:
         runtime.close()
+
+
+def test_a_first_run_long_after_disbursement_catches_up(runtime, loan_id):
+    # No end of day ran before 20 April: three instalments fell due meanwhile.
+    eod.run(runtime, date(2026, 4, 20))
+    schedule = build_schedule(D("12000"), 12, D("0.12"), "equal-installment", start=START)
+    past = [row for row in schedule.rows if row.due_date < date(2026, 4, 20)]
+    with runtime.read_sessions() as session:
+        statuses = [
+            r.status
+            for r in session.scalars(
+                select(Instalment).where(Instalment.loan_id == loan_id).order_by(Instalment.period)
+            )
+        ][: len(past) + 1]
+        loan = session.get(Loan, loan_id)
+    assert statuses == ["overdue"] * len(past) + ["pending"]
+    assert loan.next_period == len(past) + 1
+    assert loan.dpd == (date(2026, 4, 20) - past[0].due_date).days
+    # All past interest, and the current period's to date, in one day's entry.
+    assert owed(runtime, loan_id)["loan_interest"] >= sum(row.interest for row in past)
+    assert balanced(runtime)

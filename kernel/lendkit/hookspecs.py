@@ -319,7 +319,10 @@ def on_loan_event(event: Event, session: Session) -> None:
     upload) may repeat after a crash: make them idempotent with ``event.id``.
     Raise to ask for a retry with exponential back-off; your writes are then
     rolled back, and after the last attempt the delivery is dead-lettered
-    (``lendkit outbox dead``). Returns nothing.
+    (``lendkit outbox dead``). A plugin that needs only some topics declares
+    them as prefixes in a module-level ``EVENT_TOPICS`` tuple (e.g.
+    ``("loan.overdue", "loan.cured")``) and gets deliveries of those only;
+    without it, it gets every topic of the hook. Returns nothing.
     """
 
 

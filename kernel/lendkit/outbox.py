@@ -104,8 +104,26 @@ def drain(
             return total
 
 
-def _subscribers(pm: pluggy.PluginManager, hook: str) -> dict[str, pluggy.HookImpl]:
-    return {impl.plugin_name: impl for impl in getattr(pm.hook, hook).get_hookimpls()}
+def _subscribers(
+    pm: pluggy.PluginManager, hook: str, topic: str | None = None
+) -> dict[str, pluggy.HookImpl]:
+    """The plugins implementing ``hook``; with ``topic``, only those that want it.
+
+    A plugin (module or object) may declare ``EVENT_TOPICS``, a tuple of
+    topic prefixes (``("loan.overdue", "loan.cured")``): it then gets
+    deliveries of those topics only, so a narrow subscriber adds no work
+    for the rest. Without it, a plugin gets every topic of its hook.
+    """
+    return {
+        impl.plugin_name: impl
+        for impl in getattr(pm.hook, hook).get_hookimpls()
+        if topic is None or _wants(impl.plugin, topic)
+    }
+
+
+def _wants(plugin: object, topic: str) -> bool:
+    prefixes = getattr(plugin, "EVENT_TOPICS", None)
+    return prefixes is None or topic.startswith(tuple(prefixes))
 
 
 def _fan_out(sessions: sessionmaker[Session], pm: pluggy.PluginManager, limit: int) -> None:
@@ -118,7 +136,7 @@ def _fan_out(sessions: sessionmaker[Session], pm: pluggy.PluginManager, limit: i
             .with_for_update(skip_locked=True)
         ).all()
         for event in events:
-            for name in _subscribers(pm, hook_for(event.topic)):
+            for name in _subscribers(pm, hook_for(event.topic), event.topic):
                 session.add(
                     OutboxDelivery(
                         event_id=event.id, subscriber=name, next_attempt_at=event.created_at

@@ -39,6 +39,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import (
     Mapped,
     Session,
@@ -379,8 +380,8 @@ def _write(
 # each, whether read or not; the entry's CTE is empty when the key exists,
 # and then nothing else is written), which also takes the overdraft locks
 # (see _refuse_overdrafts). The lines come as arrays, so the text never
-# changes: psycopg prepares it on the server after a few uses. Sent as the
-# driver's SQL (no compilation): this is the hottest statement of the system.
+# changes: the server prepares it once per connection. Sent through the
+# driver itself (see _on_driver): this is the hottest statement of the system.
 _POST_PG = """
 WITH entry AS (
   INSERT INTO journal_entry (business_date, posted_at, idempotency_key, cause, memo, reverses_id)
@@ -441,7 +442,8 @@ def _write_postgresql(
     balances = [(a, amount) for a, amount in sorted(moved.items()) if amount]
     session.flush()  # the driver's SQL bypasses the session: write what it holds first
     connection = session.connection()
-    found = connection.exec_driver_sql(
+    written = _on_driver(
+        connection,
         _POST_PG,
         {
             **header,
@@ -454,16 +456,38 @@ def _write_postgresql(
             "moved": _array(amount for _, amount in balances),
             "lock_keys": _array(_lock_keys(drawn)),
         },
-    ).first()
-    if found is None:
+    )
+    if not written:
         return None, None
     current = None
     if drawn:
-        read = connection.exec_driver_sql(_BALANCES_PG, _balance_parameters(drawn))
-        current = _balance_rows(read.all())
+        current = _balance_rows(_on_driver(connection, _BALANCES_PG, _balance_parameters(drawn)))
     # The rows are written: hand back the entry without reading it again (its
     # lines load when first asked for).
-    return _persistent(session, JournalEntry(id=found[0], **header)), current
+    return _persistent(session, JournalEntry(id=written[0][0], **header)), current
+
+
+def _on_driver(
+    connection: Connection, sql: str, parameters: dict[str, Any]
+) -> list[tuple[Any, ...]]:
+    """Run ``sql`` on psycopg itself, in the connection's transaction, prepared
+    on the server: for these few small statements SQLAlchemy's own execution
+    cost as much client time as the rest of a posting. Driver errors come
+    back as SQLAlchemy's (IntegrityError, OperationalError...), as callers
+    expect."""
+    import psycopg
+
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.cursor() as cursor:
+            cursor.execute(sql, parameters, prepare=True)
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
+    except psycopg.Error as error:
+        raise DBAPIError.instance(
+            sql, parameters, error, psycopg.Error, dialect=connection.dialect
+        ) from error
 
 
 def _persistent(session: Session, row: _Row) -> _Row:

@@ -256,7 +256,12 @@ def process_chunk(
             Instalment.loan_id.between(first, last),
             or_(
                 Instalment.status.in_(("due", "overdue")),
-                and_(Instalment.status == "pending", Instalment.period == Loan.next_period),
+                and_(
+                    Instalment.status == "pending",
+                    # The current period, and any more that fell due since the
+                    # last run (the first run of a tenant catches up on all).
+                    or_(Instalment.period == Loan.next_period, Instalment.due_date <= day),
+                ),
             ),
         )
         .order_by(Instalment.loan_id, Instalment.period)

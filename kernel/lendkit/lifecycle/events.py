@@ -26,6 +26,9 @@ from lendkit.types import Event
 
 __all__: list[str] = []
 
+# Deliveries of these topics only (see lendkit.outbox): not payment.reconciled.
+EVENT_TOPICS = ("payment.disbursed", "payment.collected", "payment.failed")
+
 
 @lendkit.hookimpl
 def on_payment_event(event: Event, session: Session) -> None:
