@@ -137,10 +137,10 @@ def test_disburse_repay_and_prepay_over_http(tenant):
         signing = http.post(f"/api/borrowers/me/loans/{loan_id}/contract/sign", headers=me)
         assert signing.status_code in (200, 202), signing.text
         wait_for(
-            lambda: http.get(f"/api/borrowers/me/loans/{loan_id}/contract", headers=me).json()[
-                "status"
-            ]
-            == "signed"
+            lambda: (
+                http.get(f"/api/borrowers/me/loans/{loan_id}/contract", headers=me).json()["status"]
+                == "signed"
+            )
         )
         sent = http.post(
             f"/api/loans/{loan_id}/disburse",
