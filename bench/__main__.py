@@ -5,7 +5,15 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("crypto_fields", "key_rotation", "tenant_template", "schedules", "eod")
+BENCHMARKS = (
+    "crypto_fields",
+    "key_rotation",
+    "tenant_template",
+    "schedules",
+    "eod",
+    "reconcile",
+    "repayments",
+)
 
 
 def main(names: list[str]) -> None:

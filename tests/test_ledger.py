@@ -11,7 +11,7 @@ from lendkit.clearing import ledger
 from lendkit.clearing.ledger import JournalEntry, Line, post, reverse, trial_balance
 from lendkit.errors import ConflictError, ValidationFailed
 from sqlalchemy import func, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 D = Decimal
 DAY = date(2026, 11, 24)
@@ -226,4 +226,180 @@ def test_concurrent_repayments_with_retried_keys_post_exactly_once(runtime):
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(JournalEntry)) == 151
         assert ledger.balance(session, "borrower_suspense") == D("-15000.00")
+        assert trial_balance(session).balanced
+
+
+def receivable(session, loan_id, amount, key):
+    """Loan ``loan_id`` owes ``amount`` of principal (funded from the own pool)."""
+    return post(
+        session,
+        business_date=DAY,
+        idempotency_key=key,
+        cause=f"loan:{loan_id}",
+        lines=[
+            Line.debit("loan_principal", D(amount), loan_id=loan_id, source="own"),
+            Line.credit("fund_pool:own", D(amount), loan_id=loan_id, source="own"),
+        ],
+    )
+
+
+def repay(session, loan_id, amount, key):
+    return post(
+        session,
+        business_date=DAY,
+        idempotency_key=key,
+        cause=f"loan:{loan_id}",
+        lines=[
+            Line.debit("borrower_suspense", D(amount), loan_id=loan_id),
+            Line.credit("loan_principal", D(amount), loan_id=loan_id, source="own"),
+        ],
+    )
+
+
+def test_a_loan_receivable_cannot_be_overdrawn_even_when_other_loans_cover_it(runtime):
+    with runtime.sessions.begin() as session:
+        fund(session)
+        receivable(session, 1, "100.00", "loan-1")
+        receivable(session, 2, "5000.00", "loan-2")
+    with (
+        pytest.raises(ValidationFailed, match="loan 1 would be overdrawn") as refused,
+        runtime.sessions.begin() as session,
+    ):
+        repay(session, 1, "100.01", "repay-1")
+    assert refused.value.code == "insufficient_funds"
+    # Lines without a loan are a part of their own, kept at zero or above too.
+    with (
+        pytest.raises(ValidationFailed, match="loan_principal would be overdrawn"),
+        runtime.sessions.begin() as session,
+    ):
+        post(
+            session,
+            business_date=DAY,
+            idempotency_key="loanless",
+            cause="test",
+            lines=[Line.debit("write_off", D("1.00")), Line.credit("loan_principal", D("1.00"))],
+        )
+    with runtime.sessions.begin() as session:
+        repay(session, 1, "100.00", "repay-1")
+    with runtime.sessions() as session:
+        assert ledger.balance(session, "loan_principal") == D("5000.00")
+        assert trial_balance(session).balanced
+
+
+def test_an_account_created_in_a_rolled_back_savepoint_is_created_again(runtime):
+    """Account ids are cached, but never one that a rollback may take away."""
+    lines = [
+        Line.debit("channel_in_transit:fresh", D("10.00")),
+        Line.credit("fund_pool:fresh", D("10.00")),
+    ]
+    with runtime.sessions.begin() as session:
+        with pytest.raises(ValidationFailed, match="overdrawn"), session.begin_nested():
+            post(session, business_date=DAY, idempotency_key="t-1", cause="t", lines=lines)
+        fund(session, source="fresh", amount="10.00")
+        post(session, business_date=DAY, idempotency_key="t-1", cause="t", lines=lines)
+    with runtime.sessions() as session:
+        assert ledger.balance(session, "channel_in_transit:fresh") == D("10.00")
+        assert trial_balance(session).balanced
+
+
+def test_dimensions_with_any_characters_round_trip(runtime):
+    odd = 'a"b\\c,{d} NULL'
+    with runtime.sessions.begin() as session:
+        entry = post(
+            session,
+            business_date=DAY,
+            idempotency_key="odd",
+            cause="test",
+            lines=[
+                Line.debit("fund_pool:own", D("1.00"), loan_id=None, source=odd),
+                Line.credit("funding_capital:own", D("1.00"), loan_id=7, source=None),
+            ],
+        )
+        entry_id = entry.id
+    with runtime.sessions() as session:
+        entry = session.get(JournalEntry, entry_id)
+        assert [(ln.account.code, ln.amount, ln.loan_id, ln.source) for ln in entry.lines] == [
+            ("fund_pool:own", D("1.00"), None, odd),
+            ("funding_capital:own", D("-1.00"), 7, None),
+        ]
+
+
+def test_the_database_refuses_a_second_reversal_of_an_entry(runtime):
+    """Under another key, past the code's check: the unique reversal wins, as
+    SQLAlchemy's IntegrityError on both backends."""
+    with runtime.sessions.begin() as session:
+        entry = fund(session)
+        reverse(session, entry.id, business_date=DAY, reason="once")
+        entry_id = entry.id
+    with pytest.raises(IntegrityError), runtime.sessions.begin() as session:
+        post(
+            session,
+            business_date=DAY,
+            idempotency_key="another-reversal",
+            cause="test",
+            reverses_id=entry_id,
+            lines=[
+                Line.credit("fund_pool:own", D("1000000.00")),
+                Line.debit("funding_capital:own", D("1000000.00")),
+            ],
+        )
+
+
+def test_repayments_of_one_loan_queue_and_of_another_loan_do_not(runtime):
+    """Two postings drawing on one loan's receivable are checked one after the
+    other; a posting for another loan does not wait for them."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("concurrency is PostgreSQL's job; SQLite serializes writers")
+    with runtime.sessions.begin() as session:
+        fund(session)
+        receivable(session, 1, "100.00", "loan-1")
+        receivable(session, 2, "100.00", "loan-2")
+        receivable(session, 3, "0.01", "loan-3")
+        repay(session, 3, "0.01", "accounts")  # suspense exists: no one waits to create it
+    drawn, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def session_on_bucket(bucket):
+        # Each transaction picks a balance bucket at random; two on the same
+        # bucket wait for each other there. These do not.
+        session = runtime.sessions()
+        session.info[ledger._BUCKET] = bucket
+        return session
+
+    def first():
+        with session_on_bucket(1) as session, session.begin():
+            repay(session, 1, "80.00", "first")
+            drawn.set()
+            release.wait(10)
+
+    def second():
+        try:
+            with session_on_bucket(2) as session, session.begin():
+                repay(session, 1, "80.00", "second")
+            results["second"] = "posted"
+        except ValidationFailed as exc:
+            results["second"] = exc.code
+
+    def other_loan():
+        with session_on_bucket(3) as session, session.begin():
+            repay(session, 2, "80.00", "other")
+        results["other"] = "posted"
+
+    holder = threading.Thread(target=first)
+    holder.start()
+    assert drawn.wait(10)
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    other = threading.Thread(target=other_loan)
+    other.start()
+    other.join(5)
+    assert results.get("other") == "posted"  # while the first still holds loan 1
+    waiter.join(0.5)
+    assert waiter.is_alive()  # the second waits for the first
+    release.set()
+    holder.join(10)
+    waiter.join(10)
+    assert results["second"] == "insufficient_funds"
+    with runtime.sessions() as session:
+        assert ledger.balance(session, "loan_principal") == D("40.00")  # loans 1, 2: 20 each
         assert trial_balance(session).balanced

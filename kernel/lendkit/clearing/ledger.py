@@ -10,6 +10,13 @@ Balances are kept in the same transaction in ``account_balance``, spread
 over a few bucket rows per account so that the accounts every posting
 touches (fund pools, channels, income) are not one hot row serializing the
 whole system; an account's balance is the sum of its buckets.
+
+A posting that would take a no-overdraft account below zero is refused.
+Loan receivables are kept non-negative per loan (and for their lines
+without a loan), which implies the account and lets repayments of
+different loans run side by side; fund pools as a whole. Two postings
+drawing on the same thing at once are checked one after the other (an
+advisory lock per account, or per account and loan, until commit).
 """
 
 from __future__ import annotations
@@ -163,8 +170,9 @@ def _cache(session: Session) -> dict[str, int]:
     return _ACCOUNT_IDS.setdefault(engine, {})
 
 
-def _account_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
-    """Ids of the account codes, creating missing accounts (codes outside the chart refused)."""
+def _account_ids(session: Session, codes: Iterable[str], *, create: bool = True) -> dict[str, int]:
+    """Ids of the account codes, creating missing accounts unless told not to
+    (then they are left out); codes outside the chart are refused."""
     cache = _cache(session)
     found: dict[str, int] = {}
     missing: set[str] = set()
@@ -183,7 +191,7 @@ def _account_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
         found[code] = account_id
         if code not in created:
             cache[code] = account_id
-    for code in sorted(missing - found.keys()):
+    for code in sorted(missing - found.keys()) if create else ():
         statement = (
             _upsert(session)(Account)
             .values(code=code, created_at=utcnow())
@@ -249,7 +257,9 @@ def _same(session: Session, entry: JournalEntry, lines: Sequence[Line]) -> bool:
     theirs = sorted(
         (line.account_id, line.amount, line.loan_id, line.source) for line in entry.lines
     )
-    ids = _account_ids(session, {line.account for line in lines})
+    ids = _account_ids(session, {line.account for line in lines}, create=False)
+    if len(ids) < len({line.account for line in lines}):
+        return False  # an account that does not exist is on no entry
     ours = sorted(
         (ids[line.account], money(line.amount), line.loan_id, line.source) for line in lines
     )
@@ -294,9 +304,9 @@ def post(
     its number of lines: on PostgreSQL one statement writes the entry (``ON
     CONFLICT DO NOTHING`` on its key: a retry, or the same key committed
     concurrently, finds the first), all its lines (PostgreSQL checks balance
-    per statement) and the balances; elsewhere three statements do. For the
-    accounts the entry draws on that may not be overdrawn, a lock and a read
-    follow. Account ids come from a cache.
+    per statement), the balances, and takes the locks of what it draws on
+    that may not be overdrawn; elsewhere three statements do. A read of
+    those balances follows. Account ids come from a cache.
     """
     amounts = [money(line.amount) for line in lines]
     if len(lines) < 2 or any(amount == 0 for amount in amounts) or sum(amounts, ZERO) != ZERO:

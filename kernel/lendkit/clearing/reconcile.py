@@ -19,7 +19,14 @@ date, kind and order, however often reconciliation reruns). Resolving one is
 an audited action (:func:`resolve`) that posts balanced entries when money
 moves; an open exception that a later run no longer finds is closed by the
 system, on record. Each run is kept with its counts: the summary per channel
-per day is the latest run.
+per day is the latest run, and it books the channel's fees for the day
+(:func:`book_fees`).
+
+A daily file may hold a million lines, so the work is set-based: the lines
+are stored with one COPY (PostgreSQL), the file's SM3 digest is OpenSSL's
+where available, and the database matches all lines in one query that
+returns only the mismatches (bench/reconcile.py: 1,000,000 lines well
+within 30 s, in little memory).
 """
 
 from __future__ import annotations
