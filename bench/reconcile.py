@@ -5,12 +5,11 @@ A throwaway database is seeded set-based (``INSERT ... SELECT`` over
 day: N payment orders (three in ten disbursements), their journal entries
 (reservation, confirmation or receipt, a few reversals) and balances, and
 the channel's statement of that day in memory, as the channel plugin hands
-it over. About one order in 1,600 is made to disagree, one of each kind
-per 10,000 orders: in transit here but succeeded there, confirmed here but
-failed there, an amount off by a fen, a receipt reversed in the ledger, an
-order left off the statement, a line sent twice, and one line per 10,000
-for an order we never made. One collection in a hundred failed on both
-sides (that is a match).
+it over. Seven disagreements per 10,000 orders: one order in transit here
+but succeeded there, one confirmed here but failed there, one amount off by
+a fen, one receipt reversed in the ledger, one order left off the
+statement, one line sent twice, and one line for an order we never made.
+One collection in a hundred failed on both sides (that is a match).
 
 Timed: ``lendkit.clearing.reconcile.reconcile(runtime, day, "sandbox",
 lines=...)`` — import (digest, store the lines), the three-way match, the

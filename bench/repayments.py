@@ -10,7 +10,7 @@ payment flow and the loan lifecycle post them, each with its idempotency
 key: ``colending.repayment_received`` (Dr channel / Cr suspense),
 ``repayment_allocated`` (suspense to principal and interest, split by
 funder) and ``repayment_settled`` (the channel pays each funder's pool).
-One repayment in twenty is sent again (a duplicate callback): its keys
+One repayment in a hundred is sent again (a duplicate callback): its keys
 return the first entries and post nothing; it is not counted. A deadlock
 or serialization failure is retried, as the worker would.
 
@@ -71,7 +71,7 @@ CHANNEL = "sandbox"
 PAID = Repayment(principal=Decimal("100.00"), interest=Decimal("10.00"))
 SHARED = (Funder("own", Decimal("0.3")), Funder("bank_a", Decimal("0.7")))
 OWN = (Funder("own", Decimal(1)),)
-RETRY_EVERY = 20
+RETRY_EVERY = 100
 
 # Loan i: principal 100,000.00 disbursed from the pools, interest 3,000.00
 # accrued; even loans 30 % own / 70 % bank_a, odd ones own funds alone.

@@ -50,10 +50,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import (
     Mapped,
     Session,
+    joinedload,
     make_transient_to_detached,
     mapped_column,
     relationship,
-    selectinload,
 )
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -267,11 +267,16 @@ def _same(session: Session, entry: JournalEntry, lines: Sequence[Line]) -> bool:
 
 
 def _posted(session: Session, idempotency_key: str) -> JournalEntry | None:
-    return session.scalars(
-        select(JournalEntry)
-        .where(JournalEntry.idempotency_key == idempotency_key)
-        .options(selectinload(JournalEntry.lines))
-    ).first()
+    """The entry posted under this key, with its lines (one query: retries are common)."""
+    return (
+        session.scalars(
+            select(JournalEntry)
+            .where(JournalEntry.idempotency_key == idempotency_key)
+            .options(joinedload(JournalEntry.lines))
+        )
+        .unique()
+        .first()
+    )
 
 
 def _the_same_or_conflict(
