@@ -31,6 +31,7 @@ from lendkit.lifecycle import applications, loans
 from lendkit.lifecycle.application_models import Application
 from lendkit.runtime import Runtime
 from lendkit.types import ComplianceItem, Job
+from lendkit.web.bodies import json_object
 
 __all__ = ["ROUTES"]
 
@@ -44,16 +45,6 @@ def _me(request: Request[Any, Any, Any]) -> tuple[Principal, int]:
     principal = current(request)
     assert principal.subject_id is not None  # borrower.self: borrowers only
     return principal, principal.subject_id
-
-
-def _object(data: object) -> Mapping[str, Any]:
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise ValidationFailed(
-            "请求体须为 JSON 对象 / the body must be a JSON object", code="invalid_body"
-        )
-    return data
 
 
 def _reasons(body: Mapping[str, Any]) -> list[str]:
@@ -90,7 +81,7 @@ def submit_application(
     key was used before with the same terms."""
     principal, borrower_id = _me(request)
     submission = applications.parse_submission(
-        _object(data), request.headers.get("idempotency-key")
+        json_object(data), request.headers.get("idempotency-key")
     )
     result = applications.submit(
         db_session, runtime.pm, runtime.settings, borrower_id, submission, actor=principal.actor
@@ -188,7 +179,7 @@ def approve_application(
 ) -> dict[str, Any]:
     """Approve an application under review: ``reasons`` (codes), ``note``, and
     optionally a lower ``amount``; the borrower gets a priced offer."""
-    body = _object(data)
+    body = json_object(data)
     app = applications.approve(
         db_session,
         runtime.pm,
@@ -215,7 +206,7 @@ def reject_application(
     data: JSONBody[Any] = None,
 ) -> dict[str, Any]:
     """Reject an application under review: at least one reason code, and a note."""
-    body = _object(data)
+    body = json_object(data)
     app = applications.reject(
         db_session,
         application_id,

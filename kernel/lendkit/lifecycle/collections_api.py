@@ -17,7 +17,6 @@ pay whose date has passed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +34,7 @@ from lendkit.errors import ValidationFailed
 from lendkit.lifecycle import collections
 from lendkit.runtime import Runtime
 from lendkit.types import ComplianceItem, Event, Job, Permission
+from lendkit.web.bodies import json_object
 
 __all__ = ["ROUTES"]
 
@@ -43,16 +43,6 @@ EVENT_TOPICS = collections.TOPICS
 WORK = {"permission": "collections.work"}
 MANAGE = {"permission": "collections.manage"}
 BASE = "/api/collections/loans/{loan_id:int}"
-
-
-def _object(data: object) -> Mapping[str, Any]:
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise ValidationFailed(
-            "请求体须为 JSON 对象 / the body must be a JSON object", code="invalid_body"
-        )
-    return data
 
 
 def _whole(value: str | None, name: str, default: int) -> int:
@@ -120,7 +110,7 @@ def assign_case(
     data: JSONBody[Any] = None,
 ) -> dict[str, Any]:
     """Give the loan's case to ``collector`` (a username; null takes it back), with a ``note``."""
-    body = _object(data)
+    body = json_object(data)
     collector = body.get("collector")
     if collector is not None and not isinstance(collector, str):
         raise ValidationFailed(
@@ -151,7 +141,7 @@ def add_note(
     """Add a note (``text``) to the loan's case; notes are never changed or deleted."""
     actor, day = _actor_and_day(request)
     note = collections.add_note(
-        db_session, loan_id, _object(data).get("text"), actor=actor, business_date=day
+        db_session, loan_id, json_object(data).get("text"), actor=actor, business_date=day
     )
     return collections.note_view(note)
 
@@ -168,7 +158,7 @@ def log_contact(
     Refused outside the contact rules: 409 ``contact_quiet_hours`` (21:00 to
     08:00 China time), 429 ``contact_limit_reached`` (three a day per borrower).
     """
-    body = _object(data)
+    body = json_object(data)
     row = collections.record_contact(
         db_session,
         loan_id,
@@ -196,7 +186,7 @@ def send_contact(
     return collections.reach(
         runtime,
         loan_id,
-        channel=_object(data).get("channel"),
+        channel=json_object(data).get("channel"),
         actor=current(request).actor,
         now=collections.clock(),
     )
@@ -210,7 +200,7 @@ def make_promise(
     data: JSONBody[Any] = None,
 ) -> dict[str, Any]:
     """Record a promise to pay: ``amount`` (a string, CNY) by ``date`` (YYYY-MM-DD)."""
-    body = _object(data)
+    body = json_object(data)
     actor, day = _actor_and_day(request)
     made = collections.promise(
         db_session, loan_id, body.get("amount"), body.get("date"), actor=actor, business_date=day
@@ -228,7 +218,7 @@ def request_write_off(
     """Ask for the loan's write-off, with a ``reason``; someone else approves it."""
     actor, day = _actor_and_day(request)
     collections.request_write_off(
-        db_session, loan_id, actor=actor, reason=_object(data).get("reason"), business_date=day
+        db_session, loan_id, actor=actor, reason=json_object(data).get("reason"), business_date=day
     )
     return collections.case_view(db_session, loan_id)
 

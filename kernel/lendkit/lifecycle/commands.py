@@ -156,7 +156,7 @@ def _percent(rate: Decimal) -> str:
     show_default=True,
     help="Parallel worker processes (PostgreSQL; SQLite runs one).",
 )
-@click.option("--chunk-size", type=click.IntRange(1, 100_000), default=2000, show_default=True)
+@click.option("--chunk-size", type=click.IntRange(1, 100_000), default=5000, show_default=True)
 def eod_command(day: datetime, workers: int, chunk_size: int) -> None:
     """End of day: accrual, due and overdue, penalty, DPD, classification, events.
 

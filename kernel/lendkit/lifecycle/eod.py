@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 __all__ = ["Progress", "Summary", "plan", "process_chunk", "run"]
 
 OWN_INCOME = frozenset(colending.INCOME.values())
-CHUNK_SIZE = 2000
+CHUNK_SIZE = 5000
 DEFAULT_RULES = Lifecycle()
 
 Progress = Callable[[int, int], None]  # (chunks done, chunks in all)

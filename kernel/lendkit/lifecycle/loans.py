@@ -394,11 +394,7 @@ def allocate(
     left to accrue on it.
     """
     loan = locked(session, loan_id)
-    done = session.scalar(
-        select(ledger.JournalEntry).where(
-            ledger.JournalEntry.idempotency_key == f"{idempotency_key}:allocate"
-        )
-    )
+    done = _posted(session, f"{idempotency_key}:allocate")
     if done is not None:
         return _allocation_of(done, amount, loan)
     if loan.status not in RUNNING:
@@ -484,6 +480,13 @@ def allocate(
     session.flush()
     settled = _refresh_standing(session, loan, rows, business_date, repayment, left)
     return Allocation(repayment, left, settled)
+
+
+def _posted(session: Session, key: str) -> ledger.JournalEntry | None:
+    """The entry posted under ``key``: a payment applied before (a retry)."""
+    return session.scalar(
+        select(ledger.JournalEntry).where(ledger.JournalEntry.idempotency_key == key)
+    )
 
 
 def _allocation_of(entry: ledger.JournalEntry, amount: Decimal, loan: Loan) -> Allocation:
@@ -578,11 +581,7 @@ def prepay(
     over stays the borrower's credit. Less than the payoff is refused
     (``prepayment_short``): allocate it as an ordinary repayment instead."""
     loan = locked(session, loan_id)
-    done = session.scalar(
-        select(ledger.JournalEntry).where(
-            ledger.JournalEntry.idempotency_key == f"{idempotency_key}:allocate"
-        )
-    )
+    done = _posted(session, f"{idempotency_key}:allocate")
     if done is not None:
         return _allocation_of(done, amount, loan)
     if loan.status not in RUNNING:
@@ -667,17 +666,10 @@ def prepay_part(
     (``settle_overdue_first``); paying everything is :func:`prepay`.
     """
     loan = locked(session, loan_id)
-    done = session.scalar(
-        select(ledger.JournalEntry).where(
-            ledger.JournalEntry.idempotency_key == f"{idempotency_key}:allocate"
-        )
-    )
+    done = _posted(session, f"{idempotency_key}:allocate")
     if done is not None:  # a retry: the instalment's entry and the extra principal's
-        first = session.scalars(
-            select(ledger.JournalEntry).where(
-                ledger.JournalEntry.idempotency_key == f"{idempotency_key}:instalment:allocate"
-            )
-        ).one()
+        first = _posted(session, f"{idempotency_key}:instalment:allocate")
+        assert first is not None  # posted in the same transaction as ``done``
         one, two = _allocation_of(first, ZERO, loan), _allocation_of(done, ZERO, loan)
         return Allocation(
             Repayment(

@@ -33,6 +33,7 @@ from lendkit.lifecycle.models import RUNNING, Instalment, Loan, LoanEvent
 from lendkit.models import Borrower
 from lendkit.runtime import Runtime
 from lendkit.types import Permission
+from lendkit.web.bodies import json_object
 
 __all__: list[str] = []
 
@@ -40,16 +41,6 @@ SELF = {"permission": "borrower.self"}
 READ = {"permission": "loans.read"}
 DISBURSE = {"permission": "loans.disburse"}
 _NOT_FOUND = "未找到该贷款。No such loan."
-
-
-def _body(data: object) -> Mapping[str, Any]:
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        raise ValidationFailed(
-            "请求体须为 JSON 对象 / the body must be a JSON object", code="invalid_body"
-        )
-    return data
 
 
 def _key(body: Mapping[str, Any], request: Request[Any, Any, Any]) -> str:
@@ -224,7 +215,7 @@ def repay(
     idempotency key was used before. At most what the loan owes today
     (``amount_above_outstanding``).
     """
-    body = _body(data)
+    body = json_object(data)
     loan = _mine(db_session, request, loan_id)
     key = f"borrower:{loan.borrower_id}:{_key(body, request)}"
     if loan.status not in RUNNING:
@@ -318,7 +309,7 @@ def disburse(
     runtime: NamedDependency[Runtime],
 ) -> dict[str, Any]:
     """Pay a booked loan out to the borrower's card through ``channel``."""
-    body = _body(data)
+    body = json_object(data)
     loan = db_session.get(Loan, loan_id)
     if loan is None:
         raise NotFoundError(_NOT_FOUND, code="unknown_loan")
