@@ -218,3 +218,29 @@ def test_disbursement_keeps_the_borrower_within_the_cap(make_tenant):
             assert capped.value.code == "borrower_cap_exceeded"
     finally:
         runtime.close()
+
+
+def test_a_loan_of_a_holiday_shifting_product_falls_due_on_working_days(runtime):
+    with runtime.sessions.begin() as session:
+        add_capital(session, "own", D("100000"), START, "cap-h")
+        loan = disbursed_loan(
+            session,
+            runtime,
+            loans.Terms(
+                borrower_id=borrower(session, 3),
+                product_code="cash",
+                principal=D("3000.00"),
+                term=3,
+                method="equal-principal",
+                annual_rate=D("0.12"),
+                shift_holidays=True,
+            ),
+            key="holiday",
+            day=date(2026, 9, 1),
+        )
+        dues = session.scalars(
+            select(Instalment.due_date)
+            .where(Instalment.loan_id == loan.id)
+            .order_by(Instalment.period)
+        ).all()
+    assert dues == [date(2026, 10, 8), date(2026, 11, 2), date(2026, 12, 1)]

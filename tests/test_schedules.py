@@ -291,3 +291,25 @@ def test_any_schedule_repays_the_principal_exactly(principal, term, rate, method
         assert row.payment == row.principal + row.interest + row.fee
         assert row.due_date > previous
         previous = row.due_date
+
+
+def test_due_dates_can_keep_off_public_holidays():
+    D = Decimal
+    # Disbursed 1 September 2026: due 1 October (National Day, 国庆节) moves to the
+    # first working day after the holiday (8 October, per the State Council's notice);
+    # amounts are unchanged.
+    plain = build_schedule(D("12000"), 3, D("0.12"), "equal-installment", start=date(2026, 9, 1))
+    shifted = build_schedule(
+        D("12000"), 3, D("0.12"), "equal-installment", start=date(2026, 9, 1), shift_holidays=True
+    )
+    assert [r.due_date for r in plain.rows] == [
+        date(2026, 10, 1),
+        date(2026, 11, 1),
+        date(2026, 12, 1),
+    ]
+    assert [r.due_date for r in shifted.rows] == [
+        date(2026, 10, 8),
+        date(2026, 11, 2),  # 1 November is a Sunday
+        date(2026, 12, 1),
+    ]
+    assert [r.payment for r in shifted.rows] == [r.payment for r in plain.rows]

@@ -64,6 +64,11 @@ class ProductSpec:
     repayment_methods: tuple[str, ...]
     upfront_fee_rate: Decimal = Decimal("0")
     description: str = ""
+    instalment_fee: Decimal = Decimal("0")  # CNY on every instalment
+    penalty_multiplier: Decimal = Decimal("1.5")  # penalty rate = annual rate × this, capped
+    grace_days: int = 0  # days after a due date before an instalment is overdue
+    day_count: Literal[360, 365] = 360  # the year of day-count interest (penalty)
+    shift_holidays: bool = False  # due dates off public holidays (next working day)
 
 
 @dataclass(frozen=True, slots=True)

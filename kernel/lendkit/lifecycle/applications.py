@@ -393,6 +393,8 @@ def _price(
         method,
         start=today,
         upfront_fee=money(amount * product.upfront_fee_rate),
+        instalment_fee=product.instalment_fee,
+        shift_holidays=product.shift_holidays,
     )
     check_rate_cap(priced.rate, settings, on=today)
     return priced

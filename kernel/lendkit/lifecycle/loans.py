@@ -63,6 +63,7 @@ class Terms:
     day_count: int = 360
     upfront_fee: Decimal = ZERO
     instalment_fee: Decimal = ZERO
+    shift_holidays: bool = False
 
 
 def record(
@@ -127,6 +128,7 @@ def book(
         start=business_date,
         upfront_fee=terms.upfront_fee,
         instalment_fee=terms.instalment_fee,
+        shift_holidays=terms.shift_holidays,
     )
     check_rate_cap(annualized_rate(schedule), runtime.settings, on=business_date)
     cap = runtime.settings.caps.rate_cap(business_date)
@@ -149,6 +151,7 @@ def book(
         grace_days=terms.grace_days,
         upfront_fee=schedule.upfront_fee,
         instalment_fee=schedule.instalment_fee,
+        shift_holidays=terms.shift_holidays,
         status=LoanStatus.BOOKED,
         next_period=1,
         dpd=0,
@@ -182,6 +185,9 @@ def book_offer(session: Session, runtime: Runtime, app: Application) -> Loan:
             "只有已接受的报价可以生成贷款 / only an accepted offer becomes a loan",
             code="offer_not_accepted",
         )
+    from lendkit.lifecycle.applications import find_product
+
+    product = find_product(runtime.pm, app.product_code)
     loan = book(
         session,
         runtime,
@@ -192,7 +198,12 @@ def book_offer(session: Session, runtime: Runtime, app: Application) -> Loan:
             term=app.term,
             method=app.method,
             annual_rate=app.annual_rate,
+            penalty_multiplier=product.penalty_multiplier,
+            grace_days=product.grace_days,
+            day_count=product.day_count,
             upfront_fee=app.upfront_fee or ZERO,
+            instalment_fee=product.instalment_fee,
+            shift_holidays=product.shift_holidays,
         ),
         idempotency_key=f"application:{app.id}",
         business_date=payments.business_today(),
@@ -280,6 +291,7 @@ def activate(session: Session, loan_id: int, disbursed_on: date) -> Loan:
         start=disbursed_on,
         upfront_fee=loan.upfront_fee,
         instalment_fee=loan.instalment_fee,
+        shift_holidays=loan.shift_holidays,
     )
     start = disbursed_on
     for row in schedule.rows:

@@ -65,6 +65,7 @@ class Loan(Base):
     grace_days: Mapped[int] = mapped_column(SmallInteger, default=0)
     upfront_fee: Mapped[Decimal] = mapped_column(AMOUNT, default=ZERO)
     instalment_fee: Mapped[Decimal] = mapped_column(AMOUNT, default=ZERO)
+    shift_holidays: Mapped[bool] = mapped_column(default=False)  # due dates on working days
     status: Mapped[str] = mapped_column(String(16), default=LoanStatus.BOOKED)
     disbursed_on: Mapped[date | None] = mapped_column(Date)
     # The period accruing interest now; term + 1 once the last one fell due.

@@ -189,6 +189,7 @@ def quote(
     start: date,
     upfront_fee: Decimal | int | str = Decimal("0"),
     instalment_fee: Decimal | int | str = Decimal("0"),
+    shift_holidays: bool = False,
 ) -> Quote:
     """Build the schedule and price it (no cap check: see :func:`check_rate_cap`)."""
     schedule = build_schedule(
@@ -199,6 +200,7 @@ def quote(
         start=start,
         upfront_fee=upfront_fee,
         instalment_fee=instalment_fee,
+        shift_holidays=shift_holidays,
     )
     return Quote(schedule=schedule, rate=annualized_rate(schedule))
 

@@ -34,6 +34,7 @@ from typing import Final, Literal, NamedTuple, get_args
 
 from lendkit.clearing.money import FEN, ZERO, money
 from lendkit.errors import ValidationFailed
+from lendkit.lifecycle.workdays import next_working_day
 
 __all__ = [
     "MAX_AMOUNT",
@@ -158,8 +159,13 @@ def build_schedule(
     start: date,
     upfront_fee: Decimal | int | str = ZERO,
     instalment_fee: Decimal | int | str = ZERO,
+    shift_holidays: bool = False,
 ) -> Schedule:
     """The schedule of a loan of ``principal`` disbursed on ``start``.
+
+    With ``shift_holidays`` a due date on a public holiday or weekend moves
+    to the next working day (:mod:`lendkit.lifecycle.workdays`); amounts do
+    not change (interest is monthly).
 
     ``annual_rate`` is a fraction (``Decimal("0.109")`` for 10.9 %). Raises
     :class:`~lendkit.errors.ValidationFailed` for terms it cannot price: a
@@ -199,10 +205,11 @@ def build_schedule(
     balance = amount
     for period, part, interest in _parts(amount, term, rate, method):
         balance -= part
+        due = due_date(start, period)
         rows.append(
             Instalment(
                 period,
-                due_date(start, period),
+                next_working_day(due) if shift_holidays else due,
                 part,
                 interest,
                 fee_each,

@@ -82,6 +82,7 @@ def upgrade() -> None:
         sa.Column("grace_days", sa.SmallInteger(), nullable=False),
         _money("upfront_fee"),
         _money("instalment_fee"),
+        sa.Column("shift_holidays", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("disbursed_on", sa.Date()),
         sa.Column("next_period", sa.SmallInteger(), nullable=False),
