@@ -163,7 +163,7 @@ def test_demo_serves_health_and_a_home_page_with_the_products(tmp_path):
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> httpx.Response:
-    deadline = time.monotonic() + 45
+    deadline = time.monotonic() + 150  # the demo grows its loan book first
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"demo exited with {process.returncode}:\n{log.read_text()}")

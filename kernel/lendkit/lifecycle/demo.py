@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["simulate"]
 
-DAYS = 200  # simulated business days, ending yesterday
+DAYS = 150  # simulated business days, ending yesterday
 PARTNER = "bank"
 
 
@@ -105,9 +105,9 @@ def simulate(runtime: Runtime, echo: Callable[[str], object] = print, days: int 
             _pay(session, day, habits, paid)
             _write_off(session, day)
         eod.run(runtime, day)
-        # As the worker would: plugins see each day's events.
-        outbox.drain(runtime.sessions, runtime.pm, runtime.settings.outbox)
-        if (day - start).days % 50 == 49:
+        if day.weekday() == 6:  # as the worker would, if only weekly: plugins see the events
+            outbox.drain(runtime.sessions, runtime.pm, runtime.settings.outbox)
+        if (day - start).days % 30 == 29:
             echo(f"  demo loan book: simulated {(day - start).days + 1} of {days} days")
         day += timedelta(days=1)
     _applications(runtime, applicants)
@@ -222,13 +222,13 @@ def _pay(session: Session, day: date, habits: dict[int, Habit], paid: dict[int, 
 
 
 def _write_off(session: Session, day: date) -> None:
-    """Collections give up on loans 120 days past due: requested, then approved."""
-    for loan in session.scalars(select(Loan).where(Loan.status == "overdue", Loan.dpd >= 120)):
+    """Collections give up on loans 100 days past due: requested, then approved."""
+    for loan in session.scalars(select(Loan).where(Loan.status == "overdue", Loan.dpd >= 100)):
         loans.request_write_off(
             session,
             loan.id,
             requested_by="staff:collections",
-            reason="120 days past due",
+            reason="100 days past due",
             business_date=day,
         )
         loans.approve_write_off(
