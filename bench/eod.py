@@ -45,9 +45,10 @@ SEED = [
     """
     INSERT INTO loan (id, borrower_id, product_code, idempotency_key, principal, term, method,
         annual_rate, penalty_rate, day_count, grace_days, upfront_fee, instalment_fee,
-        shift_holidays, status, disbursed_on, next_period, dpd, bucket, classification, created_at)
+        shift_holidays, allocation_order, status, disbursed_on, next_period, dpd, bucket, classification, created_at)
     SELECT g, :borrower, 'cash', 'bench-' || g, 1000 + (g % 50) * 1000, 12, 'equal-principal',
-        0.12, 0.18, 360, 0, 0, 0, false, CASE WHEN g % 20 = 0 THEN 'overdue' ELSE 'active' END,
+        0.12, 0.18, 360, 0, 0, 0, false,
+        'penalty,overdue_interest,overdue_principal,current_interest,current_principal', CASE WHEN g % 20 = 0 THEN 'overdue' ELSE 'active' END,
         CAST(:day AS date) - (1 + g % 300), 1, 0, 'M0', 'normal', now()
     FROM generate_series(1, :n) AS g
     """,

@@ -50,6 +50,11 @@ def test_scenario(runtime, path):
                 method=spec["method"],
                 annual_rate=Decimal(spec["annual_rate"]),
                 grace_days=spec.get("grace_days", 0),
+                **(
+                    {"allocation_order": tuple(spec["allocation_order"])}
+                    if "allocation_order" in spec
+                    else {}
+                ),
             ),
             key="golden",
             day=start,

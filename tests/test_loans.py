@@ -244,3 +244,24 @@ def test_a_loan_of_a_holiday_shifting_product_falls_due_on_working_days(runtime)
             .order_by(Instalment.period)
         ).all()
     assert dues == [date(2026, 10, 8), date(2026, 11, 2), date(2026, 12, 1)]
+
+
+def test_an_allocation_order_must_name_every_step_once(runtime):
+    with runtime.sessions.begin() as session:
+        with pytest.raises(ValidationFailed) as refused:
+            loans.book(
+                session,
+                runtime,
+                loans.Terms(
+                    borrower_id=borrower(session, 4),
+                    product_code="cash",
+                    principal=D("3000.00"),
+                    term=3,
+                    method="equal-principal",
+                    annual_rate=D("0.12"),
+                    allocation_order=("penalty", "penalty", "current_interest"),
+                ),
+                idempotency_key="bad-order",
+                business_date=START,
+            )
+    assert refused.value.code == "allocation_order_invalid"

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from lendkit.runtime import Runtime
 
 __all__ = [
+    "ALLOCATION_ORDER",
     "ChannelAck",
     "ChannelError",
     "ChannelResult",
@@ -47,6 +48,16 @@ class Event:
     payload: Mapping[str, Any]
 
 
+# The default order a repayment pays in (issue 5); a product may reorder it.
+ALLOCATION_ORDER: tuple[str, ...] = (
+    "penalty",
+    "overdue_interest",
+    "overdue_principal",
+    "current_interest",
+    "current_principal",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ProductSpec:
     """A loan product a plugin offers; the lifecycle prices and books it.
@@ -69,6 +80,8 @@ class ProductSpec:
     grace_days: int = 0  # days after a due date before an instalment is overdue
     day_count: Literal[360, 365] = 360  # the year of day-count interest (penalty)
     shift_holidays: bool = False  # due dates off public holidays (next working day)
+    # What a repayment pays first: each step of ALLOCATION_ORDER once (fees go with interest).
+    allocation_order: tuple[str, ...] = ALLOCATION_ORDER
 
 
 @dataclass(frozen=True, slots=True)

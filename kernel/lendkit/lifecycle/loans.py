@@ -6,14 +6,15 @@ the same key returns the first result), writes the loan's history
 through clearing: the disbursement is a payment order, repayments arrive as
 collected payments in the borrower's suspense account and are allocated here.
 
-Allocation order (default; issue 5): penalty → overdue interest → overdue
-principal → current interest → current principal. Whatever is left stays in
-``borrower_suspense`` as the borrower's credit, never lost.
+Allocation order (``ALLOCATION_ORDER``, a product may reorder it): penalty →
+overdue interest → overdue principal → current interest → current
+principal. Whatever is left stays in ``borrower_suspense`` as the
+borrower's credit, never lost.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -32,6 +33,7 @@ from lendkit.lifecycle import contracts, overdue
 from lendkit.lifecycle.models import RUNNING, Instalment, Loan, LoanEvent, LoanStatus
 from lendkit.lifecycle.pricing import annualized_rate, check_rate_cap
 from lendkit.lifecycle.schedules import build_schedule
+from lendkit.types import ALLOCATION_ORDER
 
 if TYPE_CHECKING:
     from lendkit.lifecycle.application_models import Application
@@ -64,6 +66,7 @@ class Terms:
     upfront_fee: Decimal = ZERO
     instalment_fee: Decimal = ZERO
     shift_holidays: bool = False
+    allocation_order: tuple[str, ...] = ALLOCATION_ORDER
 
 
 def record(
@@ -132,6 +135,15 @@ def book(
     )
     check_rate_cap(annualized_rate(schedule), runtime.settings, on=business_date)
     cap = runtime.settings.caps.rate_cap(business_date)
+    if sorted(terms.allocation_order) != sorted(ALLOCATION_ORDER):
+        raise ValidationFailed(
+            "还款冲销顺序须恰好列出 "
+            + "、".join(ALLOCATION_ORDER)
+            + " / the allocation order must list each of "
+            + ", ".join(ALLOCATION_ORDER)
+            + " once",
+            code="allocation_order_invalid",
+        )
     if terms.upfront_fee and funders and any(f.source != colending.OWN for f in funders):
         raise ValidationFailed(
             "合作出资贷款暂不支持前置费用 / upfront fees are not supported on co-lent loans yet",
@@ -152,6 +164,7 @@ def book(
         upfront_fee=schedule.upfront_fee,
         instalment_fee=schedule.instalment_fee,
         shift_holidays=terms.shift_holidays,
+        allocation_order=",".join(terms.allocation_order),
         status=LoanStatus.BOOKED,
         next_period=1,
         dpd=0,
@@ -204,6 +217,7 @@ def book_offer(session: Session, runtime: Runtime, app: Application) -> Loan:
             upfront_fee=app.upfront_fee or ZERO,
             instalment_fee=product.instalment_fee,
             shift_holidays=product.shift_holidays,
+            allocation_order=product.allocation_order,
         ),
         idempotency_key=f"application:{app.id}",
         business_date=payments.business_today(),
@@ -432,12 +446,15 @@ def allocate(
         left -= paid
         return paid
 
-    parts["penalty"] = take(receivable(session, loan.id, "loan_penalty"))
     late = [r for r in rows if r.status in ("due", "overdue")]
     current = [r for r in rows if r.status == "pending"][:1]
-    for group in (late, current):
+
+    def penalty() -> None:
+        parts["penalty"] += take(receivable(session, loan.id, "loan_penalty"))
+
+    def interest(group: list[Instalment]) -> None:
+        """Fees and interest of each row, oldest first (recognised if not yet accrued)."""
         for row in group:
-            # Fees and interest of the group first, then its principal.
             fee = take(row.fee - row.paid_fee)
             if fee > row.fee_accrued - row.paid_fee:
                 _accrue(
@@ -450,8 +467,8 @@ def allocate(
                     business_date,
                 )
                 row.fee_accrued = row.fee
-            interest = take(row.interest - row.paid_interest)
-            if interest > row.interest_accrued - row.paid_interest:
+            paid = take(row.interest - row.paid_interest)
+            if paid > row.interest_accrued - row.paid_interest:
                 _accrue(
                     session,
                     loan,
@@ -463,13 +480,25 @@ def allocate(
                 )
                 row.interest_accrued = row.interest
             row.paid_fee += fee
-            row.paid_interest += interest
+            row.paid_interest += paid
             parts["fees"] += fee
-            parts["interest"] += interest
+            parts["interest"] += paid
+
+    def principal(group: list[Instalment]) -> None:
         for row in group:
-            principal = take(row.principal - row.paid_principal)
-            row.paid_principal += principal
-            parts["principal"] += principal
+            paid = take(row.principal - row.paid_principal)
+            row.paid_principal += paid
+            parts["principal"] += paid
+
+    steps: dict[str, Callable[[], None]] = {
+        "penalty": penalty,
+        "overdue_interest": lambda: interest(late),
+        "overdue_principal": lambda: principal(late),
+        "current_interest": lambda: interest(current),
+        "current_principal": lambda: principal(current),
+    }
+    for step in loan.allocation_order.split(","):
+        steps[step]()
     repayment = Repayment(
         principal=parts["principal"],
         interest=parts["interest"],

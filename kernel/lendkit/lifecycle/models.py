@@ -66,6 +66,8 @@ class Loan(Base):
     upfront_fee: Mapped[Decimal] = mapped_column(AMOUNT, default=ZERO)
     instalment_fee: Mapped[Decimal] = mapped_column(AMOUNT, default=ZERO)
     shift_holidays: Mapped[bool] = mapped_column(default=False)  # due dates on working days
+    # What a repayment pays first, comma-separated (loans.ALLOCATION_ORDER by default).
+    allocation_order: Mapped[str] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default=LoanStatus.BOOKED)
     disbursed_on: Mapped[date | None] = mapped_column(Date)
     # The period accruing interest now; term + 1 once the last one fell due.
