@@ -247,21 +247,20 @@ def test_a_loan_of_a_holiday_shifting_product_falls_due_on_working_days(runtime)
 
 
 def test_an_allocation_order_must_name_every_step_once(runtime):
-    with runtime.sessions.begin() as session:
-        with pytest.raises(ValidationFailed) as refused:
-            loans.book(
-                session,
-                runtime,
-                loans.Terms(
-                    borrower_id=borrower(session, 4),
-                    product_code="cash",
-                    principal=D("3000.00"),
-                    term=3,
-                    method="equal-principal",
-                    annual_rate=D("0.12"),
-                    allocation_order=("penalty", "penalty", "current_interest"),
-                ),
-                idempotency_key="bad-order",
-                business_date=START,
-            )
+    with runtime.sessions.begin() as session, pytest.raises(ValidationFailed) as refused:
+        loans.book(
+            session,
+            runtime,
+            loans.Terms(
+                borrower_id=borrower(session, 4),
+                product_code="cash",
+                principal=D("3000.00"),
+                term=3,
+                method="equal-principal",
+                annual_rate=D("0.12"),
+                allocation_order=("penalty", "penalty", "current_interest"),
+            ),
+            idempotency_key="bad-order",
+            business_date=START,
+        )
     assert refused.value.code == "allocation_order_invalid"
