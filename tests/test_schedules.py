@@ -155,6 +155,11 @@ def test_interest_is_exactly_the_balance_times_rate_over_12_half_up(principal, r
         (row,) = schedule.rows
         assert row.interest == half_up(Fraction(principal) * Fraction(rate) * term / 12)
         return
+    if method == "draw-repay":  # by day count, over the whole term
+        (row,) = schedule.rows
+        days = (row.due_date - date(2026, 1, 1)).days
+        assert row.interest == half_up(Fraction(principal) * Fraction(rate) * days / 360)
+        return
     balance = principal
     for row in schedule.rows:
         assert row.interest == half_up(Fraction(balance) * Fraction(rate) / 12)

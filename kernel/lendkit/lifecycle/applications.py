@@ -395,6 +395,7 @@ def _price(
         upfront_fee=money(amount * product.upfront_fee_rate),
         instalment_fee=product.instalment_fee,
         shift_holidays=product.shift_holidays,
+        day_count=product.day_count,
     )
     check_rate_cap(priced.rate, settings, on=today)
     return priced

@@ -54,7 +54,7 @@ DECIMAL = DecimalType()
     "--method",
     type=click.Choice(METHODS),
     required=True,
-    help="Repayment method: 等额本息, 等额本金, 先息后本 or 到期一次还本付息.",
+    help="Repayment method: 等额本息, 等额本金, 先息后本, 到期一次还本付息 or 随借随还.",
 )
 @click.option(
     "--annual-rate",

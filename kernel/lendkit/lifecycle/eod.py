@@ -20,6 +20,8 @@ first day ever may start anywhere). Per loan, for business date ``D``:
 1. interest of the current period accrues to date: the period's interest ×
    days elapsed ÷ days in the period, rounded half-up, less what has
    accrued (so on the due date exactly the scheduled interest has accrued);
+   a 随借随还 (``draw-repay``) loan accrues one day's interest on the
+   principal still out, annual rate ÷ day count, rounded half-up;
 2. an instalment whose due date is ``D`` falls due: its interest is complete
    and its fee is recognised;
 3. a due instalment still unpaid more than the grace days after its due date
@@ -145,6 +147,8 @@ def plan(session: Session, day: date, chunk_size: int = CHUNK_SIZE) -> EodRun:
 class _Loan:
     id: int
     status: str
+    method: str
+    annual_rate: Decimal
     penalty_rate: Decimal
     day_count: int
     grace_days: int
@@ -214,8 +218,8 @@ class _Row:
     paid_principal: Decimal
     status: str
 
-    def state(self) -> tuple[Decimal, Decimal, str]:
-        return (self.interest_accrued, self.fee_accrued, self.status)
+    def state(self) -> tuple[Decimal, Decimal, Decimal, str]:
+        return (self.interest, self.interest_accrued, self.fee_accrued, self.status)
 
 
 def process_chunk(
@@ -229,6 +233,8 @@ def process_chunk(
             select(
                 Loan.id,
                 Loan.status,
+                Loan.method,
+                Loan.annual_rate,
                 Loan.penalty_rate,
                 Loan.day_count,
                 Loan.grace_days,
@@ -318,6 +324,7 @@ def process_chunk(
             {
                 "loan_id": row.loan_id,
                 "period": row.period,
+                "interest": row.interest,
                 "interest_accrued": row.interest_accrued,
                 "fee_accrued": row.fee_accrued,
                 "status": row.status,
@@ -362,7 +369,15 @@ def _day_of(
     """Steps 1–4 for one loan; returns the day's journal lines."""
     lines: list[Line] = []
     for row in loan.rows:
-        if row.status == "pending" and row.start_date < day:
+        if loan.method == "draw-repay" and row.status == "pending" and row.start_date < day:
+            # 随借随还: one day's interest on the principal still out.
+            daily = money((row.principal - row.paid_principal) * loan.annual_rate / loan.day_count)
+            if daily:
+                lines += colending.accrued("loan_interest", daily, funders, loan.id)
+                row.interest += daily
+                row.interest_accrued += daily
+                counts["interest_accruals"] += 1
+        elif row.status == "pending" and row.start_date < day:
             days = (row.due_date - row.start_date).days
             elapsed = min((day - row.start_date).days, days)
             target = money(row.interest * elapsed / days) if days else row.interest

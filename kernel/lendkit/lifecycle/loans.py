@@ -132,6 +132,7 @@ def book(
         upfront_fee=terms.upfront_fee,
         instalment_fee=terms.instalment_fee,
         shift_holidays=terms.shift_holidays,
+        day_count=terms.day_count,
     )
     check_rate_cap(annualized_rate(schedule), runtime.settings, on=business_date)
     cap = runtime.settings.caps.rate_cap(business_date)
@@ -306,6 +307,7 @@ def activate(session: Session, loan_id: int, disbursed_on: date) -> Loan:
         upfront_fee=loan.upfront_fee,
         instalment_fee=loan.instalment_fee,
         shift_holidays=loan.shift_holidays,
+        day_count=loan.day_count,
     )
     start = disbursed_on
     for row in schedule.rows:
@@ -316,7 +318,8 @@ def activate(session: Session, loan_id: int, disbursed_on: date) -> Loan:
                 start_date=start,
                 due_date=row.due_date,
                 principal=row.principal,
-                interest=row.interest,
+                # 随借随还: interest is what end of day accrues on the balance.
+                interest=ZERO if loan.method == "draw-repay" else row.interest,
                 fee=row.fee,
                 interest_accrued=ZERO,
                 fee_accrued=ZERO,

@@ -190,6 +190,7 @@ def quote(
     upfront_fee: Decimal | int | str = Decimal("0"),
     instalment_fee: Decimal | int | str = Decimal("0"),
     shift_holidays: bool = False,
+    day_count: int = 360,
 ) -> Quote:
     """Build the schedule and price it (no cap check: see :func:`check_rate_cap`)."""
     schedule = build_schedule(
@@ -201,6 +202,7 @@ def quote(
         upfront_fee=upfront_fee,
         instalment_fee=instalment_fee,
         shift_holidays=shift_holidays,
+        day_count=day_count,
     )
     return Quote(schedule=schedule, rate=annualized_rate(schedule))
 

@@ -14,6 +14,11 @@
   + interest for the whole term, ``principal × monthly rate × n`` rounded once.
   Its only row has ``period`` = n: a row's ``period`` is always the number of
   months from disbursement to its due date.
+* ``draw-repay`` (随借随还): repay any time, interest by day count on the
+  balance actually outstanding (end of day accrues it). The schedule is the
+  quote's: one row at the end of the term of principal + the whole term's
+  interest, ``principal × annual rate × days ÷ day_count`` (360 or 365)
+  rounded once; the loan's own row starts with no interest and grows daily.
 * Due dates fall on the disbursement day-of-month, clipped to the month's last
   day (a loan of 31 January is due 28 February, then 31 March).
 * Fees: an upfront fee (deducted from what the borrower receives) and an
@@ -48,7 +53,8 @@ __all__ = [
     "due_date",
 ]
 
-Method = Literal["equal-installment", "equal-principal", "interest-first", "bullet"]
+Method = Literal["equal-installment", "equal-principal", "interest-first", "bullet", "draw-repay"]
+DAY_COUNTS: Final = (360, 365)
 METHODS: Final[tuple[Method, ...]] = get_args(Method)
 
 # 50 years: anything longer is a typo, not a loan.
@@ -160,6 +166,7 @@ def build_schedule(
     upfront_fee: Decimal | int | str = ZERO,
     instalment_fee: Decimal | int | str = ZERO,
     shift_holidays: bool = False,
+    day_count: int = 360,
 ) -> Schedule:
     """The schedule of a loan of ``principal`` disbursed on ``start``.
 
@@ -201,9 +208,16 @@ def build_schedule(
             "the upfront fee must be less than the principal",
         )
 
+    if day_count not in DAY_COUNTS:
+        raise _invalid("day_count", "计息天数须为 360 或 365", "the day count must be 360 or 365")
     rows = []
     balance = amount
-    for period, part, interest in _parts(amount, term, rate, method):
+    parts = (
+        [(term, amount, money(amount * rate * (due_date(start, term) - start).days / day_count))]
+        if method == "draw-repay"
+        else _parts(amount, term, rate, method)
+    )
+    for period, part, interest in parts:
         balance -= part
         due = due_date(start, period)
         rows.append(
