@@ -50,6 +50,8 @@ def test_scenario(runtime, path):
                 method=spec["method"],
                 annual_rate=Decimal(spec["annual_rate"]),
                 grace_days=spec.get("grace_days", 0),
+                day_count=spec.get("day_count", 360),
+                repayment_day=spec.get("repayment_day"),
                 **(
                     {"allocation_order": tuple(spec["allocation_order"])}
                     if "allocation_order" in spec

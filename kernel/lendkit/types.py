@@ -80,6 +80,7 @@ class ProductSpec:
     grace_days: int = 0  # days after a due date before an instalment is overdue
     day_count: Literal[360, 365] = 360  # the year of day-count interest (penalty)
     shift_holidays: bool = False  # due dates off public holidays (next working day)
+    repayment_day: int | None = None  # a fixed day of the month (1-28): odd first period
     # What a repayment pays first: each step of ALLOCATION_ORDER once (fees go with interest).
     allocation_order: tuple[str, ...] = ALLOCATION_ORDER
 

@@ -396,6 +396,7 @@ def _price(
         instalment_fee=product.instalment_fee,
         shift_holidays=product.shift_holidays,
         day_count=product.day_count,
+        repayment_day=product.repayment_day,
     )
     check_rate_cap(priced.rate, settings, on=today)
     return priced

@@ -81,6 +81,12 @@ DECIMAL = DecimalType()
     type=click.DateTime(["%Y-%m-%d"]),
     help="Disbursement date, YYYY-MM-DD (default: today).",
 )
+@click.option(
+    "--repayment-day",
+    type=click.IntRange(1, 28),
+    help="Fixed day of the month for every instalment (odd first period, by day count).",
+)
+@click.option("--day-count", type=click.Choice(["360", "365"]), default="360", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def quote_command(
     principal: Decimal,
@@ -90,6 +96,8 @@ def quote_command(
     upfront_fee: Decimal,
     instalment_fee: Decimal,
     start: object,
+    repayment_day: int | None,
+    day_count: str,
     as_json: bool,
 ) -> None:
     """Price an offer: its schedule and all-in annualized rate (no tenant needed)."""
@@ -108,6 +116,8 @@ def quote_command(
             start=day,
             upfront_fee=upfront_fee,
             instalment_fee=instalment_fee,
+            repayment_day=repayment_day,
+            day_count=int(day_count),
         )
     except ValidationFailed as exc:
         raise click.UsageError(exc.detail) from None

@@ -66,6 +66,7 @@ class Terms:
     upfront_fee: Decimal = ZERO
     instalment_fee: Decimal = ZERO
     shift_holidays: bool = False
+    repayment_day: int | None = None
     allocation_order: tuple[str, ...] = ALLOCATION_ORDER
 
 
@@ -133,6 +134,7 @@ def book(
         instalment_fee=terms.instalment_fee,
         shift_holidays=terms.shift_holidays,
         day_count=terms.day_count,
+        repayment_day=terms.repayment_day,
     )
     check_rate_cap(annualized_rate(schedule), runtime.settings, on=business_date)
     cap = runtime.settings.caps.rate_cap(business_date)
@@ -165,6 +167,7 @@ def book(
         upfront_fee=schedule.upfront_fee,
         instalment_fee=schedule.instalment_fee,
         shift_holidays=terms.shift_holidays,
+        repayment_day=terms.repayment_day,
         allocation_order=",".join(terms.allocation_order),
         status=LoanStatus.BOOKED,
         next_period=1,
@@ -218,6 +221,7 @@ def book_offer(session: Session, runtime: Runtime, app: Application) -> Loan:
             upfront_fee=app.upfront_fee or ZERO,
             instalment_fee=product.instalment_fee,
             shift_holidays=product.shift_holidays,
+            repayment_day=product.repayment_day,
             allocation_order=product.allocation_order,
         ),
         idempotency_key=f"application:{app.id}",
@@ -308,6 +312,7 @@ def activate(session: Session, loan_id: int, disbursed_on: date) -> Loan:
         instalment_fee=loan.instalment_fee,
         shift_holidays=loan.shift_holidays,
         day_count=loan.day_count,
+        repayment_day=loan.repayment_day,
     )
     start = disbursed_on
     for row in schedule.rows:

@@ -66,6 +66,7 @@ class Loan(Base):
     upfront_fee: Mapped[Decimal] = mapped_column(AMOUNT, default=ZERO)
     instalment_fee: Mapped[Decimal] = mapped_column(AMOUNT, default=ZERO)
     shift_holidays: Mapped[bool] = mapped_column(default=False)  # due dates on working days
+    repayment_day: Mapped[int | None] = mapped_column(SmallInteger)  # fixed day: odd 1st period
     # What a repayment pays first, comma-separated (loans.ALLOCATION_ORDER by default).
     allocation_order: Mapped[str] = mapped_column(String(128))
     status: Mapped[str] = mapped_column(String(16), default=LoanStatus.BOOKED)

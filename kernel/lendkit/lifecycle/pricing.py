@@ -56,18 +56,19 @@ class AnnualizedRate:
     apr_simple: Decimal
 
 
-def monthly_irr(outlay: Decimal, inflows: Sequence[tuple[int, Decimal]]) -> Decimal:
+def monthly_irr(outlay: Decimal, inflows: Sequence[tuple[Decimal | int, Decimal]]) -> Decimal:
     """The monthly rate r with ``outlay = Σ amount / (1 + r)^month`` over ``inflows``.
 
     ``outlay`` is what the borrower receives at month 0 (positive);
-    ``inflows`` are (month ≥ 1, amount ≥ 0) pairs. Newton's method, kept
+    ``inflows`` are (month > 0, amount ≥ 0) pairs (months may be fractional: an odd
+    first period). Newton's method, kept
     inside a bisection bracket, in a 40-digit decimal context; the root is
     unique because every inflow is later than the outlay and non-negative.
     """
     if outlay <= 0:
         raise ValueError("the outlay must be positive")
     flows = [(month, amount) for month, amount in inflows if amount != 0]
-    if any(month < 1 for month, _ in flows) or any(amount < 0 for _, amount in flows):
+    if any(month <= 0 for month, _ in flows) or any(amount < 0 for _, amount in flows):
         raise ValueError("inflows must be non-negative and come after month 0")
     if not flows:
         raise ValueError("nothing is ever paid back")
@@ -108,7 +109,9 @@ def monthly_irr(outlay: Decimal, inflows: Sequence[tuple[int, Decimal]]) -> Deci
         return +rate
 
 
-def annualized_rate_of(outlay: Decimal, inflows: Sequence[tuple[int, Decimal]]) -> AnnualizedRate:
+def annualized_rate_of(
+    outlay: Decimal, inflows: Sequence[tuple[Decimal | int, Decimal]]
+) -> AnnualizedRate:
     """The annualized rate, both ways, of money received and paid back monthly."""
     irr = monthly_irr(outlay, inflows)
     with localcontext() as ctx:
@@ -126,10 +129,21 @@ def _places(rate: Decimal) -> Decimal:
 
 
 def annualized_rate(schedule: Schedule) -> AnnualizedRate:
-    """The all-in annualized rate of a schedule: upfront and instalment fees included."""
-    return annualized_rate_of(
-        schedule.net_disbursed, [(row.period, row.payment) for row in schedule.rows]
-    )
+    """The all-in annualized rate of a schedule: upfront and instalment fees included.
+
+    Cash flows are timed in months from disbursement; an odd first period
+    counts its days as months of 365 / 12 days, the periods after it whole
+    months, so the borrower's cost is neither over- nor understated.
+    """
+    odd = schedule.first_period_days
+    if odd is None:
+        timed: list[tuple[Decimal | int, Decimal]] = [
+            (row.period, row.payment) for row in schedule.rows
+        ]
+    else:
+        first = Decimal(odd) * 12 / 365
+        timed = [(first + row.period - 1, row.payment) for row in schedule.rows]
+    return annualized_rate_of(schedule.net_disbursed, timed)
 
 
 def check_rate_cap(
@@ -191,6 +205,7 @@ def quote(
     instalment_fee: Decimal | int | str = Decimal("0"),
     shift_holidays: bool = False,
     day_count: int = 360,
+    repayment_day: int | None = None,
 ) -> Quote:
     """Build the schedule and price it (no cap check: see :func:`check_rate_cap`)."""
     schedule = build_schedule(
@@ -203,6 +218,7 @@ def quote(
         instalment_fee=instalment_fee,
         shift_holidays=shift_holidays,
         day_count=day_count,
+        repayment_day=repayment_day,
     )
     return Quote(schedule=schedule, rate=annualized_rate(schedule))
 

@@ -107,6 +107,8 @@ class Schedule:
     upfront_fee: Decimal
     instalment_fee: Decimal
     rows: tuple[Instalment, ...]
+    # With a fixed repayment day, the first period is odd: this many days.
+    first_period_days: int | None = None
 
     @property
     def total_principal(self) -> Decimal:
@@ -167,8 +169,15 @@ def build_schedule(
     instalment_fee: Decimal | int | str = ZERO,
     shift_holidays: bool = False,
     day_count: int = 360,
+    repayment_day: int | None = None,
 ) -> Schedule:
     """The schedule of a loan of ``principal`` disbursed on ``start``.
+
+    With ``repayment_day`` (1–28) every instalment falls due on that day of
+    the month, the first in the month after ``start``: the first period is
+    odd, and its interest is by day count (balance × annual rate × days ÷
+    ``day_count``) instead of a month's; a bullet's or 随借随还's whole term
+    is by day count too.
 
     With ``shift_holidays`` a due date on a public holiday or weekend moves
     to the next working day (:mod:`lendkit.lifecycle.workdays`); amounts do
@@ -210,16 +219,31 @@ def build_schedule(
 
     if day_count not in DAY_COUNTS:
         raise _invalid("day_count", "计息天数须为 360 或 365", "the day count must be 360 or 365")
+    if repayment_day is not None and not 1 <= repayment_day <= 28:
+        raise _invalid(
+            "repayment_day", "还款日须为每月 1 至 28 日", "the repayment day must be 1 to 28"
+        )
+
+    def due_on(period: int) -> date:
+        if repayment_day is None:
+            return due_date(start, period)
+        return due_date(start.replace(day=1), period).replace(day=repayment_day)
+
+    def by_days(days: int) -> Decimal:
+        return money(amount * rate * days / day_count)
+
+    parts = list(_parts(amount, term, rate, method))
+    first_days = (due_on(1) - start).days if repayment_day is not None else None
+    if method == "draw-repay" or (method == "bullet" and repayment_day is not None):
+        parts = [(term, amount, by_days((due_on(term) - start).days))]
+    elif first_days is not None:
+        period, part, _ = parts[0]
+        parts[0] = (period, part, by_days(first_days))  # the odd first period
     rows = []
     balance = amount
-    parts = (
-        [(term, amount, money(amount * rate * (due_date(start, term) - start).days / day_count))]
-        if method == "draw-repay"
-        else _parts(amount, term, rate, method)
-    )
     for period, part, interest in parts:
         balance -= part
-        due = due_date(start, period)
+        due = due_on(period)
         rows.append(
             Instalment(
                 period,
@@ -240,6 +264,7 @@ def build_schedule(
         upfront_fee=fee_upfront,
         instalment_fee=fee_each,
         rows=tuple(rows),
+        first_period_days=first_days,
     )
 
 
@@ -252,7 +277,7 @@ def _parts(
     product that is exactly half a fen stays exact and rounds up (dividing
     the rate first would truncate 0.109 / 12 and could round it down).
     """
-    if method == "bullet":
+    if method in ("bullet", "draw-repay"):  # draw-repay's interest is by day count
         yield term, amount, money(amount * rate * term / 12)
         return
     balance = amount

@@ -83,6 +83,7 @@ def upgrade() -> None:
         _money("upfront_fee"),
         _money("instalment_fee"),
         sa.Column("shift_holidays", sa.Boolean(), nullable=False),
+        sa.Column("repayment_day", sa.SmallInteger()),
         sa.Column("allocation_order", sa.String(128), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("disbursed_on", sa.Date()),
