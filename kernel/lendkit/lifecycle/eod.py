@@ -40,7 +40,6 @@ first day ever may start anywhere). Per loan, for business date ``D``:
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, wait
@@ -569,7 +568,3 @@ def _summary(runtime: Runtime, day: date, already: bool) -> Summary:
             for key, value in chunk_counts.items():
                 counts[key] += value
         return Summary(day, planned.loans, planned.chunks, dict(counts), already)
-
-
-def default_workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))

@@ -1,4 +1,4 @@
-"""Loans for tests and benchmarks: booked and disbursed without a channel.
+"""Loans for tests, benchmarks and the demo: booked and disbursed without a channel.
 
 The disbursement is posted exactly as a confirmed payment order would post
 it (reserve, then confirm), so the books are those of a real loan; only the
