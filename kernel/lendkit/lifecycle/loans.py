@@ -391,6 +391,30 @@ def receivable(session: Session, loan_id: int, account: str) -> Decimal:
     return money(total or 0)
 
 
+def _recognise_in_full(
+    session: Session,
+    loan: Loan,
+    funders: Sequence[Funder],
+    row: Instalment,
+    component: Literal["fee", "interest"],
+    business_date: date,
+) -> None:
+    """Recognise the rest of a row's fee or interest now: it is being paid before
+    end of day accrued all of it (end of day then finds nothing left)."""
+    full, accrued = getattr(row, component), getattr(row, f"{component}_accrued")
+    if full > accrued:
+        _accrue(
+            session,
+            loan,
+            funders,
+            "loan_fees" if component == "fee" else "loan_interest",
+            full - accrued,
+            f"loan:{loan.id}:{component}:{row.period}",
+            business_date,
+        )
+        setattr(row, f"{component}_accrued", full)
+
+
 def _accrue(
     session: Session,
     loan: Loan,
@@ -465,28 +489,10 @@ def allocate(
         for row in group:
             fee = take(row.fee - row.paid_fee)
             if fee > row.fee_accrued - row.paid_fee:
-                _accrue(
-                    session,
-                    loan,
-                    funders,
-                    "loan_fees",
-                    row.fee - row.fee_accrued,
-                    f"loan:{loan.id}:fee:{row.period}",
-                    business_date,
-                )
-                row.fee_accrued = row.fee
+                _recognise_in_full(session, loan, funders, row, "fee", business_date)
             paid = take(row.interest - row.paid_interest)
             if paid > row.interest_accrued - row.paid_interest:
-                _accrue(
-                    session,
-                    loan,
-                    funders,
-                    "loan_interest",
-                    row.interest - row.interest_accrued,
-                    f"loan:{loan.id}:interest:{row.period}",
-                    business_date,
-                )
-                row.interest_accrued = row.interest
+                _recognise_in_full(session, loan, funders, row, "interest", business_date)
             row.paid_fee += fee
             row.paid_interest += paid
             parts["fees"] += fee
@@ -655,17 +661,7 @@ def prepay(
     for row in rows:
         # Fees and interest due, the current period's interest to date; all principal.
         if row.status != "pending":
-            if row.fee > row.fee_accrued:
-                _accrue(
-                    session,
-                    loan,
-                    funders,
-                    "loan_fees",
-                    row.fee - row.fee_accrued,
-                    f"loan:{loan.id}:fee:{row.period}",
-                    business_date,
-                )
-                row.fee_accrued = row.fee
+            _recognise_in_full(session, loan, funders, row, "fee", business_date)
             row.paid_fee = row.fee
             row.paid_interest = row.interest
         else:
