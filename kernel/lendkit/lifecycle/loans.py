@@ -462,7 +462,6 @@ def allocate(
             code="loan_not_repayable",
         )
     funders = funding.funders_of(session, loan.id)
-    agreement = funding.agreement_of(session, loan.id)
     rows = session.scalars(
         select(Instalment)
         .where(Instalment.loan_id == loan.id, Instalment.status.in_(OPEN_ROWS))
@@ -519,9 +518,7 @@ def allocate(
         penalty=parts["penalty"],
         fees=parts["fees"],
     )
-    _post_repayment(
-        session, loan, repayment, funders, agreement, channel, idempotency_key, business_date
-    )
+    _post_repayment(session, loan, repayment, channel, idempotency_key, business_date)
     for row in rows:
         if (
             row.paid_principal == row.principal
@@ -653,7 +650,6 @@ def prepay(
             code="prepayment_short",
         )
     funders = funding.funders_of(session, loan.id)
-    agreement = funding.agreement_of(session, loan.id)
     rows = _open_rows(session, loan.id)
     fee = money(sum((r.principal - r.paid_principal for r in rows), ZERO) * fee_rate)
     if fee:
@@ -668,7 +664,7 @@ def prepay(
             row.paid_interest = row.interest_accrued
         row.paid_principal = row.principal
         row.status = "paid" if row.status != "pending" else "prepaid"
-    _post_repayment(session, loan, due, funders, agreement, channel, idempotency_key, business_date)
+    _post_repayment(session, loan, due, channel, idempotency_key, business_date)
     credit = money(amount) - due.total
     loan.dpd, loan.bucket = 0, "M0"
     record(
@@ -772,17 +768,7 @@ def prepay_part(
     later[0].principal += extra  # taken now, booked against the next instalment's row
     later[0].paid_principal += extra
     repayment = Repayment(principal=extra)
-    funders = funding.funders_of(session, loan.id)
-    _post_repayment(
-        session,
-        loan,
-        repayment,
-        funders,
-        funding.agreement_of(session, loan.id),
-        channel,
-        idempotency_key,
-        business_date,
-    )
+    _post_repayment(session, loan, repayment, channel, idempotency_key, business_date)
     record(
         session,
         loan,
@@ -834,22 +820,40 @@ def _post_repayment(
     session: Session,
     loan: Loan,
     repayment: Repayment,
-    funders: Sequence[Funder],
-    agreement: colending.Agreement,
     channel: str,
     idempotency_key: str,
     business_date: date,
 ) -> None:
-    """Suspense to the receivables, then the channel's money back to the funders' pools."""
+    """Suspense to the receivables, then the channel's money back to the funders' pools.
+
+    Each component is shared between funders in proportion to what the
+    journal says each is owed on it, not by funding share: daily accruals
+    and earlier repayments each round to the fen, so shares would drift a
+    fen from the receivables; this way paying a component in full clears
+    every funder's part exactly, and no funder's part is ever overpaid.
+    """
     if not repayment.total:
         return
+    allocated = [Line.debit("borrower_suspense", repayment.total, loan_id=loan.id)]
+    pools: dict[str, Decimal] = {}
+    for account, amount in (
+        ("loan_principal", repayment.principal),
+        ("loan_interest", repayment.interest),
+        ("loan_penalty", repayment.penalty),
+        ("loan_fees", repayment.fees),
+    ):
+        if not amount:
+            continue
+        for source, part in _split_by_owed(amount, _owed_by_source(session, loan.id, account)):
+            allocated.append(Line.credit(account, part, loan_id=loan.id, source=source))
+            pools[source] = pools.get(source, ZERO) + part
     ledger.post(
         session,
         business_date=business_date,
         idempotency_key=f"{idempotency_key}:allocate",
         cause=f"loan:{loan.id}",
         memo="repayment allocated",
-        lines=colending.repayment_allocated(repayment, funders, loan.id, agreement),
+        lines=allocated,
     )
     ledger.post(
         session,
@@ -857,8 +861,29 @@ def _post_repayment(
         idempotency_key=f"{idempotency_key}:settle",
         cause=f"loan:{loan.id}",
         memo="repayment settled to the funders' pools",
-        lines=colending.repayment_settled(repayment, funders, channel, loan.id, agreement),
+        lines=[
+            *(
+                Line.debit(f"fund_pool:{source}", part, loan_id=loan.id, source=source)
+                for source, part in pools.items()
+            ),
+            Line.credit(f"channel_in_transit:{channel}", repayment.total, loan_id=loan.id),
+        ],
     )
+
+
+def _split_by_owed(amount: Decimal, owed: dict[str, Decimal]) -> list[tuple[str, Decimal]]:
+    """``amount`` in whole fen for each funder in proportion to what it is owed
+    (largest remainders get the odd fen): never more than a funder is owed,
+    exactly what each is owed when all of it is paid."""
+    fen = {source: int(value * 100) for source, value in owed.items() if value > 0}
+    total, wanted = sum(fen.values()), int(money(amount) * 100)
+    if wanted > total:
+        raise ValueError(f"paying {amount} of a receivable of {Decimal(total) / 100}")
+    parts = {source: wanted * owed_fen // total for source, owed_fen in fen.items()}
+    left = wanted - sum(parts.values())
+    for source in sorted(fen, key=lambda s: (-(wanted * fen[s] % total), -fen[s], s))[:left]:
+        parts[source] += 1
+    return [(source, Decimal(part) / 100) for source, part in parts.items() if part]
 
 
 # -- Write-off and recoveries --------------------------------------------------
