@@ -32,7 +32,7 @@ from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
 from lendkit.lifecycle import contracts, overdue
 from lendkit.lifecycle.models import RUNNING, Instalment, Loan, LoanEvent, LoanStatus
 from lendkit.lifecycle.pricing import annualized_rate, check_rate_cap
-from lendkit.lifecycle.schedules import build_schedule
+from lendkit.lifecycle.schedules import Schedule, build_schedule
 from lendkit.types import ALLOCATION_ORDER
 
 if TYPE_CHECKING:
@@ -101,6 +101,22 @@ def record(
     )
 
 
+def _schedule(terms: Terms | Loan, start: date) -> Schedule:
+    """The schedule of a loan's terms (as booked, or as offered) from ``start``."""
+    return build_schedule(
+        terms.principal,
+        terms.term,
+        terms.annual_rate,
+        terms.method,
+        start=start,
+        upfront_fee=terms.upfront_fee,
+        instalment_fee=terms.instalment_fee,
+        shift_holidays=terms.shift_holidays,
+        day_count=terms.day_count,
+        repayment_day=terms.repayment_day,
+    )
+
+
 def book(
     session: Session,
     runtime: Runtime,
@@ -124,18 +140,7 @@ def book(
                 code="idempotency_key_reused",
             )
         return existing
-    schedule = build_schedule(
-        terms.principal,
-        terms.term,
-        terms.annual_rate,
-        terms.method,
-        start=business_date,
-        upfront_fee=terms.upfront_fee,
-        instalment_fee=terms.instalment_fee,
-        shift_holidays=terms.shift_holidays,
-        day_count=terms.day_count,
-        repayment_day=terms.repayment_day,
-    )
+    schedule = _schedule(terms, business_date)
     check_rate_cap(annualized_rate(schedule), runtime.settings, on=business_date)
     cap = runtime.settings.caps.rate_cap(business_date)
     if sorted(terms.allocation_order) != sorted(ALLOCATION_ORDER):
@@ -302,18 +307,7 @@ def activate(session: Session, loan_id: int, disbursed_on: date) -> Loan:
     loan = locked(session, loan_id)
     if loan.status != LoanStatus.DISBURSING and loan.status != LoanStatus.BOOKED:
         return loan  # already active (a repeated event) or past it
-    schedule = build_schedule(
-        loan.principal,
-        loan.term,
-        loan.annual_rate,
-        loan.method,
-        start=disbursed_on,
-        upfront_fee=loan.upfront_fee,
-        instalment_fee=loan.instalment_fee,
-        shift_holidays=loan.shift_holidays,
-        day_count=loan.day_count,
-        repayment_day=loan.repayment_day,
-    )
+    schedule = _schedule(loan, disbursed_on)
     start = disbursed_on
     for row in schedule.rows:
         session.add(
