@@ -1,25 +1,18 @@
 # Two commands matter: `make demo` and `make test`. Both install everything
 # they need on a fresh machine that has python3 (>= 3.11) and make.
-PYTHON ?= python3
-UV_VERSION := 0.13.8
-TOOLS := .tools
-UV := $(TOOLS)/bin/uv
+.DEFAULT_GOAL := help
+include tools.mk
 VENV := .venv
 BIN := $(VENV)/bin
-export UV_PYTHON_DOWNLOADS := never
-export UV_PYTHON := $(PYTHON)
 
-.PHONY: demo test install lint typecheck bench clean help
+.PHONY: demo test install lint typecheck bench release clean help
 
 help:
 	@echo "make demo   create, seed and serve a demo tenant on http://127.0.0.1:8000"
 	@echo "make test   run the whole test suite (SQLite, and PostgreSQL when it answers)"
 	@echo "make lint   ruff and mypy"
 	@echo "make bench  benchmarks (figures and ratios in bench/results/)"
-
-$(UV):
-	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@echo "make release  tag the kit's version v<version> (clean tree on main, lint and tests first)"
 
 $(VENV)/.synced: $(UV) uv.lock pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(UV) sync --locked --all-packages
@@ -40,6 +33,12 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# The checks first (seconds), then lint and the whole suite, then the tag.
+release:
+	$(PYTHON) scripts/release.py check
+	$(MAKE) lint test
+	$(PYTHON) scripts/release.py tag
 
 clean:
 	rm -rf $(VENV) $(TOOLS) demo-tenant .pytest_cache .mypy_cache .ruff_cache

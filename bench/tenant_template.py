@@ -1,7 +1,7 @@
 """From `copier copy` to a healthy server: how long a vendor waits for a new tenant.
 
-Copies the kit's working tree into a temporary git repository tagged v1 (the
-template source), then times `copier copy --trust --defaults` with the
+Copies the kit's working tree into a temporary git repository tagged as the
+release of its version, v<version> (the template source), then times `copier copy --trust --defaults` with the
 marketing plugin — whose tasks run `uv sync`, `lendkit keys init` and
 `lendkit db upgrade` — and `lendkit serve` until `/healthz` answers 200. The
 package cache is warm (the kit's own environment filled it). Target: 60 s.
@@ -38,6 +38,13 @@ GIT_IDENTITY = {
 }
 
 
+def release_tag() -> str:
+    """The tag of the kit's version: a release is ``v<version>`` (scripts/release.py)."""
+    import lendkit
+
+    return f"v{lendkit.__version__}"
+
+
 def uv_executable() -> str:
     """``$UV``, the kit's pinned uv (``.tools/bin/uv``) or ``uv`` on PATH."""
     for candidate in (os.environ.get("UV"), KIT / ".tools" / "bin" / "uv", shutil.which("uv")):
@@ -70,6 +77,28 @@ def environment(**extra: str) -> dict[str, str]:
     return env
 
 
+def fresh_machine_environment(bin_dir: Path) -> dict[str, str]:
+    """:func:`environment` as on a fresh machine: a PATH of python3, make and git alone.
+
+    ``bin_dir`` gets links to those three (python3 is the interpreter behind
+    this virtualenv); no ``$UV``, no uv anywhere on the PATH.
+    """
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    for name, target in (
+        ("python3", base_python()),
+        ("make", shutil.which("make")),
+        ("git", shutil.which("git")),
+    ):
+        if target is None:
+            raise RuntimeError(f"{name} not found on this machine")
+        (bin_dir / name).symlink_to(Path(target).resolve())
+    env = environment(PATH=str(bin_dir))
+    env.pop("UV")
+    env.pop("UV_PYTHON")
+    assert shutil.which("uv", path=env["PATH"]) is None
+    return env
+
+
 def git(folder: Path, *args: str) -> str:
     result = subprocess.run(
         ["git", *args], cwd=folder, env=environment(), capture_output=True, text=True, check=False
@@ -79,8 +108,12 @@ def git(folder: Path, *args: str) -> str:
     return result.stdout
 
 
-def copy_kit(dest: Path, tag: str | None = "v1") -> Path:
-    """The kit's working tree (tracked and new files, not ignored ones) as a git repo."""
+def copy_kit(dest: Path, tag: str | None = None) -> Path:
+    """The kit's working tree (tracked and new files, not ignored ones) as a git repo.
+
+    Tagged ``tag`` (by default the release of the kit's version); ``""`` tags nothing.
+    """
+    tag = release_tag() if tag is None else tag
     listed = git(KIT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
     for relative in sorted(set(filter(None, listed.split("\0")))):
         source = KIT / relative
@@ -92,6 +125,13 @@ def copy_kit(dest: Path, tag: str | None = "v1") -> Path:
     commit_all(dest, "kit")
     if tag:
         git(dest, "tag", tag)
+    return dest
+
+
+def clone_kit(dest: Path) -> Path:
+    """A real ``git clone`` of the kit's committed HEAD, on ``main``, without the kit's tags."""
+    run(["git", "clone", "--quiet", "--no-tags", "--single-branch", str(KIT), str(dest)], KIT)
+    git(dest, "checkout", "--quiet", "-B", "main")
     return dest
 
 
@@ -126,11 +166,18 @@ def copier(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> str:
     return run([sys.executable, "-m", "copier", *args], cwd, env).stderr
 
 
-def copy_tenant(kit: Path, dest: Path, **answers: str) -> Path:
+def copy_tenant(
+    kit: Path, dest: Path, *, env: Mapping[str, str] | None = None, **answers: str
+) -> Path:
     """``copier copy --trust --defaults KIT DEST`` with ``answers`` (tasks included)."""
     data = [item for key, value in answers.items() for item in ("--data", f"{key}={value}")]
-    copier("copy", "--trust", "--defaults", *data, str(kit), str(dest), cwd=dest.parent)
+    copier("copy", "--trust", "--defaults", *data, str(kit), str(dest), cwd=dest.parent, env=env)
     return dest
+
+
+def make(tenant: Path, *targets: str, env: Mapping[str, str] | None = None) -> str:
+    """The tenant's own ``make TARGETS``; its standard output."""
+    return run(["make", "--no-print-directory", *targets], tenant, env).stdout
 
 
 def lendkit(tenant: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

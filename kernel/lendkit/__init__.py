@@ -6,8 +6,6 @@ Plugin authors import only what this module exports (and the types in
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 import pluggy
 
 __all__ = ["PROJECT_NAME", "__version__", "hookimpl"]
@@ -17,7 +15,6 @@ PROJECT_NAME = "lendkit"
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 """Marker for hook implementations: ``@lendkit.hookimpl``."""
 
-try:
-    __version__ = version(PROJECT_NAME)
-except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
-    __version__ = "0.0.0+unknown"
+# The kit's version: the one place it is kept (pyproject.toml reads it from
+# here; a release is the git tag v<version>, made by `make release`).
+__version__ = "0.1.0"

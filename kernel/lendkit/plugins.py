@@ -51,6 +51,7 @@ BUILTIN_PLUGINS = (
     "lendkit.crypto.commands",
     "lendkit.web.health",
     "lendkit.web.pages",
+    "lendkit.web.branding",
     "lendkit.web.admin_plugins",
     "lendkit.builtin.partner",
 )

@@ -34,6 +34,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from lendkit.branding import check_logo_setting
 from lendkit.errors import StartupError
 
 __all__ = ["CONFIG_ENV", "Settings", "config_path", "load_settings"]
@@ -67,6 +68,7 @@ def _colour(value: str) -> str:
 
 DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
 Colour = Annotated[str, AfterValidator(_colour)]
+LogoFile = Annotated[str, AfterValidator(check_logo_setting)]
 PluginName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]*$")]
 Rate = Annotated[Decimal, Field(gt=0, lt=1)]
 Money = Annotated[Decimal, Field(gt=0, decimal_places=2)]
@@ -84,7 +86,8 @@ class Tenant(_Section):
     locale: str = Field("zh_CN", pattern=r"^[a-z]{2}_[A-Z]{2}$")
     primary_colour: Colour = "#b4232a"
     accent_colour: Colour = "#1f6feb"
-    logo: str | None = None
+    # An image in the tenant folder (branding/logo.png), shown in the page header.
+    logo: LogoFile | None = None
 
 
 class Database(_Section):

@@ -8,6 +8,7 @@ import pluggy
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
 from lendkit import registry
+from lendkit.branding import logo_url
 from lendkit.settings import Settings
 
 __all__ = ["kit_templates_dir", "make_environment"]
@@ -28,4 +29,5 @@ def make_environment(settings: Settings, pm: pluggy.PluginManager) -> Environmen
         lstrip_blocks=True,
     )
     env.globals["tenant"] = settings.tenant
+    env.globals["logo_url"] = logo_url(settings)
     return env

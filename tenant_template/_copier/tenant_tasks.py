@@ -1,9 +1,11 @@
 """Copier's helper for the tenant template (runs with Copier's Python; stdlib only).
 
 ``setup``
-    After ``copier copy`` and ``copier update``: copy the logo, install the
-    tenant with uv, create the master key (first copy, key file only) and
-    create or migrate the database. During ``copier update`` Copier also
+    After ``copier copy`` and ``copier update``: copy the logo, then run the
+    tenant's own ``make install keys migrate`` (the Makefile bootstraps the
+    kit's pinned uv into ``.tools/`` from python3, or uses ``$UV``): install
+    the tenant, create the master key (first copy, key file only) and create
+    or migrate the database. During ``copier update`` Copier also
     renders the old and the new template into scratch folders and runs the
     tasks there; those are not git work trees (a tenant being updated always
     is), so they are skipped.
@@ -46,16 +48,15 @@ def _in_git_work_tree(folder: Path) -> bool:
     return result.returncode == 0 and result.stdout.strip() == "true"
 
 
+# The caller's virtualenv and make flags are not the tenant's: its Makefile
+# installs into its own .venv.
+_NOT_INHERITED = ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+
+
 def _environment(root: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("VIRTUAL_ENV", None)  # the caller's venv is not the tenant's
+    env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
     env["LENDKIT_CONFIG"] = str(root / SETTINGS)
     return env
-
-
-def _venv_bin(root: Path) -> Path:
-    venv = Path(os.environ.get("UV_PROJECT_ENVIRONMENT") or root / ".venv")
-    return venv / ("Scripts" if os.name == "nt" else "bin")
 
 
 def _run(command: list[str], root: Path) -> None:
@@ -80,25 +81,22 @@ def setup(args: argparse.Namespace) -> int:
     if not args.install:
         _say("not installed (install_now = false): run `make install keys migrate`")
         return 0
-    uv = os.environ.get("UV") or shutil.which("uv")
-    if not uv:
-        _say(
-            "uv not found (https://docs.astral.sh/uv/): install it, then run "
-            "`make install keys migrate` in the tenant"
-        )
+    make = shutil.which("make")
+    if not make:
+        _say("make not found: install make, then run `make install keys migrate` in the tenant")
         return 0
-    _run([uv, "sync"], root)
-    lendkit = str(_venv_bin(root) / "lendkit")
+    targets = ["install"]
     if args.key == "file":
         if not (root / "keys" / "master.key").exists():
-            _run([lendkit, "keys", "init"], root)
+            targets.append("keys")
     elif args.key_env not in os.environ:
+        _run([make, "--no-print-directory", *targets], root)
         _say(
             f"the master key comes from ${args.key_env}, which is not set here: set it "
             "(64 hex digits) and run `make migrate`"
         )
         return 0
-    _run([lendkit, "db", "upgrade"], root)
+    _run([make, "--no-print-directory", *targets, "migrate"], root)
     return 0
 
 
