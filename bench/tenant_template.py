@@ -78,10 +78,11 @@ def environment(**extra: str) -> dict[str, str]:
 
 
 def fresh_machine_environment(bin_dir: Path) -> dict[str, str]:
-    """:func:`environment` as on a fresh machine: a PATH of python3, make and git alone.
+    """:func:`environment` as on a fresh machine: python3, make, git and the system's tools.
 
     ``bin_dir`` gets links to those three (python3 is the interpreter behind
-    this virtualenv); no ``$UV``, no uv anywhere on the PATH.
+    this virtualenv), ahead of /usr/bin and /bin; no ``$UV``, no uv anywhere
+    on the PATH.
     """
     bin_dir.mkdir(parents=True, exist_ok=True)
     for name, target in (
@@ -92,7 +93,7 @@ def fresh_machine_environment(bin_dir: Path) -> dict[str, str]:
         if target is None:
             raise RuntimeError(f"{name} not found on this machine")
         (bin_dir / name).symlink_to(Path(target).resolve())
-    env = environment(PATH=str(bin_dir))
+    env = environment(PATH=os.pathsep.join([str(bin_dir), "/usr/bin", "/bin"]))
     env.pop("UV")
     env.pop("UV_PYTHON")
     assert shutil.which("uv", path=env["PATH"]) is None

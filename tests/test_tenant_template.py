@@ -354,6 +354,11 @@ NEXT_MIGRATION = """_migrations:
 """
 
 
+def make_release(repo: Path) -> None:
+    """`make release` without its lint and test run: the checks, then the tag."""
+    flow.run([sys.executable, str(repo / "scripts" / "release.py"), "tag"], repo)
+
+
 def next_version(version: str) -> str:
     major, minor, _ = (int(part) for part in version.split("."))
     return f"{major}.{minor + 1}.0"
@@ -406,7 +411,7 @@ def release_next(repo: Path) -> str:
         text.replace("_migrations:\n", NEXT_MIGRATION.format(tag=f"v{version}")) + NEXT_QUESTION
     )
     flow.commit_all(repo, f"lendkit {version}: backup.keep is backup.keep_last; support hours")
-    assert release.main(["tag", "--root", str(repo)]) == 0
+    make_release(repo)
     return version
 
 
@@ -415,7 +420,7 @@ def test_update_to_the_next_release_moves_kernel_and_template_and_keeps_the_tena
     tmp_path,
 ):
     repo = flow.clone_kit(tmp_path / "kit-clone")
-    assert release.main(["tag", "--root", str(repo)]) == 0  # this release, in the clone
+    make_release(repo)  # this version's release, in the clone
     tenant = flow.copy_tenant(repo, tmp_path / "acme", plugins="[marketing]")
     flow.git(tenant, "init", "--quiet", "--initial-branch=main")
     flow.commit_all(tenant, f"tenant from lendkit {TAG}")
