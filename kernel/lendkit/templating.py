@@ -8,6 +8,7 @@ import pluggy
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
 from lendkit import registry
+from lendkit.plugins import stand_in_warning, stand_ins
 from lendkit.settings import Settings
 
 __all__ = ["kit_templates_dir", "make_environment"]
@@ -28,4 +29,7 @@ def make_environment(settings: Settings, pm: pluggy.PluginManager) -> Environmen
         lstrip_blocks=True,
     )
     env.globals["tenant"] = settings.tenant
+    # base.html shows it on every page while a stand-in plugin is enabled.
+    found = stand_ins(pm)
+    env.globals["stand_in_warning"] = stand_in_warning(found) if found else None
     return env
