@@ -75,7 +75,7 @@ def test_signed_request_is_accepted_once_with_the_key_role(api_key, live_server)
     assert first.json()["role"] == "support"
     body = problem(again)
     assert (body["code"], body["reason"]) == ("unauthenticated", "nonce_replayed")
-    with_query = signed_get(live_server, api_key, "/api/notifications/sandbox", query="limit=5")
+    with_query = signed_get(live_server, api_key, "/api/loans", query="limit=5")
     assert with_query.status_code == 200, with_query.text
 
 
@@ -91,11 +91,11 @@ def test_timestamp_must_be_within_five_minutes(api_key, live_server):
 
 def test_tampered_requests_wrong_keys_and_bad_headers_are_refused(api_key, live_server):
     headers = signed_headers(api_key["key_id"], api_key["secret"], "GET", "/api/auth/me")
-    other_path = httpx.get(f"{live_server}/api/notifications/sandbox", headers=headers)
+    other_path = httpx.get(f"{live_server}/api/loans", headers=headers)
     headers = signed_headers(
-        api_key["key_id"], api_key["secret"], "GET", "/api/notifications/sandbox", query="limit=5"
+        api_key["key_id"], api_key["secret"], "GET", "/api/loans", query="limit=5"
     )
-    other_query = httpx.get(f"{live_server}/api/notifications/sandbox?limit=500", headers=headers)
+    other_query = httpx.get(f"{live_server}/api/loans?limit=50", headers=headers)
     wrong_secret = signed_get(live_server, {**api_key, "secret": "ab" * 32}, "/api/auth/me")
     unknown_key = signed_get(
         live_server, {**api_key, "key_id": "lk_0000000000000000"}, "/api/auth/me"

@@ -36,7 +36,7 @@ def test_production_defaults_are_the_documented_rfc_9106_parameters():
         4,
     )
     assert (auth.max_failed_logins, auth.lockout_minutes, auth.idle_timeout_minutes) == (5, 30, 30)
-    assert auth.totp_roles == ["admin"]
+    assert auth.totp_roles == ["admin", "risk_officer", "finance"]
 
 
 def test_hashes_are_salted_argon2id_and_verify():
@@ -111,17 +111,24 @@ def test_demo_seeding_creates_a_working_sign_in_per_role(tenant, runtime, live_s
     for login in demo.DEMO_STAFF:
         check_staff_password(login.password, login.login)
 
-    admin = demo.DEMO_STAFF[0]
-    response = httpx.post(
-        f"{live_server}/api/auth/staff/login",
-        json={
-            "username": admin.login,
-            "password": admin.password,
-            "totp": pyotp.TOTP(admin.totp_secret).now(),
-        },
-    )
-    assert response.status_code == 200, response.text
-    assert response.json()["role"] == "admin"
+    with_totp = [login for login in demo.DEMO_STAFF if login.totp_secret]
+    assert {login.role for login in with_totp} == set(runtime.settings.auth.totp_roles)
+    for login in with_totp:
+        response = httpx.post(
+            f"{live_server}/api/auth/staff/login",
+            json={
+                "username": login.login,
+                "password": login.password,
+                "totp": pyotp.TOTP(login.totp_secret).now(),
+            },
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["role"] == login.role
+    # The demo's banner names every secret a demo sign-in needs.
+    from lendkit.demo import banner
+
+    printed = banner("http://127.0.0.1:8000")
+    assert all(login.totp_secret in printed for login in with_totp)
     support = httpx.post(
         f"{live_server}/api/auth/staff/login",
         json={"username": "support", "password": demo.DEMO_STAFF_PASSWORD},

@@ -12,13 +12,13 @@ import httpx
 import pytest
 from lendkit.audit import AuditEntry
 from lendkit.auth.cookies import SESSION_COOKIE
-from lendkit.auth.models import SandboxMessage
 from lendkit.auth.testing import session_headers, staff_headers
 from lendkit.crypto.orm import lookup
 from lendkit.db import utcnow
 from lendkit.errors import ValidationFailed
 from lendkit.lifecycle import borrowers, consents, identity
 from lendkit.models import Borrower, Consent, KycTransition, OutboxEvent
+from lendkit_sms_sandbox import latest_code
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 from stdnum import luhn
@@ -61,7 +61,7 @@ BOB = {
 @pytest.fixture
 def plugins():
     """The plugins the tenant enables; a test overrides it with ``parametrize``."""
-    return ["identity-sandbox"]
+    return ["identity-sandbox", "sms-sandbox"]
 
 
 @pytest.fixture(autouse=True)
@@ -84,12 +84,7 @@ def assert_problem(response, status, code):
 
 def sms_code(runtime, phone, template="otp_register"):
     with runtime.sessions.begin() as session:
-        texts = [
-            m.text
-            for m in session.scalars(select(SandboxMessage).order_by(SandboxMessage.id.desc()))
-            if m.recipient == phone and m.template == template
-        ]
-    return re.search(r"\d{6}", texts[0]).group()
+        return latest_code(session, phone, template)
 
 
 def register(base, runtime, phone):
@@ -484,7 +479,7 @@ def test_review_goes_to_staff_who_decide_once(runtime, live_server, alice):
     assert httpx.get(f"{live_server}/api/kyc/reviews", headers=officer).json() == []
 
 
-@pytest.mark.parametrize("plugins", [[]])
+@pytest.mark.parametrize("plugins", [["sms-sandbox"]])  # codes, but no identity verifier
 def test_with_no_verifier_a_borrower_goes_to_review_never_to_verified(runtime, live_server, alice):
     _, headers = alice
 

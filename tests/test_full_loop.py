@@ -18,7 +18,6 @@ import httpx
 import pytest
 from lendkit import outbox
 from lendkit.auth.cookies import SESSION_COOKIE
-from lendkit.auth.models import SandboxMessage
 from lendkit.auth.testing import session_headers, staff_headers
 from lendkit.clearing import ledger, payments
 from lendkit.clearing.ledger import Line
@@ -26,10 +25,11 @@ from lendkit.demo_people import demo_people
 from lendkit.lifecycle import eod
 from lendkit.lifecycle.models import Loan
 from lendkit_channel_sandbox.testing import sandbox_tenant_on, wait_for
+from lendkit_sms_sandbox import latest_code
 from sqlalchemy import func, select
 
 FAST_ARGON2 = {"password_time_cost": 1, "password_memory_kib": 8, "password_parallelism": 1}
-PLUGINS = ("identity-sandbox", "bureau-sandbox", "channel-sandbox", "esign-sandbox")
+PLUGINS = ("identity-sandbox", "bureau-sandbox", "channel-sandbox", "esign-sandbox", "sms-sandbox")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -97,12 +97,7 @@ class Loop:
 
     def sms_code(self, phone: str) -> str:
         with self.runtime.read_sessions() as session:
-            texts = [
-                m.text
-                for m in session.scalars(select(SandboxMessage).order_by(SandboxMessage.id.desc()))
-                if m.recipient == phone
-            ]
-        return re.search(r"\d{6}", texts[0]).group()
+            return latest_code(session, phone)
 
 
 def test_the_whole_loop_over_http(tenant):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import lendkit
 import lendkit_marketing
+import lendkit_sms_sandbox
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -20,11 +21,12 @@ from sqlalchemy.orm import Session
 
 KERNEL_TABLES = {"outbox_event", "outbox_delivery"}
 MARKETING_TABLES = {"marketing_coupon"}
+SMS_TABLES = {"sms_sandbox_message"}
 
 
 def import_every_model_module():
     """Import each module that declares a table, so no model escapes the comparison."""
-    for package in (lendkit, lendkit_marketing):
+    for package in (lendkit, lendkit_marketing, lendkit_sms_sandbox):
         root = Path(package.__file__).parent
         for path in sorted(root.rglob("*.py")):
             parts = path.relative_to(root).with_suffix("").parts
@@ -130,13 +132,26 @@ def test_an_enabled_plugin_that_is_not_installed_is_ignored_by_upgrade(engine):
 
 def test_the_models_match_the_migrations(engine):
     import_every_model_module()
-    migrate.upgrade(engine, ["marketing"])
+    migrate.upgrade(engine, ["marketing", "sms-sandbox"])
 
     with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
 
     assert [describe(d) for d in differences] == []
-    assert set(Base.metadata.tables) >= KERNEL_TABLES | MARKETING_TABLES
+    assert set(Base.metadata.tables) >= KERNEL_TABLES | MARKETING_TABLES | SMS_TABLES
+
+
+def test_the_kernel_keeps_no_sms_table_and_its_downgrade_brings_the_old_one_back(engine):
+    old = "notification_sandbox"  # the kernel's own message store up to k0012
+    migrate.upgrade(engine, [])
+    assert old not in tables(engine)
+    assert not SMS_TABLES & tables(engine)  # the stand-in's table comes with the plugin only
+
+    migrate.downgrade(engine, "kernel", "k0012")
+    assert old in tables(engine)
+    migrate.upgrade(engine, ["sms-sandbox"])
+    assert old not in tables(engine)
+    assert tables(engine) >= SMS_TABLES
 
 
 # -- disabled plugins --------------------------------------------------------
@@ -256,7 +271,7 @@ def test_cli_db_upgrade_and_current_print_each_branch(make_tenant, lendkit_cli, 
         expected = by_branch(migrate.status(engine, ["marketing"]))
     finally:
         engine.dispose()
-    assert {b: (s.current, s.head) for b, s in expected.items()} == {
+    assert {b: (s.current or "-", s.head) for b, s in expected.items()} == {
         b: (current, head) for b, (current, head, _) in rows.items()
     }
 

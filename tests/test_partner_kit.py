@@ -30,6 +30,7 @@ from lendkit.plugins import (
     check_requirements,
     installed_plugins,
     make_plugin_manager,
+    stand_ins,
 )
 from lendkit.testing import check_plugin
 from sqlalchemy import inspect, select
@@ -70,7 +71,7 @@ def site(tmp_path, monkeypatch):
     folder.mkdir()
     monkeypatch.syspath_prepend(str(folder))
     yield folder
-    for name in [m for m in sys.modules if m.split(".")[0] in {"needy", "loopy"}]:
+    for name in [m for m in sys.modules if m.split(".")[0] in {"needy", "loopy", "posey"}]:
         sys.modules.pop(name)
     importlib.invalidate_caches()
 
@@ -116,6 +117,42 @@ def test_requires_that_is_not_a_literal_is_one_clear_line(site):
     assert caught.value.detail == (
         "needy.plugin: REQUIRES must be a literal tuple of plugin names, "
         'e.g. REQUIRES = ("marketing",)'
+    )
+
+
+def test_a_stand_in_is_read_from_the_source_without_importing_it(site):
+    write_plugin(site, "posey", 'import lendkit\n\nSTAND_IN = "nothing is checked"\n')
+    importlib.invalidate_caches()
+
+    assert installed_plugins()["posey"].stand_in() == "nothing is checked"
+    assert "posey.plugin" not in sys.modules
+    assert installed_plugins()["marketing"].stand_in() is None
+    assert installed_plugins()["sms-sandbox"].stand_in() == "SMS are kept for the demo, never sent"
+
+
+def test_stand_ins_lists_exactly_the_enabled_plugins_that_declare_one(site):
+    write_plugin(site, "posey", 'import lendkit\n\nSTAND_IN = "nothing is checked"\n')
+    importlib.invalidate_caches()
+
+    pm = make_plugin_manager(["marketing", "posey", "sms-sandbox"])
+
+    assert stand_ins(pm) == {
+        "posey": "nothing is checked",
+        "sms-sandbox": "SMS are kept for the demo, never sent",
+    }
+    assert stand_ins(make_plugin_manager(["marketing"])) == {}
+
+
+@pytest.mark.parametrize("declared", ["STAND_IN = True", 'STAND_IN = "  "', "STAND_IN = str(1)"])
+def test_a_stand_in_that_is_not_a_literal_string_is_one_clear_line(site, declared):
+    write_plugin(site, "posey", f"import lendkit\n\n{declared}\n")
+    importlib.invalidate_caches()
+
+    with pytest.raises(StartupError) as caught:
+        installed_plugins()["posey"].stand_in()
+
+    assert caught.value.detail.startswith(
+        "posey.plugin: STAND_IN must be a literal string saying what the plugin stands in for"
     )
 
 
@@ -235,6 +272,9 @@ def test_an_administrator_enables_and_disables_a_plugin_over_the_api(runtime, li
         False,
         True,
     )
+    assert marketing["stand_in"] is None
+    [sms] = [p for p in listed.json() if p["plugin"] == "sms-sandbox"]
+    assert (sms["stand_in"], sms["enabled"]) == ("SMS are kept for the demo, never sent", False)
     assert disabled.status_code == 200
     assert disabled.json()["changed"] is True
     assert enabled_on_file(config) == []

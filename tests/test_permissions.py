@@ -15,13 +15,14 @@ from lendkit.auth.models import AuthSession
 from lendkit.auth.permissions import PERMISSIONS, PUBLIC, ROLE_PERMISSIONS, ROLES, allowed
 from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.models import Borrower, StaffUser
+from lendkit.settings import TOTP_ROLES
 from lendkit.testing import free_port
 from lendkit.web.app import create_app
 from litestar import get
 from sqlalchemy import select
 
 FAST_ARGON2 = {"password_time_cost": 1, "password_memory_kib": 8, "password_parallelism": 1}
-FIRST_PARTY_PLUGINS = ["marketing"]
+FIRST_PARTY_PLUGINS = ["marketing", "sms-sandbox"]
 ALICE = {
     "phone": "13812345678",
     "name": "张三",
@@ -91,6 +92,25 @@ def test_the_matrix_names_only_known_roles_and_permissions():
         "admin",
         "risk_officer",
     }
+
+
+# What moves money, decides credit or shows personal data unmasked.
+SENSITIVE = {
+    "loans.disburse",
+    "applications.review",
+    "kyc.review",
+    "collections.manage",
+    "pii.unmask",
+}
+
+
+def test_every_role_holding_a_sensitive_permission_needs_totp_by_default(tenant, runtime):
+    roles = create_app(runtime).state.permissions.roles
+    holders = {role for role, held in roles.items() if held & SENSITIVE}
+
+    assert holders == {"admin", "risk_officer", "finance"}
+    assert set(TOTP_ROLES) == holders
+    assert runtime.settings.auth.totp_roles == list(TOTP_ROLES)  # the tenant sets none
 
 
 # -- Every route declares a permission --------------------------------------
@@ -290,22 +310,22 @@ def test_admin_changes_a_role_which_ends_the_users_sessions_and_is_audited(
     assert httpx.get(f"{live_server}/api/auth/me", headers=lily).status_code == 200
 
     changed = httpx.put(
-        f"{live_server}/api/staff/{lily_id}/role", headers=admin, json={"role": "finance"}
+        f"{live_server}/api/staff/{lily_id}/role", headers=admin, json={"role": "collections"}
     )
 
     assert changed.status_code == 200, changed.text
-    assert changed.json()["role"] == "finance"
+    assert changed.json()["role"] == "collections"
     problem(httpx.get(f"{live_server}/api/auth/me", headers=lily), 401, "unauthenticated")
     assert audit_rows(runtime, "staff.role_change") == [
         (
             "staff:test-admin",
             "staff:lily",
             "success",
-            {"old_role": "support", "new_role": "finance", "sessions_ended": 1},
+            {"old_role": "support", "new_role": "collections", "sessions_ended": 1},
         )
     ]
     listed = httpx.get(f"{live_server}/api/staff", headers=staff_headers(runtime, "auditor"))
-    assert {s["username"]: s["role"] for s in listed.json()}["lily"] == "finance"
+    assert {s["username"]: s["role"] for s in listed.json()}["lily"] == "collections"
     # Not one's own role, not an unknown role, not admin without TOTP.
     own = httpx.put(
         f"{live_server}/api/staff/{admin_id}/role", headers=admin, json={"role": "finance"}

@@ -211,6 +211,22 @@ def test_a_bad_file_is_one_line_naming_the_key_and_the_problem(tmp_path, text, e
     assert startup_error(write_config(tmp_path, text)).startswith(expected)
 
 
+@pytest.mark.parametrize("value", ["true", "false"])
+def test_the_retired_sms_sandbox_setting_says_it_is_a_plugin_now(tmp_path, value, monkeypatch):
+    config = write_config(tmp_path, f"[auth]\nnotification_sandbox = {value}\n")
+
+    assert startup_error(config) == (
+        "lendkit.toml: unknown setting 'auth.notification_sandbox': the SMS sandbox is now "
+        "the `sms-sandbox` plugin: delete this key; on a demo or test tenant only, add "
+        '"sms-sandbox" to [plugins] enabled'
+    )
+    # From the environment too, naming the variable.
+    monkeypatch.setenv("LENDKIT_AUTH__NOTIFICATION_SANDBOX", "true")
+    detail = startup_error(write_config(tmp_path / "env", ""))
+    assert detail.startswith("LENDKIT_AUTH__NOTIFICATION_SANDBOX: unknown setting")
+    assert "`sms-sandbox` plugin" in detail
+
+
 def test_a_file_that_is_not_utf8_is_reported_as_invalid_toml(tmp_path):
     config = tmp_path / "lendkit.toml"
     config.write_bytes(b"\xff\xfe[server]\n")
@@ -279,6 +295,11 @@ BROKEN_TENANTS = {
         "caps.annual_rate = 'abc': Input should be a valid decimal",
     ),
     "unknown-key": ("serve", "[server]\nprot = 80\n", "unknown setting 'server.prot'"),
+    "retired-key": (
+        "db current",
+        "[auth]\nnotification_sandbox = true\n",
+        "unknown setting 'auth.notification_sandbox': the SMS sandbox is now the `sms-sandbox` plugin",
+    ),
     "invalid-toml": ("db current", "[server\nport = 1\n", "lendkit.toml: not valid TOML: "),
     "unreachable-postgresql": (
         "serve",

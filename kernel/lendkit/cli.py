@@ -85,6 +85,9 @@ def serve_runtime(runtime: Runtime, host: str, port: int, *, with_worker: bool) 
 @click.option("--with-worker", is_flag=True, help="Also run the worker in this process.")
 def serve(host: str | None, port: int | None, with_worker: bool) -> None:
     """Serve the web app (migrations must be current)."""
+    from lendkit.logs import configure_logging
+
+    configure_logging()  # before the runtime opens: its start-up warnings are logs too
     runtime = open_checked_runtime(migrated=True)
     server = runtime.settings.server
     serve_runtime(runtime, host or server.host, port or server.port, with_worker=with_worker)

@@ -27,13 +27,14 @@ primary_colour = "#b4232a"
 # The sandboxes stand in for real vendors: NOT real checks, NO real money (demo only).
 # identity-sandbox: identity verifier; bureau-sandbox: credit reports;
 # channel-sandbox: payment gateway; esign-sandbox: e-signature vendor, NOT
-# legally valid (runs inside the app).
+# legally valid (runs inside the app); sms-sandbox: SMS kept, never sent.
 enabled = [
     "marketing",
     "identity-sandbox",
     "bureau-sandbox",
     "channel-sandbox",
     "esign-sandbox",
+    "sms-sandbox",
 ]
 
 [payments]
@@ -52,7 +53,8 @@ def banner(base: str) -> str:
     from lendkit.auth.demo import DEMO_BORROWERS, DEMO_STAFF
 
     staff = ", ".join(login.login for login in DEMO_STAFF)
-    admin = next(login for login in DEMO_STAFF if login.totp_secret)
+    admin = DEMO_STAFF[0]
+    with_totp = [login for login in DEMO_STAFF if login.totp_secret]
     borrower = DEMO_BORROWERS[0]
     return "\n".join(
         [
@@ -62,8 +64,8 @@ def banner(base: str) -> str:
             f"           {base}/readyz           readiness checks",
             f"  Staff    POST {base}/api/auth/staff/login  {{username, password, totp}}",
             f"           usernames {staff}; password {admin.password}",
-            f"           admin TOTP secret {admin.totp_secret}; current code:",
-            f"           .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('{admin.totp_secret}').now())\"",
+            *(f"           {login.login} TOTP secret {login.totp_secret}" for login in with_totp),
+            "           current code: .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('<secret>').now())\"",
             f"  Borrower POST {base}/api/auth/borrower/login  {{phone, password}}",
             f"           phones {', '.join(b.login for b in DEMO_BORROWERS)}; password {borrower.password}",
             f"  Loans    GET {base}/api/loans  (staff); lendkit reconcile exceptions; lendkit eod --date D",

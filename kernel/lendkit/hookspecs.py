@@ -252,10 +252,12 @@ def send_notification(
     later), and never retried: delivery is at most once, and the person asks
     again. Plugins are asked in turn; return the vendor's message id once you
     have handed the message over, or None to let the next plugin try. The
-    built-in sandbox answers last while ``[auth] notification_sandbox`` is
-    on: it keeps the message SM4-encrypted in ``notification_sandbox`` for
-    the demo to show. Raise to refuse: the caller's transaction rolls back
-    and the person gets 503 ``notification_failed``.
+    kernel has no sender of its own: when no plugin answers, the person
+    gets 503 ``notification_failed`` and nothing is kept (a demo enables a
+    stand-in sender plugin, ``hookimpl(trylast=True)``, that keeps messages
+    instead; ``lendkit.auth.notify.render`` gives a template's text). Raise
+    to refuse: the caller's transaction rolls back and the person gets 503
+    ``notification_failed``.
 
     ``channel`` is ``"sms"``; ``to`` an 11-digit mobile number (personal
     data: mask it in logs with ``lendkit.masking.mask_phone``); ``template``

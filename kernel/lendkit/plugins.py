@@ -25,11 +25,14 @@ __all__ = [
     "BUILTIN_PLUGINS",
     "ENTRY_POINT_GROUP",
     "REQUIRES_ATTRIBUTE",
+    "STAND_IN_ATTRIBUTE",
     "InstalledPlugin",
     "check_can_disable",
     "check_requirements",
     "installed_plugins",
     "make_plugin_manager",
+    "stand_in_warning",
+    "stand_ins",
 ]
 
 ENTRY_POINT_GROUP = PROJECT_NAME
@@ -60,6 +63,12 @@ BUILTIN_PLUGINS = (
 # ``REQUIRES = ("marketing",)``, a literal read from the source, never imported.
 REQUIRES_ATTRIBUTE = "REQUIRES"
 
+# A plugin module that only pretends to be a vendor (no real check, no real
+# money, no message sent) says so: ``STAND_IN = "what it stands in for"``, a
+# literal string. While one is enabled every start logs a warning and every
+# page shows a banner (see :func:`stand_ins`).
+STAND_IN_ATTRIBUTE = "STAND_IN"
+
 
 @dataclass(frozen=True, slots=True)
 class InstalledPlugin:
@@ -89,7 +98,24 @@ class InstalledPlugin:
         Read from the module's source without importing it, so a blocked
         plugin stays unimported; a module without ``REQUIRES`` needs nothing.
         """
-        return _declared_requires(self.entry_point.module)
+        value = _declared(self.entry_point.module, REQUIRES_ATTRIBUTE)
+        if value is None:
+            return ()
+        if not isinstance(value, tuple | list) or not all(isinstance(v, str) for v in value):
+            raise StartupError(
+                f"{self.entry_point.module}: {REQUIRES_ATTRIBUTE} must be a literal tuple of "
+                'plugin names, e.g. REQUIRES = ("marketing",)'
+            )
+        return tuple(value)
+
+    def stand_in(self) -> str | None:
+        """What the plugin stands in for (``STAND_IN`` in its module), or None for a real one.
+
+        Read from the source like :meth:`requires`, so it shows for plugins
+        that are not enabled.
+        """
+        value = _declared(self.entry_point.module, STAND_IN_ATTRIBUTE)
+        return None if value is None else _stand_in_text(self.entry_point.module, value)
 
 
 def _module_source(module: str) -> Path | None:
@@ -111,14 +137,18 @@ def _module_source(module: str) -> Path | None:
     return None
 
 
-def _declared_requires(module: str) -> tuple[str, ...]:
+_NOT_A_LITERAL = object()
+
+
+def _declared(module: str, attribute: str) -> object:
+    """The literal assigned to ``attribute`` at the top of ``module``'s source, or None."""
     path = _module_source(module)
     if path is None:
-        return ()
+        return None
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     except (OSError, SyntaxError, UnicodeDecodeError):
-        return ()  # importing it reports the problem, if it is ever enabled
+        return None  # importing it reports the problem, if it is ever enabled
     for node in tree.body:
         if isinstance(node, ast.Assign):
             names = [t.id for t in node.targets if isinstance(t, ast.Name)]
@@ -126,19 +156,32 @@ def _declared_requires(module: str) -> tuple[str, ...]:
             names = [node.target.id]
         else:
             continue
-        if REQUIRES_ATTRIBUTE not in names or node.value is None:
+        if attribute not in names or node.value is None:
             continue
         try:
-            value = ast.literal_eval(node.value)
+            return ast.literal_eval(node.value)
         except ValueError:
-            value = None
-        if not isinstance(value, tuple | list) or not all(isinstance(v, str) for v in value):
-            raise StartupError(
-                f"{module}: {REQUIRES_ATTRIBUTE} must be a literal tuple of plugin names, "
-                'e.g. REQUIRES = ("marketing",)'
-            )
-        return tuple(value)
-    return ()
+            return _NOT_A_LITERAL  # each caller says what literal it expects
+    return None
+
+
+def _stand_in_text(module: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise StartupError(
+            f"{module}: {STAND_IN_ATTRIBUTE} must be a literal string saying what the plugin "
+            'stands in for, e.g. STAND_IN = "payments are made up, no money moves"'
+        )
+    return value.strip()
+
+
+def stand_ins(pm: pluggy.PluginManager) -> dict[str, str]:
+    """The enabled plugins that declare ``STAND_IN``: name -> what they stand in for."""
+    found: dict[str, str] = {}
+    for name in plugin_names(pm):
+        value = getattr(pm.get_plugin(name), STAND_IN_ATTRIBUTE, None)
+        if value is not None:
+            found[name] = _stand_in_text(name, value)
+    return found
 
 
 def check_requirements(enabled: Iterable[str], installed: Mapping[str, InstalledPlugin]) -> None:
@@ -250,6 +293,15 @@ def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
 def _one_line(message: str) -> str:
     """pluggy's multi-line messages as one line: the CLI prints start-up errors as one."""
     return "; ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
+def stand_in_warning(found: Mapping[str, str]) -> str:
+    """The one bilingual line the log and every page show while stand-ins are enabled."""
+    listed = "; ".join(f"{name} ({what})" for name, what in sorted(found.items()))
+    return (
+        "演示替身插件已启用，非真实核验/资金 / "
+        f"Stand-in plugins enabled: {listed} — not for production"
+    )
 
 
 def plugin_names(pm: pluggy.PluginManager) -> list[str]:

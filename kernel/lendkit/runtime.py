@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import pluggy
 from sqlalchemy import Engine, text
@@ -16,10 +19,12 @@ from lendkit.crypto.sm4 import BACKENDS
 from lendkit.db import make_engine, make_sessionmaker
 from lendkit.errors import StartupError
 from lendkit.masking import mask_text
-from lendkit.plugins import make_plugin_manager
+from lendkit.plugins import make_plugin_manager, stand_in_warning, stand_ins
 from lendkit.settings import Settings, load_settings
 
 __all__ = ["Runtime", "open_runtime"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +36,8 @@ class Runtime:
     keyring: KeyRing
     # For reads only (GET requests, reports): on SQLite they never wait for writers.
     read_sessions: sessionmaker[Session]
+    # Enabled plugins that only pretend to be vendors: name -> what they stand in for.
+    stand_ins: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def check_database(self) -> None:
         """Raise :class:`StartupError` with one clear line if the database is unreachable."""
@@ -56,9 +63,16 @@ class Runtime:
 
 
 def open_runtime(settings: Settings | None = None, config: Path | None = None) -> Runtime:
-    """Load settings (unless given), plugins and the database engine."""
+    """Load settings (unless given), plugins and the database engine.
+
+    Every process of a tenant (server, worker, each CLI command) opens its
+    runtime here, so this is where enabled stand-in plugins are announced.
+    """
     settings = settings or load_settings(config)
     pm = make_plugin_manager(settings.plugins.enabled)
+    found = stand_ins(pm)
+    if found:
+        log.warning(stand_in_warning(found), extra={"stand_ins": sorted(found)})
     engine = make_engine(settings.database_url, echo=settings.database.echo)
     keyring = KeyRing(
         wrapper_factory=lambda: pm.hook.key_wrapper(settings=settings),
@@ -71,4 +85,5 @@ def open_runtime(settings: Settings | None = None, config: Path | None = None) -
         make_sessionmaker(engine, keyring),
         keyring,
         make_sessionmaker(engine, keyring, read_only=True),
+        MappingProxyType(found),
     )

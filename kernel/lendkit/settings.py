@@ -37,11 +37,14 @@ from sqlalchemy.exc import ArgumentError
 from lendkit.branding import check_logo_setting
 from lendkit.errors import StartupError
 
-__all__ = ["CONFIG_ENV", "Settings", "config_path", "load_settings"]
+__all__ = ["CONFIG_ENV", "TOTP_ROLES", "Settings", "config_path", "load_settings"]
 
 CONFIG_ENV = "LENDKIT_CONFIG"
 ENV_PREFIX = "LENDKIT_"
 SUPPORTED_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+TOTP_ROLES = ("admin", "risk_officer", "finance")
+# Settings the kernel no longer reads -> what to do instead (shown at start-up).
+RETIRED_SETTINGS = Path(__file__).with_name("retired_settings.toml")
 
 
 def _database_url(value: str) -> str:
@@ -180,7 +183,10 @@ class Auth(_Section):
     lockout_minutes: int = Field(30, ge=1, le=24 * 60)
     # auto: Secure unless the request came over plain HTTP to a loopback host (the demo).
     secure_cookies: Literal["auto", "always", "never"] = "auto"
-    totp_roles: list[str] = Field(default_factory=lambda: ["admin"])
+    # Staff roles that must sign in with TOTP: every role that moves money
+    # (loans.disburse), decides credit (applications.review, kyc.review,
+    # collections.manage) or unmasks data (pii.unmask), and the administrator.
+    totp_roles: list[str] = Field(default_factory=lambda: list(TOTP_ROLES))
     otp_ttl_seconds: int = Field(300, ge=60, le=1800)
     otp_max_attempts: int = Field(5, ge=1, le=10)
     otp_resend_seconds: int = Field(60, ge=0, le=3600)
@@ -190,8 +196,6 @@ class Auth(_Section):
     password_memory_kib: int = Field(65536, ge=8, le=4 * 1024 * 1024)
     password_parallelism: int = Field(4, ge=1, le=64)
     password_concurrency: int = Field(4, ge=1, le=256)
-    # The built-in SMS sender that stores messages for the demo to show.
-    notification_sandbox: bool = True
 
 
 class Server(_Section):
@@ -312,10 +316,20 @@ def _first_problem(exc: ValidationError, file_name: str) -> str:
     source = _env_source(loc) or file_name
     message = str(error["msg"]).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        return f"{source}: unknown setting {key!r}"
+        hint = _retired().get(key)
+        return f"{source}: unknown setting {key!r}" + (f": {hint}" if hint else "")
     if error["type"] == "missing":
         return f"{source}: {key}: required setting is missing"
     return f"{source}: {key} = {_shown(key, error['input'])}: {message}"
+
+
+def _retired() -> dict[str, str]:
+    """Retired setting -> what to do instead, from :data:`RETIRED_SETTINGS`."""
+    try:
+        table = tomllib.loads(RETIRED_SETTINGS.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}  # the plain "unknown setting" line still says what is wrong
+    return {key: str(hint) for key, hint in table.items()}
 
 
 def _env_source(loc: tuple[int | str, ...]) -> str | None:

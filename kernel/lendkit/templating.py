@@ -9,6 +9,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 
 from lendkit import registry
 from lendkit.branding import logo_url
+from lendkit.plugins import stand_in_warning, stand_ins
 from lendkit.settings import Settings
 
 __all__ = ["kit_templates_dir", "make_environment"]
@@ -30,4 +31,7 @@ def make_environment(settings: Settings, pm: pluggy.PluginManager) -> Environmen
     )
     env.globals["tenant"] = settings.tenant
     env.globals["logo_url"] = logo_url(settings)
+    # base.html shows it on every page while a stand-in plugin is enabled.
+    found = stand_ins(pm)
+    env.globals["stand_in_warning"] = stand_in_warning(found) if found else None
     return env

@@ -225,6 +225,8 @@ PUBLIC_API: Mapping[str, frozenset[str] | None] = {
     "lendkit.errors": None,
     "lendkit.settings": frozenset({"Settings"}),
     "lendkit.masking": None,
+    # The kernel's message texts, for a plugin that shows messages instead of sending them.
+    "lendkit.auth.notify": frozenset({"render", "TEMPLATES"}),
 }
 
 # Column names that say "personal data": such a column must be Encrypted.

@@ -19,7 +19,7 @@ from lendkit.auth.cookies import clear_cookies, session_cookies
 from lendkit.auth.errors import InvalidCredentials
 from lendkit.auth.models import AuthSession
 from lendkit.auth.passwords import check_borrower_password, check_staff_password, hasher_for
-from lendkit.auth.permissions import ROLE_PERMISSIONS
+from lendkit.auth.permissions import Matrix
 from lendkit.auth.principal import current
 from lendkit.db import utcnow
 from lendkit.lifecycle.api_borrowers import IDENTITY_PROBLEMS
@@ -174,13 +174,14 @@ def code_login(
 
 @get("/api/auth/me", opt=SELF, sync_to_thread=False)
 def me(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    """Who is calling, and what the role allows."""
+    """Who is calling, and what the role allows (plugins' permissions included)."""
     principal = current(request)
+    matrix: Matrix = request.app.state.permissions
     return {
         "kind": principal.kind,
         "actor": principal.actor,
         "role": principal.role,
-        "permissions": sorted(ROLE_PERMISSIONS.get(principal.role, ())),
+        "permissions": sorted(matrix.roles.get(principal.role, ())),
     }
 
 

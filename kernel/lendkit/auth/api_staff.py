@@ -1,4 +1,4 @@
-"""Routes: staff and their roles, API keys, and the sandbox's sent messages."""
+"""Routes: staff and their roles, API keys."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ from typing import Any
 
 from litestar import Request, delete, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lendkit import audit
 from lendkit.auth import apikeys, sessions
-from lendkit.auth.models import SandboxMessage
 from lendkit.auth.permissions import STAFF_ROLES
 from lendkit.auth.principal import current
 from lendkit.db import utcnow
@@ -132,25 +131,4 @@ def revoke_api_key(
     audit.record(db_session, principal.actor, "apikey.revoke", f"apikey:{key_id}")
 
 
-@get("/api/notifications/sandbox", opt={"permission": "notifications.sandbox"}, sync_to_thread=True)
-def sandbox_messages(
-    db_session: NamedDependency[Session], limit: FromQuery[int] = 50
-) -> list[dict[str, Any]]:
-    """The newest messages the sandbox sender kept (numbers masked), for the demo."""
-    rows = db_session.scalars(
-        select(SandboxMessage).order_by(SandboxMessage.id.desc()).limit(max(1, min(limit, 500)))
-    )
-    return [
-        {
-            "message_id": m.message_id,
-            "channel": m.channel,
-            "to": m.recipient_masked,
-            "template": m.template,
-            "text": m.text,
-            "created_at": m.created_at.isoformat(),
-        }
-        for m in rows
-    ]
-
-
-ROUTES = [list_staff, change_role, create_api_key, revoke_api_key, sandbox_messages]
+ROUTES = [list_staff, change_role, create_api_key, revoke_api_key]

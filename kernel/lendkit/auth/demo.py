@@ -1,8 +1,10 @@
 """Demo sign-ins: one staff user per role and two borrowers, with well-known passwords.
 
 For the demo tenant only (``seed_demo`` is never called on a real tenant).
-The admin's TOTP secret is fixed too, so the demo's printed instructions can
-name it: add it to an authenticator app, or print the current code with
+The TOTP secrets of the roles that need TOTP by default (``[auth]
+totp_roles``: admin, risk_officer, finance) are fixed too, so the demo's
+printed instructions can name them: add one to an authenticator app, or
+print the current code with
 ``python -c "import pyotp; print(pyotp.TOTP('<secret>').now())"``.
 """
 
@@ -19,12 +21,16 @@ from lendkit.crypto.orm import lookup
 from lendkit.models import Borrower, StaffUser
 from lendkit.settings import Settings
 
-__all__ = ["DEMO_BORROWERS", "DEMO_STAFF", "DemoLogin", "seed"]
+__all__ = ["DEMO_BORROWERS", "DEMO_STAFF", "DEMO_TOTP_SECRETS", "DemoLogin", "seed"]
 
 # Well-known demo values: never use them outside the demo tenant.
 DEMO_STAFF_PASSWORD = "Lendkit-demo-2026"  # noqa: S105
 DEMO_BORROWER_PASSWORD = "borrower2026"  # noqa: S105
-DEMO_ADMIN_TOTP_SECRET = "LENDKITDEMOADMINTOTPSECRET234567"  # noqa: S105
+DEMO_TOTP_SECRETS = {  # role -> base32 secret, for every default TOTP role
+    "admin": "LENDKITDEMOADMINTOTPSECRET234567",
+    "risk_officer": "LENDKITDEMORISKOFFICERTOTP234567",
+    "finance": "LENDKITDEMOFINANCETOTPSECRET2345",
+}
 
 _NAMES = {
     "admin": "管理员演示",
@@ -49,7 +55,7 @@ DEMO_STAFF = tuple(
         role,
         DEMO_STAFF_PASSWORD,
         role,
-        DEMO_ADMIN_TOTP_SECRET if role == "admin" else None,
+        DEMO_TOTP_SECRETS.get(role),
     )
     for role in sorted(STAFF_ROLES, key=lambda r: (r != "admin", r))
 )

@@ -2,7 +2,7 @@
 
 No secret is stored in a form that lets a database reader use it: session
 tokens and one-time codes are stored as SM3 / HMAC-SM3 digests, API-key
-secrets and sandbox messages SM4-encrypted (:class:`Encrypted`).
+secrets SM4-encrypted (:class:`Encrypted`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from lendkit.crypto.orm import Encrypted, EncryptedRow
 from lendkit.db import Base, BigId, UTCDateTime, utcnow
 
-__all__ = ["ApiKey", "AuthSession", "LoginGuard", "OtpCode", "SandboxMessage", "UsedNonce"]
+__all__ = ["ApiKey", "AuthSession", "LoginGuard", "OtpCode", "UsedNonce"]
 
 
 class AuthSession(Base):
@@ -95,18 +95,3 @@ class ApiKey(EncryptedRow, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-
-class SandboxMessage(EncryptedRow, Base):
-    """A message the built-in sandbox sender 'sent': encrypted, shown by the demo."""
-
-    __tablename__ = "notification_sandbox"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(String(40), unique=True)
-    channel: Mapped[str] = mapped_column(String(16))
-    recipient: Mapped[str] = mapped_column(Encrypted())
-    recipient_masked: Mapped[str] = mapped_column(String(32))
-    template: Mapped[str] = mapped_column(String(64))
-    text: Mapped[str] = mapped_column(Encrypted())  # rendered; may hold a code
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,33 +1,30 @@
-"""Sending messages to people through the ``send_notification`` hook, and the sandbox.
+"""Sending messages to people through the ``send_notification`` hook.
 
-The kernel never talks to an SMS vendor: it calls the hook, and the first
-plugin that returns a message id has delivered the message. The built-in
-sandbox answers last (when ``[auth] notification_sandbox`` is on) by
-storing the rendered message, SM4-encrypted, in ``notification_sandbox``,
-which the demo shows at ``GET /api/notifications/sandbox``. Logs name the
-template and the masked number only, never the parameters (a one-time code).
+The kernel never talks to an SMS vendor and keeps no message: it calls the
+hook, and the first plugin that returns a message id has delivered the
+message; when none does, the caller gets 503 ``notification_failed``. Logs
+name the template and the masked number only, never the parameters (a
+one-time code). :func:`render` gives a template's text, for plugins that
+show messages rather than map the template to a vendor's.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Mapping
 
 import pluggy
 from sqlalchemy.orm import Session
 
 from lendkit.auth.errors import NotificationFailed
-from lendkit.auth.models import SandboxMessage
-from lendkit.db import utcnow
 from lendkit.masking import mask_phone
 from lendkit.settings import Settings
 
-__all__ = ["TEMPLATES", "render", "sandbox_send", "send"]
+__all__ = ["TEMPLATES", "render", "send"]
 
 log = logging.getLogger(__name__)
 
-# What the sandbox shows; a vendor plugin maps the template name to its own
+# The texts of the kernel's templates; a vendor plugin maps the template name to its own
 # pre-registered template id (Chinese SMS vendors require registered templates).
 TEMPLATES = {
     "otp_login": (
@@ -44,6 +41,7 @@ _FAILED = "短信发送失败，请稍后再试。The message could not be sent;
 
 
 def render(template: str, params: Mapping[str, str]) -> str:
+    """The text of ``template`` with ``params`` (an unknown template: its name and the params)."""
     return TEMPLATES.get(template, template + " {params}").format(params=dict(params), **params)
 
 
@@ -80,31 +78,5 @@ def send(
     log.info(
         "notification sent",
         extra={"template": template, "to": mask_phone(to), "message_id": message_id},
-    )
-    return message_id
-
-
-def sandbox_send(
-    session: Session,
-    settings: Settings,
-    channel: str,
-    to: str,
-    template: str,
-    params: Mapping[str, str],
-) -> str | None:
-    """The built-in sender: keep the message (encrypted) instead of sending it."""
-    if not settings.auth.notification_sandbox:
-        return None
-    message_id = "sandbox-" + secrets.token_hex(8)
-    session.add(
-        SandboxMessage(
-            message_id=message_id,
-            channel=channel,
-            recipient=to,
-            recipient_masked=mask_phone(to),
-            template=template,
-            text=render(template, {"tenant": settings.tenant.display_name, **params}),
-            created_at=utcnow(),
-        )
     )
     return message_id

@@ -42,7 +42,7 @@ ROLES: Final = MappingProxyType(
         "finance": "财务 Finance: money movement, reconciliation, marketing costs",
         "collections": "催收 Collections: overdue borrowers (masked data)",
         "auditor": "审计 Auditor: read-only review of staff and the audit log",
-        "support": "客服 Support: borrower enquiries (masked data), sandbox messages",
+        "support": "客服 Support: borrower enquiries (masked data)",
         "borrower": "借款人 Borrower: his own records only",
     }
 )
@@ -65,7 +65,6 @@ PERMISSIONS: Final = MappingProxyType(
         "apikeys.manage": "create and revoke API keys for machine clients",
         "audit.view": "read the audit log",
         "plugins.manage": "enable and disable plugins of this tenant (effective on restart)",
-        "notifications.sandbox": "read messages held by the sandbox sender",
     }
 )
 
@@ -79,7 +78,7 @@ ROLE_PERMISSIONS: Final = MappingProxyType(
         "finance": _STAFF,
         "collections": _STAFF,
         "auditor": _STAFF | {"staff.view", "audit.view"},
-        "support": _STAFF | {"notifications.sandbox"},
+        "support": _STAFF,
         "borrower": _EVERYONE_SIGNED_IN | {"borrower.self", "borrowers.read"},
     }
 )

@@ -1,8 +1,7 @@
-"""Built-in plugin: authentication and authorization routes, sandbox SMS, demo sign-ins."""
+"""Built-in plugin: authentication and authorization routes, demo sign-ins."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import timedelta
 
 import click
@@ -10,7 +9,7 @@ from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
 
 import lendkit
-from lendkit.auth import api_account, api_borrowers, api_staff, cleanup, demo, notify
+from lendkit.auth import api_account, api_borrowers, api_staff, cleanup, demo
 from lendkit.auth.commands import staff
 from lendkit.settings import Settings
 from lendkit.types import ComplianceItem, Job
@@ -31,18 +30,6 @@ def register_commands(cli: click.Group) -> None:
 @lendkit.hookimpl
 def register_jobs() -> list[Job]:
     return [Job(name="auth-cleanup", every=timedelta(minutes=10), run=cleanup.purge)]
-
-
-@lendkit.hookimpl(trylast=True)
-def send_notification(
-    channel: str,
-    to: str,
-    template: str,
-    params: Mapping[str, str],
-    session: Session,
-    settings: Settings,
-) -> str | None:
-    return notify.sandbox_send(session, settings, channel, to, template, params)
 
 
 @lendkit.hookimpl

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, literal_column, or_, select, update
+from sqlalchemy import Connection, func, inspect, literal_column, or_, select, update
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -28,10 +28,18 @@ from lendkit.runtime import Runtime
 __all__ = ["RotationResult", "encrypted_columns", "key_usage", "rotate"]
 
 
-def encrypted_columns() -> list[tuple[Mapper[Any], list[str]]]:
-    """Every mapped class with encrypted columns, and those attributes."""
+def encrypted_columns(bind: Connection | Session) -> list[tuple[Mapper[Any], list[str]]]:
+    """Every mapped class with encrypted columns whose table exists in ``bind``'s database.
+
+    A plugin's models may be imported in a process whose tenant never
+    enabled the plugin (tests, the conformance check): no table, nothing to rotate.
+    """
+    connection = bind.connection() if isinstance(bind, Session) else bind
+    present = set(inspect(connection).get_table_names())
     found = []
     for mapper in Base.registry.mappers:
+        if getattr(mapper.local_table, "name", None) not in present:
+            continue
         keys = [p.key for p in mapper.column_attrs if isinstance(p.columns[0].type, Encrypted)]
         if keys:
             found.append((mapper, keys))
@@ -47,7 +55,7 @@ def _key_id_sql(column: Any) -> Any:
 def key_usage(session: Session) -> Counter[int]:
     """How many stored values each key id protects, across all tables."""
     usage: Counter[int] = Counter()
-    for mapper, keys in encrypted_columns():
+    for mapper, keys in encrypted_columns(session):
         for key in keys:
             column = mapper.attrs[key].columns[0]
             rows = session.execute(
@@ -90,16 +98,17 @@ def rotate(
         audit.record(session, "cli", "keys.rotate", f"crypto_key:{active}", resumed=resumed)
     active_bytes = active.to_bytes(4, "big")
     with runtime.sessions() as session:
+        tables = encrypted_columns(session)
         total = sum(
             session.scalar(
                 select(func.count()).select_from(m.local_table).where(_stale(m, keys, active_bytes))
             )
             or 0
-            for m, keys in encrypted_columns()
+            for m, keys in tables
         )
     done = 0
     progress(done, total)
-    for mapper, keys in encrypted_columns():
+    for mapper, keys in tables:
         while True:
             with runtime.sessions.begin() as session:
                 rows = session.scalars(

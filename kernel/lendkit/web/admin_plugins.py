@@ -50,7 +50,7 @@ def _answer(name: str, enabled: bool, changed: bool) -> dict[str, Any]:
 
 @get("/api/admin/plugins", opt=PERMISSION, sync_to_thread=True)
 def list_plugins(runtime: NamedDependency[Runtime]) -> list[dict[str, Any]]:
-    """Installed plugins: version, needs, enabled in lendkit.toml, loaded in this process."""
+    """Installed plugins: version, needs, stand-in or not, enabled in lendkit.toml, loaded."""
     enabled = set(_enabled_in_file())
     loaded = set(plugin_names(runtime.pm))
     return [
@@ -59,6 +59,7 @@ def list_plugins(runtime: NamedDependency[Runtime]) -> list[dict[str, Any]]:
             "distribution": plugin.distribution,
             "version": plugin.version,
             "requires": list(plugin.requires()),
+            "stand_in": plugin.stand_in(),
             "enabled": name in enabled,
             "loaded": name in loaded,
             "restart_required": (name in enabled) != (name in loaded),

@@ -26,7 +26,10 @@ def healthz() -> dict[str, str]:
 
 @get("/readyz", opt=PUBLIC, sync_to_thread=True)
 def readyz(runtime: NamedDependency[Runtime]) -> Response[dict[str, Any]]:
-    """The database answers, migrations are current, enabled plugins are loaded."""
+    """The database answers, migrations are current, enabled plugins are loaded.
+
+    ``stand_ins`` lists the enabled plugins that only pretend to be vendors.
+    """
     checks: dict[str, Any] = {}
     try:
         runtime.check_database()
@@ -44,13 +47,14 @@ def readyz(runtime: NamedDependency[Runtime]) -> Response[dict[str, Any]]:
     missing = sorted(set(runtime.settings.plugins.enabled) - set(plugin_names(runtime.pm)))
     checks["plugins"] = "ok" if not missing else f"not loaded: {', '.join(missing)}"
     if all(value == "ok" for value in checks.values()):
-        return Response({"status": "ready", "checks": checks})
+        return Response({"status": "ready", "checks": checks, "stand_ins": dict(runtime.stand_ins)})
     return problem(
         503,
         "not_ready",
         "Not ready",
         "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"),
         checks=checks,
+        stand_ins=dict(runtime.stand_ins),
     )
 
 

@@ -30,6 +30,10 @@ __all__ = ["BANDS", "PROVIDER", "SandboxProfile", "profile"]
 
 log = logging.getLogger(__name__)
 
+# Read by the host from this source (like REQUIRES): a warning at every start and a
+# banner on every page while this stand-in is enabled.
+STAND_IN = "credit reports are made up, no bureau is asked"
+
 PROVIDER = "bureau-sandbox"
 # (lowest score, band, limit in CNY), best first.
 BANDS: tuple[tuple[int, str, Decimal], ...] = (

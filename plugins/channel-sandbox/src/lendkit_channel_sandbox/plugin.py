@@ -12,6 +12,10 @@ from lendkit_channel_sandbox.gateway import GatewayConfig
 
 __all__: list[str] = []
 
+# Read by the host from this source (like REQUIRES): a warning at every start and a
+# banner on every page while this stand-in is enabled.
+STAND_IN = "payments go to a fake gateway, no money moves"
+
 NAME = "sandbox"
 DEFAULT_URL = "http://127.0.0.1:8765"
 

@@ -42,6 +42,10 @@ __all__ = ["NAME", "Endpoint", "endpoint"]
 
 log = logging.getLogger(__name__)
 
+# Read by the host from this source (like REQUIRES): a warning at every start and a
+# banner on every page while this stand-in is enabled.
+STAND_IN = "signatures are not legally valid"
+
 NAME = "esign-sandbox"
 URL_ENV, MERCHANT_ENV, SECRET_ENV = (
     "ESIGN_SANDBOX_URL",

@@ -27,6 +27,10 @@ __all__ = ["PROVIDER", "REJECT_MARK", "REVIEW_MARK"]
 
 log = logging.getLogger(__name__)
 
+# Read by the host from this source (like REQUIRES): a warning at every start and a
+# banner on every page while this stand-in is enabled.
+STAND_IN = "identity checks look at the name only, nobody is verified"
+
 PROVIDER = "identity-sandbox"
 REJECT_MARK = "拒绝"
 REVIEW_MARK = "复核"
