@@ -11,7 +11,7 @@ import httpx
 import pytest
 from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.models import Borrower
-from lendkit.testing import check_plugin
+from lendkit.testing import SAMPLE_PRODUCTS, check_plugin
 from lendkit.types import Applicant
 from lendkit_bureau_sandbox import plugin
 
@@ -75,7 +75,7 @@ BAND_A = lambda p: p.band == "A"  # noqa: E731
 
 @pytest.fixture
 def enabled(make_tenant):
-    return make_tenant(plugins=["bureau-sandbox"])
+    return make_tenant(plugins=["bureau-sandbox"], products=SAMPLE_PRODUCTS)
 
 
 def borrower_with(wanted, runtime, base):
