@@ -149,7 +149,12 @@ def test_enabled_low_scores_go_to_review_or_are_rejected(
     assert apply(live_server, headers, amount="3000.00").json()["status"] == status
 
 
-def test_disabled_nothing_answers_and_a_person_decides(runtime, live_server):
+@pytest.fixture
+def disabled(make_tenant):
+    return make_tenant(products=SAMPLE_PRODUCTS)
+
+
+def test_disabled_nothing_answers_and_a_person_decides(disabled, runtime, live_server):
     _, headers = borrower_with(BAND_A, runtime, live_server)
 
     body = apply(live_server, headers).json()
