@@ -21,6 +21,8 @@ from lendkit.lifecycle import applications, consents, loans
 from lendkit.lifecycle.application_models import Application, ApplicationEvent, CreditDecision
 from lendkit.models import Borrower, OutboxEvent
 from lendkit.registry import jobs
+from lendkit.runtime import open_runtime
+from lendkit.testing import SAMPLE_PRODUCTS
 from lendkit.types import CreditReport, LimitProposal
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import DatabaseError
@@ -60,7 +62,14 @@ def caps():
 
 @pytest.fixture(autouse=True)
 def tenant(make_tenant, caps):
-    return make_tenant(caps=caps) if caps else make_tenant()
+    config = make_tenant(products=SAMPLE_PRODUCTS)
+    if caps:
+        # The products were saved under the caps in force then; the caps changed after.
+        seeded = open_runtime()
+        seeded.upgrade()
+        seeded.close()
+        config = make_tenant(products=SAMPLE_PRODUCTS, caps=caps)
+    return config
 
 
 @pytest.fixture

@@ -146,7 +146,7 @@ def test_the_agreement_shows_parties_terms_the_whole_schedule_and_both_rates(run
     assert f"{offer.schedule.total_interest:,.2f}" in words
     assert sum(line.count("8,833.30") for line in lines) >= 11
     assert contract.number == f"DEMO-20260115-{loan_id:08d}"
-    assert (contract.template_origin, contract.template_version) == ("kit", "2026.11-1")
+    assert (contract.template_origin, contract.template_version) == ("kit", "2026.12-1")
 
 
 def test_the_pdf_is_encrypted_at_rest_and_preparing_twice_changes_nothing(runtime):

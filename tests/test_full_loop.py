@@ -24,6 +24,7 @@ from lendkit.clearing.ledger import Line
 from lendkit.demo_people import demo_people
 from lendkit.lifecycle import eod
 from lendkit.lifecycle.models import Loan
+from lendkit.testing import SAMPLE_PRODUCTS
 from lendkit_channel_sandbox.testing import sandbox_tenant_on, wait_for
 from lendkit_sms_sandbox import latest_code
 from sqlalchemy import func, select
@@ -39,6 +40,7 @@ def tenant(request, tmp_path):
         tmp_path / "tenant",
         plugins=PLUGINS,
         auth={**FAST_ARGON2, "otp_resend_seconds": 0},
+        products=[dict(p) for p in SAMPLE_PRODUCTS],
     ) as opened:
         yield opened
 

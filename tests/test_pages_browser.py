@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import pytest
+from lendkit.testing import SAMPLE_PRODUCTS
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
@@ -40,8 +41,13 @@ def browser(tmp_path):
     return run
 
 
+@pytest.fixture
+def tenant(make_tenant):
+    return make_tenant(products=SAMPLE_PRODUCTS)
+
+
 @pytest.mark.parametrize("backend", ["sqlite"])
-def test_home_page_renders_products_and_branding(browser, live_server):
+def test_home_page_renders_products_and_branding(browser, tenant, live_server):
     dom = browser("--dump-dom", f"{live_server}/").stdout
     assert "演示小贷" in dom
     assert "消费贷 Consumer instalment loan" in dom

@@ -37,6 +37,29 @@ enabled = [
     "sms-sandbox",
 ]
 
+# The demo's own products, seeded on first start (the kernel ships none);
+# change them afterwards through the products API (/api/admin/products).
+[[products]]
+code = "consumer-12"
+name = "消费贷 Consumer instalment loan"
+min_amount = "1000.00"
+max_amount = "200000.00"
+terms_months = [3, 6, 12, 24]
+annual_rate = "0.1090"
+repayment_methods = ["equal-installment", "equal-principal"]
+upfront_fee_rate = "0.0100"
+description = "等额本息 / 等额本金, monthly instalments."
+
+[[products]]
+code = "business-bullet"
+name = "经营贷 Business loan, interest first"
+min_amount = "10000.00"
+max_amount = "300000.00"
+terms_months = [6, 12]
+annual_rate = "0.1440"
+repayment_methods = ["interest-first", "bullet"]
+description = "先息后本 or 到期一次还本付息."
+
 [payments]
 callback_base_url = "http://127.0.0.1:8000"
 

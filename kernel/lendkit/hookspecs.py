@@ -160,11 +160,20 @@ def register_permissions() -> list[Permission]:
 
 @hookspec
 def register_products() -> list[ProductSpec]:
-    """Return the loan products this plugin offers.
+    """Return the loan products this plugin brings: a product type of its own.
 
-    Called once at start-up; results of all plugins are combined. Product
-    codes are unique across the tenant: a duplicate code is a start-up
-    error.
+    For plugins whose product is code (a merchant cash-flow loan); an
+    ordinary product is data, which staff manage through the products API
+    and a tenant seeds from ``[[products]]`` in ``lendkit.toml``. Called
+    whenever the kernel lists or finds products (keep it cheap and
+    constant); results of all plugins are combined with the products table.
+    Product codes are unique across the tenant: two plugins with one code
+    is a start-up error, the products API refuses to create a code a
+    plugin registers (409 ``product_not_managed``), and a plugin enabled
+    with a code the table holds stops ``lendkit db upgrade``. A plugin's
+    product has no version (``None`` on applications and loans) and cannot
+    be changed or retired through the API; loans copy its terms when
+    booked, so changing them in a new release changes no loan.
     """
 
 
@@ -310,7 +319,10 @@ def on_loan_event(event: Event, session: Session) -> None:
     """React to a committed step of the borrower and loan lifecycle.
 
     Delivered after commit by the outbox dispatcher in the worker; topics
-    look like ``borrower.registered`` or ``loan.disbursed`` and
+    look like ``borrower.registered``, ``application.approved``,
+    ``loan.disbursed`` or ``product.updated`` (``product.created``,
+    ``product.updated`` and ``product.retired`` carry the product's code,
+    version, status and terms) and
     ``event.payload`` carries ids and amounts, never personal data. Each
     plugin's delivery is tracked on its own, so one failing plugin never
     delays or repeats another's.
@@ -440,6 +452,48 @@ def propose_credit_limit(
     Return None to abstain; a limit is a ``Decimal`` in CNY, zero or more.
     A plugin that raises sends the application to manual review
     (``propose_credit_limit_error``).
+    """
+
+
+# -- Offers: coupons and campaigns, inside the approving transaction --------
+
+if TYPE_CHECKING:
+    from lendkit.types import OfferAdjustment, OfferToAdjust
+
+
+@hookspec
+def adjust_offer(
+    offer: OfferToAdjust, session: Session, settings: Settings
+) -> OfferAdjustment | None:
+    """Change an offer before the borrower sees it: a coupon, a campaign rate (优惠券、营销活动).
+
+    Called each time an application is approved (automatically at
+    submission, or by a member of staff, who may approve less), inside
+    that transaction, after the kernel has priced the product version the
+    application was submitted on. Plugins are asked in turn and each sees
+    the terms the one before it left (``offer.terms``, ``offer.apr_irr``,
+    ``offer.adjustments``). Return an :class:`~lendkit.types.OfferAdjustment`
+    with the whole new terms (``dataclasses.replace(offer.terms, ...)``), a
+    reason code and a bilingual reason the borrower reads; or None to leave
+    the offer alone (not your campaign, no coupon for this borrower).
+
+    The kernel prices the offer again after every adjustment and enforces
+    the tenant's rate cap on the final terms: above it, the approval is
+    refused with 422 ``rate_above_cap`` naming the adjustments, and nothing
+    is written. It also keeps the term and method, never lets the
+    principal rise above the amount assessed nor fall below the product's
+    minimum, and wants amounts at the fen, non-negative rates and fees and
+    an upfront fee below the principal. An adjustment that breaks these
+    rules, or a plugin that raises, is dropped (its writes rolled back in a
+    savepoint) and recorded in the offer's ``adjustment_errors``; the offer
+    goes on without it.
+
+    Every adjustment is kept with the offer (``adjustments``: your plugin's
+    name, the reason, the terms and all-in annualized rate before and
+    after), shown in the loan agreement, and the loan is booked on the
+    adjusted terms. Mark a coupon used in ``session``: it commits with the
+    offer, or rolls back with it. ``offer`` carries ids and amounts, never
+    personal data; keep personal data out of the reason and reference too.
     """
 
 

@@ -34,6 +34,7 @@ TOPIC_HOOKS: tuple[tuple[str, str], ...] = (
     ("borrower.", "on_loan_event"),
     ("loan.", "on_loan_event"),
     ("application.", "on_loan_event"),
+    ("product.", "on_loan_event"),
     ("payment.", "on_payment_event"),
 )
 MAX_DELAY = timedelta(hours=1)

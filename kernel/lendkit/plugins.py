@@ -49,6 +49,7 @@ BUILTIN_PLUGINS = (
     "lendkit.lifecycle.loans_api",
     "lendkit.lifecycle.kyc_plugin",
     "lendkit.lifecycle.api",
+    "lendkit.lifecycle.products_api",
     "lendkit.lifecycle.contracts_api",
     "lendkit.lifecycle.collections_api",
     "lendkit.crypto.commands",

@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from lendkit.branding import check_logo_setting
-from lendkit.errors import StartupError
+from lendkit.errors import LendkitError, StartupError
 
 __all__ = ["CONFIG_ENV", "TOTP_ROLES", "Settings", "config_path", "load_settings"]
 
@@ -66,6 +66,18 @@ def _database_url(value: str) -> str:
 def _colour(value: str) -> str:
     if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
         raise ValueError("expected a colour like #1f6feb")
+    return value
+
+
+def _product_table(value: dict[str, Any]) -> dict[str, Any]:
+    """A ``[[products]]`` table, checked for form now (a typo stops start-up); the
+    cap is checked when it is seeded, by ``lendkit db upgrade``."""
+    from lendkit.lifecycle.product_rules import parse_spec  # it needs Settings: imported late
+
+    try:
+        parse_spec(value)
+    except LendkitError as exc:
+        raise ValueError(exc.detail) from None
     return value
 
 
@@ -246,6 +258,10 @@ class Settings(BaseSettings):
     server: Server = Server()
     outbox: Outbox = Outbox()
     payments: Payments = Payments()
+    # Products to seed: [[products]] tables, keys = ProductSpec's fields (docs/lifecycle.md).
+    products: list[Annotated[dict[str, Any], AfterValidator(_product_table)]] = Field(
+        default_factory=list
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -11,9 +11,11 @@ Fixtures:
 
 ``database_url``
     A fresh, empty database, once per backend.
-``make_tenant(plugins=[...], **sections)``
+``make_tenant(plugins=[...], products=[...], **sections)``
     Writes ``lendkit.toml`` for a tenant in a temporary folder on
     ``database_url`` and points ``$LENDKIT_CONFIG`` at it; returns its path.
+    ``products`` become its ``[[products]]`` seeds (the kernel ships none):
+    pass :data:`SAMPLE_PRODUCTS` for two ordinary ones.
 ``runtime``
     An opened, migrated :class:`~lendkit.runtime.Runtime` of the tenant
     ``make_tenant`` made last (or a default one with no plugins).
@@ -45,7 +47,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +60,34 @@ from lendkit.crypto.keys import write_master_key
 from lendkit.runtime import Runtime, open_runtime
 from lendkit.settings import CONFIG_ENV
 
-__all__ = ["PUBLIC_API", "check_plugin", "free_port", "postgres_admin_url"]
+__all__ = ["PUBLIC_API", "SAMPLE_PRODUCTS", "check_plugin", "free_port", "postgres_admin_url"]
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+# Two products for tests, as ``[[products]]`` tables: ``make_tenant(products=SAMPLE_PRODUCTS)``.
+SAMPLE_PRODUCTS: tuple[Mapping[str, Any], ...] = (
+    {
+        "code": "consumer-12",
+        "name": "消费贷 Consumer instalment loan",
+        "min_amount": "1000.00",
+        "max_amount": "200000.00",
+        "terms_months": [3, 6, 12, 24],
+        "annual_rate": "0.1090",
+        "repayment_methods": ["equal-installment", "equal-principal"],
+        "upfront_fee_rate": "0.0100",
+        "description": "等额本息 / 等额本金, monthly instalments.",
+    },
+    {
+        "code": "business-bullet",
+        "name": "经营贷 Business loan, interest first",
+        "min_amount": "10000.00",
+        "max_amount": "300000.00",
+        "terms_months": [6, 12],
+        "annual_rate": "0.1440",
+        "repayment_methods": ["interest-first", "bullet"],
+        "description": "先息后本 or 到期一次还本付息.",
+    },
+)
 
 
 def postgres_admin_url() -> str:
@@ -125,7 +152,11 @@ def database_url(backend: str, tmp_path: Path, _postgres_up: bool) -> Iterator[s
 def make_tenant(
     tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., Path]:
-    def make(plugins: list[str] | None = None, **sections: dict[str, Any]) -> Path:
+    def make(
+        plugins: list[str] | None = None,
+        products: Iterable[Mapping[str, Any]] = (),
+        **sections: dict[str, Any],
+    ) -> Path:
         root = tmp_path / "tenant"
         root.mkdir(exist_ok=True)
         document: dict[str, Any] = {
@@ -133,6 +164,9 @@ def make_tenant(
             "plugins": {"enabled": list(plugins or [])},
             **sections,
         }
+        seeds = [dict(p) for p in products]
+        if seeds:
+            document["products"] = seeds
         if not (root / "keys" / "master.key").exists():
             write_master_key(root / "keys" / "master.key")
         config = root / "lendkit.toml"

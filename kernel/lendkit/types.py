@@ -343,3 +343,64 @@ class LimitProposal:
     provider: str
     limit: Decimal
     reasons: tuple[str, ...] = ()
+
+
+# -- Offers (the adjust_offer hook) -------------------------------------------
+
+__all__ += ["OfferAdjustment", "OfferTerms", "OfferToAdjust"]
+
+
+@dataclass(frozen=True, slots=True)
+class OfferTerms:
+    """The priced terms of an offer: what ``adjust_offer`` may change.
+
+    ``principal``, ``upfront_fee`` (taken from the principal at disbursement)
+    and ``instalment_fee`` (on every instalment) are CNY at the fen;
+    ``annual_rate`` is a fraction. ``term`` (months) and ``method`` are the
+    borrower's choice: an adjustment must leave them as they are.
+    """
+
+    principal: Decimal
+    term: int
+    method: str
+    annual_rate: Decimal
+    upfront_fee: Decimal
+    instalment_fee: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OfferAdjustment:
+    """One plugin's change to an offer (a coupon, a campaign rate), with its reason.
+
+    ``terms`` are the whole new terms: build them with
+    ``dataclasses.replace(offer.terms, upfront_fee=Decimal("0.00"))``.
+    ``reason_code`` is a short machine code (``coupon_fee_waiver``);
+    ``reason`` the text the borrower reads in the offer and the contract,
+    Chinese and English (``免收服务费 / upfront fee waived``); ``reference``
+    your own id (the coupon's code), kept with the offer. The kernel records
+    which plugin made it: never put personal data in any of them.
+    """
+
+    terms: OfferTerms
+    reason_code: str
+    reason: str
+    reference: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OfferToAdjust:
+    """An offer about to be made, as ``adjust_offer`` sees it: ids and amounts.
+
+    ``terms`` are the offer so far (the product's, after the plugins asked
+    before you); ``apr_irr`` is their all-in annualized rate (IRR method,
+    fraction to 4 places); ``adjustments`` what earlier plugins changed, in
+    order. ``product_version`` is None for a product a plugin registers.
+    """
+
+    application_id: int
+    borrower_id: int
+    product_code: str
+    product_version: int | None
+    terms: OfferTerms
+    apr_irr: Decimal
+    adjustments: tuple[OfferAdjustment, ...] = ()

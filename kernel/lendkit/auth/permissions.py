@@ -65,6 +65,8 @@ PERMISSIONS: Final = MappingProxyType(
         "apikeys.manage": "create and revoke API keys for machine clients",
         "audit.view": "read the audit log",
         "plugins.manage": "enable and disable plugins of this tenant (effective on restart)",
+        "products.manage": "create, change and retire loan products (each change a new "
+        "version) and read their history",
     }
 )
 
@@ -74,7 +76,8 @@ _STAFF = _EVERYONE_SIGNED_IN | {"borrowers.read"}
 ROLE_PERMISSIONS: Final = MappingProxyType(
     {
         "admin": frozenset(PERMISSIONS) - {PUBLIC, "borrower.self"},
-        "risk_officer": _STAFF | {"pii.unmask", "kyc.review", "applications.review"},
+        "risk_officer": _STAFF
+        | {"pii.unmask", "kyc.review", "applications.review", "products.manage"},
         "finance": _STAFF,
         "collections": _STAFF,
         "auditor": _STAFF | {"staff.view", "audit.view"},

@@ -1,9 +1,8 @@
-"""Built-in plugin: the kernel's products, compliance map and worker jobs."""
+"""Built-in plugin: the kernel's compliance map and worker jobs (it ships no products)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
@@ -14,36 +13,9 @@ from lendkit.demo_people import demo_people
 from lendkit.models import Borrower
 from lendkit.runtime import Runtime
 from lendkit.settings import Settings
-from lendkit.types import ComplianceItem, Job, KeyWrapper, ProductSpec
+from lendkit.types import ComplianceItem, Job, KeyWrapper
 
 __all__: list[str] = []
-
-
-@lendkit.hookimpl
-def register_products() -> list[ProductSpec]:
-    return [
-        ProductSpec(
-            code="consumer-12",
-            name="消费贷 Consumer instalment loan",
-            min_amount=Decimal("1000.00"),
-            max_amount=Decimal("200000.00"),
-            terms_months=(3, 6, 12, 24),
-            annual_rate=Decimal("0.1090"),
-            repayment_methods=("equal-installment", "equal-principal"),
-            upfront_fee_rate=Decimal("0.0100"),
-            description="等额本息 / 等额本金, monthly instalments.",
-        ),
-        ProductSpec(
-            code="business-bullet",
-            name="经营贷 Business loan, interest first",
-            min_amount=Decimal("10000.00"),
-            max_amount=Decimal("300000.00"),
-            terms_months=(6, 12),
-            annual_rate=Decimal("0.1440"),
-            repayment_methods=("interest-first", "bullet"),
-            description="先息后本 or 到期一次还本付息.",
-        ),
-    ]
 
 
 @lendkit.hookimpl

@@ -48,6 +48,8 @@ class Application(Base):
     borrower_id: Mapped[int] = mapped_column(ForeignKey("borrower.id"))
     idempotency_key: Mapped[str] = mapped_column(String(128))
     product_code: Mapped[str] = mapped_column(String(32))
+    # The product version applied for (None: a product a plugin registers); priced from it.
+    product_version: Mapped[int | None] = mapped_column()
     amount: Mapped[Decimal] = mapped_column(AMOUNT)  # requested
     term: Mapped[int] = mapped_column(SmallInteger)
     method: Mapped[str] = mapped_column(String(24))
@@ -59,6 +61,7 @@ class Application(Base):
     approved_amount: Mapped[Decimal | None] = mapped_column(AMOUNT)
     annual_rate: Mapped[Decimal | None] = mapped_column(RATE)
     upfront_fee: Mapped[Decimal | None] = mapped_column(AMOUNT)
+    instalment_fee: Mapped[Decimal | None] = mapped_column(AMOUNT)  # after adjust_offer
     apr_irr: Mapped[Decimal | None] = mapped_column(RATE)
     apr_simple: Mapped[Decimal | None] = mapped_column(RATE)
     offer: Mapped[dict[str, Any] | None] = mapped_column(Json)  # the quote as shown

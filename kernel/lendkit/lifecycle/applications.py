@@ -1,17 +1,20 @@
 """Credit applications: submit, decide (automatically or by a person), offer, accept.
 
-A verified borrower applies for one of the tenant's products (the
-``register_products`` hook): an amount in the product's range, one of its
-terms and repayment methods, and his declared annual income. The
-application moves::
+A verified borrower applies for one of the tenant's products on offer
+(:mod:`lendkit.lifecycle.products`): an amount in the product's range, one
+of its terms and repayment methods, and his declared annual income. The
+application keeps the product version it was submitted on: its offer is
+priced on that version and its loan booked on it, whatever changes after.
+The application moves::
 
     submitted ──▶ approved | review | rejected       (the credit assessment)
     review    ──▶ approved | rejected                (a member of staff, with reason codes)
     approved  ──▶ accepted | expired                 (the borrower, or time)
 
 An approved application carries an **offer**: the product's terms priced
-by :func:`~lendkit.lifecycle.pricing.quote`, within the tenant's rate cap,
-open for ``[lifecycle] offer_ttl_days`` (7 by default). Accepting an offer after it
+by :func:`~lendkit.lifecycle.pricing.quote`, adjusted by the
+``adjust_offer`` plugins (:mod:`lendkit.lifecycle.offers`), within the
+tenant's rate cap, open for ``[lifecycle] offer_ttl_days`` (7 by default). Accepting an offer after it
 expired is refused (409 ``offer_expired``); the ``application-offers`` job
 marks lapsed offers ``expired``. A loan is booked from an accepted offer
 by the contract step, which sets ``loan_id``.
@@ -49,11 +52,11 @@ import pluggy
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from lendkit import audit, outbox, registry
+from lendkit import audit, outbox
 from lendkit.clearing.money import ZERO, money
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, LendkitError, NotFoundError, ValidationFailed
-from lendkit.lifecycle import consents, credit
+from lendkit.lifecycle import consents, credit, offers, products
 from lendkit.lifecycle.application_models import (
     Application,
     ApplicationEvent,
@@ -62,7 +65,9 @@ from lendkit.lifecycle.application_models import (
 )
 from lendkit.lifecycle.identity import china_today
 from lendkit.lifecycle.models import Loan, LoanStatus
-from lendkit.lifecycle.pricing import Quote, check_rate_cap, quote
+from lendkit.lifecycle.pricing import Quote, check_rate_cap
+from lendkit.lifecycle.product_rules import price
+from lendkit.lifecycle.products import Product
 from lendkit.lifecycle.schedules import MAX_AMOUNT, MAX_TERM_MONTHS
 from lendkit.masking import mask_text
 from lendkit.models import Borrower
@@ -82,7 +87,6 @@ __all__ = [
     "effective_status",
     "expire_offers",
     "exposure",
-    "find_product",
     "history",
     "latest_decision",
     "of_borrower",
@@ -219,19 +223,6 @@ def parse_submission(data: Mapping[str, Any], idempotency_key: str | None = None
         method=method,
         annual_income=_amount(data, "annual_income", "年收入"),
         idempotency_key=key,
-    )
-
-
-def find_product(pm: pluggy.PluginManager, code: str) -> ProductSpec:
-    """The enabled product ``code`` (422 ``product_unknown``)."""
-    products = registry.products(pm)
-    for product in products:
-        if product.code == code:
-            return product
-    raise ValidationFailed(
-        f"没有代码为“{code}”的产品 / there is no product {code!r}; one of "
-        + ", ".join(p.code for p in products),
-        code="product_unknown",
     )
 
 
@@ -382,44 +373,57 @@ def offer_ttl(settings: Settings) -> timedelta:
 
 
 def _price(
-    product: ProductSpec, amount: Decimal, term: int, method: str, settings: Settings, now: datetime
+    product: Product, amount: Decimal, term: int, method: str, settings: Settings, now: datetime
 ) -> Quote:
-    """The offer's schedule and annualized rate (422 ``rate_above_cap``)."""
+    """The product's own offer: schedule and annualized rate (422 ``rate_above_cap``)."""
     today = china_today(now)
-    priced = quote(
-        amount,
-        term,
-        product.annual_rate,
-        method,
-        start=today,
-        upfront_fee=money(amount * product.upfront_fee_rate),
-        instalment_fee=product.instalment_fee,
-        shift_holidays=product.shift_holidays,
-        day_count=product.day_count,
-        repayment_day=product.repayment_day,
-    )
+    priced = price(product.spec, amount, term, method, today)
     check_rate_cap(priced.rate, settings, on=today)
     return priced
 
 
 def _make_offer(
-    app: Application, product: ProductSpec, priced: Quote, settings: Settings, now: datetime
+    session: Session,
+    pm: pluggy.PluginManager,
+    app: Application,
+    product: Product,
+    priced: Quote,
+    settings: Settings,
+    now: datetime,
 ) -> None:
-    schedule = priced.schedule
+    """Adjust the product's offer through the plugins (the cap on the result) and keep it."""
+    adjusted = offers.adjust(
+        session,
+        pm,
+        settings,
+        application_id=app.id,
+        borrower_id=app.borrower_id,
+        product=product,
+        priced=priced,
+    )
+    final = adjusted.quote
+    schedule = final.schedule
     app.approved_amount = schedule.principal
-    app.annual_rate = product.annual_rate
+    app.annual_rate = schedule.annual_rate
     app.upfront_fee = schedule.upfront_fee
-    app.apr_irr = priced.rate.apr_irr
-    app.apr_simple = priced.rate.apr_simple
-    app.offer = priced.as_json() | {
+    app.instalment_fee = schedule.instalment_fee
+    app.apr_irr = final.rate.apr_irr
+    app.apr_simple = final.rate.apr_simple
+    app.offer = final.as_json() | {
+        "product_version": product.version,
         "principal": str(schedule.principal),
         "term": schedule.term,
         "method": schedule.method,
-        "annual_rate": str(product.annual_rate),
+        "annual_rate": str(schedule.annual_rate),
         "upfront_fee": str(schedule.upfront_fee),
+        "instalment_fee": str(schedule.instalment_fee),
         "net_disbursed": str(schedule.net_disbursed),
         "start": schedule.start.isoformat(),
         "apr_simple_label": "单利 simple rate",
+        # The product's own rate, then each plugin's change with the rate after it.
+        "base_apr_irr": str(priced.rate.apr_irr),
+        "adjustments": adjusted.adjustments,
+        "adjustment_errors": adjusted.errors,
     }
     app.offered_at = now
     app.offer_expires_at = now + offer_ttl(settings)
@@ -552,8 +556,8 @@ def submit(
                 code="idempotency_key_reused",
             )
         return SubmitResult(earlier, created=False)
-    product = find_product(pm, submission.product_code)
-    _check_product(product, submission.amount, submission.term, submission.method)
+    product = products.for_application(session, pm, submission.product_code)
+    _check_product(product.spec, submission.amount, submission.term, submission.method)
     if borrower.kyc_status != "verified":
         raise KycRequired(
             "请先完成实名认证再申请借款 / verify your identity (real-name check) before applying"
@@ -586,6 +590,7 @@ def submit(
         borrower_id=borrower_id,
         idempotency_key=submission.idempotency_key,
         product_code=product.code,
+        product_version=product.version,
         amount=submission.amount,
         term=submission.term,
         method=submission.method,
@@ -621,7 +626,7 @@ def submit(
         "credit_limit": None if decision.credit_limit is None else str(decision.credit_limit),
     }
     if to_status == S.APPROVED:
-        _make_offer(app, product, priced, settings, now)
+        _make_offer(session, pm, app, product, priced, settings, now)
         detail |= _offer_detail(app)
     codes = [reason["code"] for reason in decision.reasons]
     _move(session, app, to_status, SYSTEM_ACTOR, now, reasons=codes, **detail)
@@ -656,8 +661,9 @@ def approve(
     """A member of staff approves an application under review: it gets an offer.
 
     ``amount`` may lower what was asked for (never raise it, nor go below
-    the product's minimum). The offer is priced now, at the product's rate,
-    within the rate cap. 409 ``application_not_in_review`` unless the
+    the product's minimum). The offer is priced now, on the product version
+    the application was submitted on, adjusted by the ``adjust_offer``
+    plugins as an automatic approval is, within the rate cap. 409 ``application_not_in_review`` unless the
     application is waiting for a person.
     """
     now = now or utcnow()
@@ -665,7 +671,7 @@ def approve(
     app = _locked(session, application_id)
     if app.status != S.REVIEW:
         raise _not_in_review(app)
-    product = find_product(pm, app.product_code)
+    product = products.version_of(session, pm, app.product_code, app.product_version)
     approved = app.amount if amount is None else _amount({"amount": amount}, "amount", "批准金额")
     if approved > app.amount:
         raise ValidationFailed(
@@ -673,10 +679,9 @@ def approve(
             f"more than the {app.amount:,.2f} CNY asked for",
             code="amount_above_requested",
         )
-    _check_product(product, approved, app.term, app.method)
-    _make_offer(
-        app, product, _price(product, approved, app.term, app.method, settings, now), settings, now
-    )
+    _check_product(product.spec, approved, app.term, app.method)
+    priced = _price(product, approved, app.term, app.method, settings, now)
+    _make_offer(session, pm, app, product, priced, settings, now)
     _move(
         session,
         app,
@@ -831,6 +836,7 @@ def application_view(
         "id": app.id,
         "borrower_id": app.borrower_id,
         "product_code": app.product_code,
+        "product_version": app.product_version,
         "amount": str(app.amount),
         "term": app.term,
         "method": app.method,

@@ -20,7 +20,7 @@ import io
 import logging
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -167,8 +167,13 @@ def agreement_context(
     number: str,
     schedule: Schedule,
     rate: AnnualizedRate,
+    adjustments: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """What the template sees: preformatted strings, plus the raw values."""
+    """What the template sees: preformatted strings, plus the raw values.
+
+    ``adjustments`` are the offer's (``adjust_offer``): each with its plugin
+    (``source``), ``reason`` and the all-in rate before and after it.
+    """
     tenant = runtime.settings.tenant
     zh, en = METHODS.get(loan.method, (loan.method, loan.method))
     return {
@@ -215,6 +220,16 @@ def agreement_context(
             "fees": _amount(schedule.total_fees),
             "payment": _amount(schedule.total_payment),
         },
+        "adjustments": [
+            {
+                "source": str(a["source"]),
+                "reason_code": str(a["reason_code"]),
+                "reason": str(a["reason"]),
+                "apr_before": _percent(Decimal(a["apr_before"])),
+                "apr_after": _percent(Decimal(a["apr_after"])),
+            }
+            for a in adjustments
+        ],
         "apr_irr": _percent(rate.apr_irr),
         "apr_simple": _percent(rate.apr_simple),
         "apr_irr_decimal": str(rate.apr_irr),

@@ -41,6 +41,7 @@ from lendkit.clearing.payments import business_today
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, LendkitError, NotFoundError
 from lendkit.hookspecs import ContractSigner, ContractToSign, SignatureResult, SignatureTicket
+from lendkit.lifecycle.application_models import Application
 from lendkit.lifecycle.contract_models import (
     FINAL,
     Contract,
@@ -140,8 +141,15 @@ def prepare(session: Session, runtime: Runtime, loan_id: int, *, actor: str = "s
         instalment_fee=loan.instalment_fee,
     )
     number = f"{runtime.settings.tenant.slug.upper()[:20]}-{booked:%Y%m%d}-{loan.id:08d}"
+    offer = session.scalar(select(Application.offer).where(Application.loan_id == loan.id))
     context = agreement_context(
-        runtime, loan, borrower, number, schedule, annualized_rate(schedule)
+        runtime,
+        loan,
+        borrower,
+        number,
+        schedule,
+        annualized_rate(schedule),
+        adjustments=(offer or {}).get("adjustments", []),
     )
     rendered = render(runtime, context)
     contract = Contract(

@@ -68,6 +68,7 @@ class Terms:
     shift_holidays: bool = False
     repayment_day: int | None = None
     allocation_order: tuple[str, ...] = ALLOCATION_ORDER
+    product_version: int | None = None  # the product version the terms were copied from
 
 
 def record(
@@ -161,6 +162,7 @@ def book(
     loan = Loan(
         borrower_id=terms.borrower_id,
         product_code=terms.product_code,
+        product_version=terms.product_version,
         idempotency_key=idempotency_key,
         principal=schedule.principal,
         term=terms.term,
@@ -199,7 +201,12 @@ def book(
 
 
 def book_offer(session: Session, runtime: Runtime, app: Application) -> Loan:
-    """Book the loan of an accepted offer, once (``app.loan_id``), on the offer's terms."""
+    """Book the loan of an accepted offer, once (``app.loan_id``), on the offer's terms.
+
+    The offer's principal, rate and fees (as adjusted) and the rest of the
+    terms of the product version the application was submitted on are
+    copied onto the loan: changing the product later changes nothing here.
+    """
     if app.loan_id is not None:
         return session.get_one(Loan, app.loan_id)
     if app.status != "accepted" or app.approved_amount is None or app.annual_rate is None:
@@ -207,9 +214,9 @@ def book_offer(session: Session, runtime: Runtime, app: Application) -> Loan:
             "只有已接受的报价可以生成贷款 / only an accepted offer becomes a loan",
             code="offer_not_accepted",
         )
-    from lendkit.lifecycle.applications import find_product
+    from lendkit.lifecycle.products import version_of
 
-    product = find_product(runtime.pm, app.product_code)
+    product = version_of(session, runtime.pm, app.product_code, app.product_version).spec
     loan = book(
         session,
         runtime,
@@ -224,10 +231,13 @@ def book_offer(session: Session, runtime: Runtime, app: Application) -> Loan:
             grace_days=product.grace_days,
             day_count=product.day_count,
             upfront_fee=app.upfront_fee or ZERO,
-            instalment_fee=product.instalment_fee,
+            instalment_fee=product.instalment_fee
+            if app.instalment_fee is None
+            else app.instalment_fee,
             shift_holidays=product.shift_holidays,
             repayment_day=product.repayment_day,
             allocation_order=product.allocation_order,
+            product_version=app.product_version,
         ),
         idempotency_key=f"application:{app.id}",
         business_date=payments.business_today(),

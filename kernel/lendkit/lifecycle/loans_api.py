@@ -77,6 +77,7 @@ def view(session: Session, loan: Loan, *, history: bool = False) -> dict[str, An
         "id": loan.id,
         "borrower_id": loan.borrower_id,
         "product_code": loan.product_code,
+        "product_version": loan.product_version,  # the version it was booked on
         "principal": str(loan.principal),
         "term": loan.term,
         "method": loan.method,

@@ -54,6 +54,8 @@ class Loan(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     borrower_id: Mapped[int] = mapped_column(ForeignKey("borrower.id"))
     product_code: Mapped[str] = mapped_column(String(32))
+    # The product version it was booked on (None: a plugin's product, or booked directly).
+    product_version: Mapped[int | None] = mapped_column()
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
     principal: Mapped[Decimal] = mapped_column(AMOUNT)
     term: Mapped[int] = mapped_column(SmallInteger)

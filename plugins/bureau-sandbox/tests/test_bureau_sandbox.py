@@ -11,7 +11,7 @@ import httpx
 import pytest
 from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.models import Borrower
-from lendkit.testing import check_plugin
+from lendkit.testing import SAMPLE_PRODUCTS, check_plugin
 from lendkit.types import Applicant
 from lendkit_bureau_sandbox import plugin
 
@@ -75,7 +75,7 @@ BAND_A = lambda p: p.band == "A"  # noqa: E731
 
 @pytest.fixture
 def enabled(make_tenant):
-    return make_tenant(plugins=["bureau-sandbox"])
+    return make_tenant(plugins=["bureau-sandbox"], products=SAMPLE_PRODUCTS)
 
 
 def borrower_with(wanted, runtime, base):
@@ -149,7 +149,12 @@ def test_enabled_low_scores_go_to_review_or_are_rejected(
     assert apply(live_server, headers, amount="3000.00").json()["status"] == status
 
 
-def test_disabled_nothing_answers_and_a_person_decides(runtime, live_server):
+@pytest.fixture
+def disabled(make_tenant):
+    return make_tenant(products=SAMPLE_PRODUCTS)
+
+
+def test_disabled_nothing_answers_and_a_person_decides(disabled, runtime, live_server):
     _, headers = borrower_with(BAND_A, runtime, live_server)
 
     body = apply(live_server, headers).json()

@@ -1,0 +1,78 @@
+"""kernel: products as data — product versions (append-only); the version of each application and loan
+
+Revision ID: k0013_products
+Revises: k0012
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "k0013_products"
+down_revision = "k0013_sms"
+branch_labels = None
+depends_on = None
+
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+AMOUNT = sa.Numeric(18, 2)
+RATE = sa.Numeric(9, 6)
+TS = sa.DateTime(timezone=True)
+TABLE = "product_version"
+
+
+def upgrade() -> None:
+    op.create_table(
+        TABLE,
+        sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+        sa.Column("code", sa.String(32), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("min_amount", AMOUNT, nullable=False),
+        sa.Column("max_amount", AMOUNT, nullable=False),
+        sa.Column("terms_months", sa.JSON(), nullable=False),
+        sa.Column("annual_rate", RATE, nullable=False),
+        sa.Column("repayment_methods", sa.JSON(), nullable=False),
+        sa.Column("upfront_fee_rate", RATE, nullable=False),
+        sa.Column("instalment_fee", AMOUNT, nullable=False),
+        sa.Column("penalty_multiplier", RATE, nullable=False),
+        sa.Column("grace_days", sa.SmallInteger(), nullable=False),
+        sa.Column("day_count", sa.SmallInteger(), nullable=False),
+        sa.Column("shift_holidays", sa.Boolean(), nullable=False),
+        sa.Column("repayment_day", sa.SmallInteger()),
+        sa.Column("allocation_order", sa.JSON(), nullable=False),
+        sa.Column("actor", sa.String(64), nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_product_version")),
+        sa.UniqueConstraint("code", "version", name=op.f("uq_product_version_code")),
+    )
+    # The version a loan was priced and booked on (None: a product a plugin registers).
+    op.add_column("application", sa.Column("product_version", sa.Integer()))
+    op.add_column("application", sa.Column("instalment_fee", AMOUNT))
+    op.add_column("loan", sa.Column("product_version", sa.Integer()))
+    # A product's history is evidence of what was offered: never rewritten.
+    if op.get_bind().dialect.name == "postgresql":
+        # lendkit_history_append_only() comes with k0007.
+        op.execute(
+            f"CREATE TRIGGER {TABLE}_append_only BEFORE UPDATE OR DELETE ON {TABLE} "
+            "FOR EACH ROW EXECUTE FUNCTION lendkit_history_append_only()"
+        )
+    else:
+        for action in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER {TABLE}_no_{action.lower()} BEFORE {action} ON {TABLE} "
+                f"BEGIN SELECT RAISE(ABORT, '{TABLE} is append-only: add a row instead'); END"
+            )
+
+
+def downgrade() -> None:
+    # Plain ALTER TABLE … DROP COLUMN (SQLite 3.35+): no copy of tables others refer to.
+    op.drop_column("loan", "product_version")
+    op.drop_column("application", "instalment_fee")
+    op.drop_column("application", "product_version")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"DROP TRIGGER {TABLE}_append_only ON {TABLE}")
+    op.drop_table(TABLE)  # SQLite drops a table's triggers with it
