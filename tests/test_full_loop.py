@@ -22,10 +22,10 @@ from lendkit.auth.models import SandboxMessage
 from lendkit.auth.testing import session_headers, staff_headers
 from lendkit.clearing import ledger, payments
 from lendkit.clearing.ledger import Line
-from lendkit.demo_people import demo_people
 from lendkit.lifecycle import eod
 from lendkit.lifecycle.models import Loan
 from lendkit_channel_sandbox.testing import sandbox_tenant_on, wait_for
+from lendkit_demo.people import demo_people
 from sqlalchemy import func, select
 
 FAST_ARGON2 = {"password_time_cost": 1, "password_memory_kib": 8, "password_parallelism": 1}

@@ -23,7 +23,7 @@ from lendkit.db import utcnow
 from lendkit.masking import mask_phone
 from lendkit.settings import Settings
 
-__all__ = ["TEMPLATES", "render", "sandbox_send", "send"]
+__all__ = ["TEMPLATES", "is_stand_in", "render", "sandbox_send", "send"]
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,15 @@ def send(
     return message_id
 
 
+# The built-in sender's message ids begin so; a receipt with one reached nobody.
+_STAND_IN_PREFIX = "sandbox-"
+
+
+def is_stand_in(message_id: str) -> bool:
+    """Whether ``message_id`` is the built-in sender's (the message reached nobody)."""
+    return message_id.startswith(_STAND_IN_PREFIX)
+
+
 def sandbox_send(
     session: Session,
     settings: Settings,
@@ -95,7 +104,7 @@ def sandbox_send(
     """The built-in sender: keep the message (encrypted) instead of sending it."""
     if not settings.auth.notification_sandbox:
         return None
-    message_id = "sandbox-" + secrets.token_hex(8)
+    message_id = _STAND_IN_PREFIX + secrets.token_hex(8)
     session.add(
         SandboxMessage(
             message_id=message_id,

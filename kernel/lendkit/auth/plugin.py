@@ -1,4 +1,4 @@
-"""Built-in plugin: authentication and authorization routes, sandbox SMS, demo sign-ins."""
+"""Built-in plugin: authentication and authorization routes, sandbox SMS."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
 
 import lendkit
-from lendkit.auth import api_account, api_borrowers, api_staff, cleanup, demo, notify
+from lendkit.auth import api_account, api_borrowers, api_staff, cleanup, notify
 from lendkit.auth.commands import staff
 from lendkit.settings import Settings
 from lendkit.types import ComplianceItem, Job
@@ -43,11 +43,6 @@ def send_notification(
     settings: Settings,
 ) -> str | None:
     return notify.sandbox_send(session, settings, channel, to, template, params)
-
-
-@lendkit.hookimpl
-def seed_demo(session: Session, settings: Settings) -> None:
-    demo.seed(session, settings)
 
 
 @lendkit.hookimpl
