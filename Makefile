@@ -8,7 +8,8 @@ BIN := $(VENV)/bin
 .PHONY: demo test install lint typecheck bench release clean help
 
 help:
-	@echo "make demo   create, seed and serve a demo tenant on http://127.0.0.1:8000"
+	@echo "make demo   create, seed and serve a demo tenant on http://127.0.0.1:8000 with its"
+	@echo "            worker and vendor stand-ins (DEMO_PORT=8000 GATEWAY_PORT=8765; Ctrl-C stops)"
 	@echo "make test   run the whole test suite (SQLite, and PostgreSQL when it answers)"
 	@echo "make lint   ruff and mypy"
 	@echo "make bench  benchmarks (figures and ratios in bench/results/)"
@@ -20,8 +21,11 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml $(wildcard plugins/*/pyproject.tom
 
 install: $(VENV)/.synced
 
+DEMO_PORT ?= 8000
+GATEWAY_PORT ?= 8765
+
 demo: install
-	$(BIN)/lendkit demo
+	$(BIN)/lendkit-demo --port $(DEMO_PORT) --gateway-port $(GATEWAY_PORT)
 
 test: install
 	$(BIN)/pytest -n 2

@@ -1,12 +1,11 @@
 """Passwords: argon2id with the documented parameters, the staff policy, rehash on
-sign-in when the parameters change; and the demo sign-ins the seeding creates."""
+sign-in when the parameters change."""
 
 from __future__ import annotations
 
 import httpx
 import pyotp
 import pytest
-from lendkit.auth import demo
 from lendkit.auth.passwords import Hasher, check_borrower_password, check_staff_password
 from lendkit.errors import ValidationFailed
 from lendkit.models import StaffUser
@@ -101,47 +100,6 @@ def test_sign_in_rehashes_when_the_parameters_changed(tenant, runtime, live_serv
         stored = session.scalar(select(StaffUser.password_hash).where(StaffUser.username == "lily"))
     assert stored != old
     assert stored.startswith("$argon2id$v=19$m=8,t=2,p=1$")
-
-
-def test_demo_seeding_creates_a_working_sign_in_per_role(tenant, runtime, live_server):
-    with runtime.sessions.begin() as session:
-        runtime.pm.hook.seed_demo(session=session, settings=runtime.settings)
-    roles = {login.role for login in demo.DEMO_STAFF}
-    assert roles == {"admin", "risk_officer", "finance", "collections", "auditor", "support"}
-    for login in demo.DEMO_STAFF:
-        check_staff_password(login.password, login.login)
-
-    with_totp = [login for login in demo.DEMO_STAFF if login.totp_secret]
-    assert {login.role for login in with_totp} == set(runtime.settings.auth.totp_roles)
-    for login in with_totp:
-        response = httpx.post(
-            f"{live_server}/api/auth/staff/login",
-            json={
-                "username": login.login,
-                "password": login.password,
-                "totp": pyotp.TOTP(login.totp_secret).now(),
-            },
-        )
-        assert response.status_code == 200, response.text
-        assert response.json()["role"] == login.role
-    # The demo's banner names every secret a demo sign-in needs.
-    from lendkit.demo import banner
-
-    printed = banner("http://127.0.0.1:8000")
-    assert all(login.totp_secret in printed for login in with_totp)
-    support = httpx.post(
-        f"{live_server}/api/auth/staff/login",
-        json={"username": "support", "password": demo.DEMO_STAFF_PASSWORD},
-    )
-    assert support.status_code == 200
-    for borrower in demo.DEMO_BORROWERS:
-        signed_in = httpx.post(
-            f"{live_server}/api/auth/borrower/login",
-            json={"phone": borrower.login, "password": borrower.password},
-        )
-        assert signed_in.status_code == 200, signed_in.text
-        me = httpx.get(f"{live_server}/api/borrowers/me", cookies=signed_in.cookies)
-        assert me.json()["phone"] == borrower.login[:3] + "****" + borrower.login[-4:]
 
 
 def test_staff_add_command_enrols_admins_in_totp(tenant, runtime, live_server, lendkit_cli):

@@ -174,7 +174,7 @@ def test_register_agree_submit_and_be_verified_by_the_sandbox(runtime, live_serv
     assert body["card"] == {"bank_zh": "中国工商银行", "bank_en": "ICBC", "kind": "debit"}
     verification = body["verification"]
     assert verification["provider"] == "identity-sandbox"
-    assert verification["sandbox"] is True
+    assert verification["stand_in"] is True
     assert "not a real identity check" in verification["label"]
     assert verification["reference"].startswith("SANDBOX-")
     assert [(h["from_status"], h["to_status"]) for h in body["history"]] == [
@@ -467,7 +467,7 @@ def test_review_goes_to_staff_who_decide_once(runtime, live_server, alice):
         "actor": "staff:test-risk_officer",
         "provider": None,
         "reference": None,
-        "sandbox": False,
+        "stand_in": False,
         "reasons": ["id_photo_checked"],
         "note": "证件照片一致",
         "occurred_at": "",

@@ -86,7 +86,12 @@ def make_loans(runtime, specs) -> list[int]:
             if who not in people:
                 people[who] = add_borrower(session, who)
             loan = disbursed_loan(
-                session, runtime, terms(people[who], principal=principal), key=f"L{n}", day=day
+                session,
+                runtime,
+                terms(people[who], principal=principal),
+                channel="sandbox",
+                key=f"L{n}",
+                day=day,
             )
             ids.append(loan.id)
     return ids
@@ -619,7 +624,7 @@ def test_collections_through_the_http_api(runtime, live_server, at_ten, monkeypa
             f"{base}/loans/{other}/contacts/send", json={"channel": "sms"}, headers=alice
         )
         assert sms.status_code == 201
-        assert (sms.json()["provider"], sms.json()["sandbox"]) == ("send_notification", True)
+        assert (sms.json()["provider"], sms.json()["stand_in"]) == ("send_notification", True)
 
         # Promise to pay.
         promised = http.post(

@@ -373,7 +373,7 @@ def test_the_sandbox_vendor_signs_over_http_and_duplicate_callbacks_are_harmless
 
     started = httpx.post(f"{base}/sign", headers=me)
     assert started.status_code == 202, started.text
-    assert started.json()["sandbox"] is True
+    assert started.json()["stand_in"] is True
     assert started.json()["sign_url"].startswith(vendor.url)
     done = wait_for(lambda: contract_status(url, me, loan_id)["status"] == "signed")
     assert done
@@ -387,7 +387,7 @@ def test_the_sandbox_vendor_signs_over_http_and_duplicate_callbacks_are_harmless
     assert signed.content.startswith(original.content)
     assert len(signed.content) > len(original.content)
     assert view["signed_sm3"] == sm3(signed.content).hex() == signed.headers["x-content-sm3"]
-    assert view["sandbox"] is True
+    assert view["stand_in"] is True
     assert "not legally valid" in view["notice"]
     stamp = PdfReader(io.BytesIO(signed.content)).pages[-1].extract_text()
     assert "不具法律效力" in stamp

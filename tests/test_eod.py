@@ -37,7 +37,9 @@ def terms(person: int, **changes):
 def loan_id(runtime):
     with runtime.sessions.begin() as session:
         add_capital(session, "own", D("1000000"), START, "capital-1")
-        loan = disbursed_loan(session, runtime, terms(borrower(session, 1)), key="L1", day=START)
+        loan = disbursed_loan(
+            session, runtime, terms(borrower(session, 1)), channel="sandbox", key="L1", day=START
+        )
         return loan.id
 
 
@@ -190,6 +192,7 @@ def test_co_lent_loan_splits_every_accrual(runtime):
             session,
             runtime,
             terms(borrower(session, 2), principal=D("10000.00")),
+            channel="sandbox",
             key="L2",
             day=START,
             funders=[Funder("own", D("0.3")), Funder("bank", D("0.7"))],
@@ -236,7 +239,14 @@ def test_parallel_workers_share_the_day(runtime, backend):
     with runtime.sessions.begin() as session:
         add_capital(session, "own", D("1000000"), START, "capital-1")
         for n in range(12):
-            disbursed_loan(session, runtime, terms(borrower(session, n)), key=f"P{n}", day=START)
+            disbursed_loan(
+                session,
+                runtime,
+                terms(borrower(session, n)),
+                channel="sandbox",
+                key=f"P{n}",
+                day=START,
+            )
     summary = eod.run(runtime, START + timedelta(days=1), workers=2, chunk_size=2)
     assert (summary.chunks, summary.counts["loans"], summary.counts["interest_accruals"]) == (
         6,
@@ -259,7 +269,9 @@ def test_classification_thresholds_are_the_tenants(make_tenant):
     try:
         with runtime.sessions.begin() as session:
             add_capital(session, "own", D("1000000"), START, "capital-1")
-            loan = disbursed_loan(session, runtime, terms(borrower(session, 1)), key="T", day=START)
+            loan = disbursed_loan(
+                session, runtime, terms(borrower(session, 1)), channel="sandbox", key="T", day=START
+            )
         run_days(runtime, START + timedelta(days=1), date(2026, 3, 20))  # 33 days past due
         with runtime.read_sessions() as session:
             found = session.get(Loan, loan.id)

@@ -90,6 +90,7 @@ def _seed(runtime) -> None:
                     annual_rate=D(rng.choice(["0.09", "0.12", "0.18"])),
                     grace_days=rng.choice([0, 3]),
                 ),
+                channel="sandbox",
                 key=f"loan-{n}",
                 # Every fifth loan falls due on DAY; the others at other dates.
                 day=DAY.replace(month=1) if n % 5 == 0 else START + timedelta(rng.randrange(2)),

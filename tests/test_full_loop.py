@@ -21,11 +21,11 @@ from lendkit.auth.cookies import SESSION_COOKIE
 from lendkit.auth.testing import session_headers, staff_headers
 from lendkit.clearing import ledger, payments
 from lendkit.clearing.ledger import Line
-from lendkit.demo_people import demo_people
 from lendkit.lifecycle import eod
 from lendkit.lifecycle.models import Loan
 from lendkit.testing import SAMPLE_PRODUCTS
 from lendkit_channel_sandbox.testing import sandbox_tenant_on, wait_for
+from lendkit_demo.people import demo_people
 from lendkit_sms_sandbox import latest_code
 from sqlalchemy import func, select
 

@@ -58,6 +58,7 @@ def test_scenario(runtime, path):
                     else {}
                 ),
             ),
+            channel="sandbox",
             key="golden",
             day=start,
         ).id

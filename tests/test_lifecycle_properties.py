@@ -87,6 +87,7 @@ def _live(runtime, plan) -> None:
                     annual_rate=D("0.15"),
                     grace_days=3 * n,
                 ),
+                channel="sandbox",
                 key=f"L{n}",
                 day=START,
                 funders=[Funder("own", D("0.3")), Funder("bank", D("0.7"))] if n else None,

@@ -36,6 +36,7 @@ def _loan(runtime, *, funders=None, key="L1"):
                 method="equal-installment",
                 annual_rate=D("0.12"),
             ),
+            channel="sandbox",
             key=key,
             day=START,
             funders=funders,
@@ -202,7 +203,7 @@ def test_disbursement_keeps_the_borrower_within_the_cap(make_tenant):
                 method="equal-installment",
                 annual_rate=D("0.12"),
             )
-            disbursed_loan(session, runtime, terms, key="first", day=START)
+            disbursed_loan(session, runtime, terms, channel="sandbox", key="first", day=START)
             second = loans.book(
                 session, runtime, terms, idempotency_key="second", business_date=START
             )
@@ -235,6 +236,7 @@ def test_a_loan_of_a_holiday_shifting_product_falls_due_on_working_days(runtime)
                 annual_rate=D("0.12"),
                 shift_holidays=True,
             ),
+            channel="sandbox",
             key="holiday",
             day=date(2026, 9, 1),
         )

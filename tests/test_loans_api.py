@@ -14,11 +14,11 @@ from lendkit import outbox
 from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.clearing import ledger, payments
 from lendkit.clearing.ledger import Line
-from lendkit.demo_people import demo_people
 from lendkit.lifecycle import loans
 from lendkit.lifecycle.models import Loan
 from lendkit.models import Borrower
 from lendkit_channel_sandbox.testing import sandbox_tenant_on, wait_for
+from lendkit_demo.people import demo_people
 from sqlalchemy import select
 
 D = Decimal

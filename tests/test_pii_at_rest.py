@@ -11,14 +11,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from lendkit.builtin.core import DEMO_BORROWERS
-from lendkit.demo_people import demo_people
 from lendkit.testing import free_port
+from lendkit_demo.people import demo_people
+from lendkit_demo.plugin import BOOK_BORROWERS
+from lendkit_demo.tenant import demo_plugins
 from sqlalchemy.engine import make_url
 
 
 def _secrets():
-    people = demo_people(DEMO_BORROWERS)
+    people = demo_people(BOOK_BORROWERS)
     return [value.encode() for p in people for value in (p.phone, p.id_number, p.bank_card, p.name)]
 
 
@@ -27,7 +28,12 @@ def _leaks(blob: bytes) -> list[bytes]:
 
 
 @pytest.fixture
-def seeded(runtime):
+def demo_tenant(make_tenant):
+    return make_tenant(plugins=demo_plugins())
+
+
+@pytest.fixture
+def seeded(demo_tenant, runtime):
     with runtime.sessions.begin() as session:
         runtime.pm.hook.seed_demo(session=session, settings=runtime.settings)
     return runtime

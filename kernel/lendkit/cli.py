@@ -1,13 +1,19 @@
 """The ``lendkit`` command-line tool.
 
-Commands find the tenant through ``$LENDKIT_CONFIG`` or ``./lendkit.toml``.
-Plugins add commands through the ``register_commands`` hook. A
-:class:`~lendkit.errors.StartupError` (bad settings, unknown plugin,
-unreachable database) prints one line and exits with code 2.
+Commands find the tenant through ``$LENDKIT_CONFIG`` or ``./lendkit.toml``;
+a command that needs a tenant refuses to run without that file (it says
+where a tenant is, and creates nothing in the current folder). Plugins add
+commands through the ``register_commands`` hook. A
+:class:`~lendkit.errors.StartupError` (no tenant, bad settings, unknown
+plugin, unreachable database, pending migrations) prints one line and
+exits with code 2; any other :class:`~lendkit.errors.LendkitError` (a
+payment channel that does not answer, say) prints its code and one line
+and exits with code 1. Never a traceback for what the operator can fix.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from pathlib import Path
@@ -19,9 +25,12 @@ from lendkit import migrate, outbox
 from lendkit.errors import LendkitError, StartupError
 from lendkit.plugins import installed_plugins, make_plugin_manager
 from lendkit.runtime import Runtime, open_runtime
-from lendkit.settings import config_path, load_settings
+from lendkit.settings import CONFIG_ENV, config_path, load_settings
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "require_tenant"]
+
+# Where the kit's `make demo` creates its tenant, relative to the kit's folder.
+DEMO_TENANT_DIR = "demo-tenant"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,8 +49,33 @@ def version() -> None:
             click.echo(f"{name} ({plugin.distribution}) {plugin.version}")
 
 
+def require_tenant() -> Path:
+    """The tenant's ``lendkit.toml``; a :class:`StartupError` saying where one is if absent.
+
+    Checked before anything is opened, so a command run in the wrong folder
+    creates no database, key or log there.
+    """
+    path = config_path()
+    if path.is_file():
+        return path
+    if os.environ.get(CONFIG_ENV):
+        raise StartupError(
+            f"${CONFIG_ENV} names {path}, which does not exist: point it at a tenant's lendkit.toml"
+        )
+    demo = Path.cwd() / DEMO_TENANT_DIR / "lendkit.toml"
+    if demo.is_file():
+        hint = f"the demo tenant is in ./{DEMO_TENANT_DIR}: `cd {DEMO_TENANT_DIR}` or set {CONFIG_ENV}={demo}"
+    else:
+        hint = (
+            f"run the command in a tenant's folder, or set {CONFIG_ENV}=/path/to/lendkit.toml "
+            "(`make demo` in the kit creates a demo tenant)"
+        )
+    raise StartupError(f"no lendkit.toml in {Path.cwd()}: {hint}")
+
+
 def open_checked_runtime(*, migrated: bool = False) -> Runtime:
     """The tenant's runtime, its database reachable (and migrated, if asked)."""
+    require_tenant()
     runtime = open_runtime()
     runtime.check_database()
     if migrated:
@@ -169,6 +203,7 @@ def plugins_enable(names: tuple[str, ...]) -> None:
     from lendkit.plugins import check_requirements
     from lendkit.tenant_config import set_plugin_enabled
 
+    require_tenant()
     installed = installed_plugins()
     for name in names:
         if name not in installed:
@@ -197,6 +232,7 @@ def plugins_disable(names: tuple[str, ...]) -> None:
     from lendkit.plugins import check_can_disable
     from lendkit.tenant_config import set_plugin_enabled
 
+    require_tenant()
     check_can_disable(names, load_settings().plugins.enabled, installed_plugins())
     _audit_plugin_change(open_checked_runtime(), "plugins.disable", names)
     for name in names:
@@ -237,29 +273,6 @@ def outbox_retry(ids: tuple[int, ...], retry_all: bool) -> None:
     with runtime.sessions.begin() as session:
         count = outbox.requeue(session, None if retry_all else list(ids))
     click.echo(f"requeued {count} deliveries")
-
-
-@cli.command()
-@click.option(
-    "--dir",
-    "directory",
-    type=click.Path(path_type=Path),
-    default=Path("demo-tenant"),
-    show_default=True,
-    help="Folder of the demo tenant.",
-)
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--no-serve", is_flag=True, help="Create and seed, then exit.")
-def demo(directory: Path, host: str, port: int, no_serve: bool) -> None:
-    """Create and seed a demo tenant on SQLite if absent, then serve it with the worker."""
-    from lendkit.demo import banner, prepare_demo
-
-    runtime = prepare_demo(directory, echo=click.echo)
-    if no_serve:
-        return
-    click.echo(banner(f"http://{host}:{port}"))
-    serve_runtime(runtime, host, port, with_worker=True)
 
 
 def _register_plugin_commands() -> None:

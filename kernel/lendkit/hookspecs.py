@@ -227,9 +227,12 @@ def register_channels(settings: Settings) -> list[PaymentChannel]:
 def seed_demo(session: Session, settings: Settings) -> None:
     """Add this plugin's demo data to a freshly created demo tenant.
 
-    Called once by ``lendkit demo`` inside the seeding transaction, after the
-    kernel has seeded its own data; the transaction commits after every
-    plugin returns. Returns nothing. Never called on a real tenant.
+    Called once by the demo launcher (``lendkit-demo``, ``make demo``)
+    inside the seeding transaction when it creates the demo tenant: the
+    kernel seeds nothing itself, and the plugin that seeds the demo's people
+    implements this hook with ``tryfirst=True`` so others can refer to them.
+    The transaction commits after every plugin returns. Returns nothing.
+    Never called on a real tenant.
     """
 
 

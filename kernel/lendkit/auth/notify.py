@@ -20,7 +20,7 @@ from lendkit.auth.errors import NotificationFailed
 from lendkit.masking import mask_phone
 from lendkit.settings import Settings
 
-__all__ = ["TEMPLATES", "render", "send"]
+__all__ = ["STAND_IN_PREFIX", "TEMPLATES", "is_stand_in", "render", "send"]
 
 log = logging.getLogger(__name__)
 
@@ -80,3 +80,13 @@ def send(
         extra={"template": template, "to": mask_phone(to), "message_id": message_id},
     )
     return message_id
+
+
+# A stand-in sender (one that keeps messages instead of sending them) gives
+# message ids that begin so; a receipt with one reached nobody.
+STAND_IN_PREFIX = "stand-in-"
+
+
+def is_stand_in(message_id: str) -> bool:
+    """Whether ``message_id`` came from a stand-in sender (the message reached nobody)."""
+    return message_id.startswith(STAND_IN_PREFIX)

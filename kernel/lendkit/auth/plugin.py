@@ -1,4 +1,4 @@
-"""Built-in plugin: authentication and authorization routes, demo sign-ins."""
+"""Built-in plugin: authentication and authorization routes."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ from datetime import timedelta
 
 import click
 from litestar.types import ControllerRouterHandler
-from sqlalchemy.orm import Session
 
 import lendkit
-from lendkit.auth import api_account, api_borrowers, api_staff, cleanup, demo
+from lendkit.auth import api_account, api_borrowers, api_staff, cleanup
 from lendkit.auth.commands import staff
-from lendkit.settings import Settings
 from lendkit.types import ComplianceItem, Job
 
 __all__: list[str] = []
@@ -30,11 +28,6 @@ def register_commands(cli: click.Group) -> None:
 @lendkit.hookimpl
 def register_jobs() -> list[Job]:
     return [Job(name="auth-cleanup", every=timedelta(minutes=10), run=cleanup.purge)]
-
-
-@lendkit.hookimpl
-def seed_demo(session: Session, settings: Settings) -> None:
-    demo.seed(session, settings)
 
 
 @lendkit.hookimpl

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy.orm import Session
-
 import lendkit
-from lendkit import audit, outbox
+from lendkit import outbox
 from lendkit.crypto.keys import load_master_key
-from lendkit.demo_people import demo_people
-from lendkit.models import Borrower
 from lendkit.runtime import Runtime
 from lendkit.settings import Settings
 from lendkit.types import ComplianceItem, Job, KeyWrapper
@@ -36,26 +32,6 @@ def compliance_items() -> list[ComplianceItem]:
 
 def _dispatch_outbox(runtime: Runtime, now: datetime) -> object:
     return outbox.dispatch(runtime.sessions, runtime.pm, runtime.settings.outbox, now)
-
-
-DEMO_BORROWERS = 300
-
-
-@lendkit.hookimpl(tryfirst=True)
-def seed_demo(session: Session, settings: Settings) -> None:
-    # Kernel data first, so plugins can refer to it.
-    for person in demo_people(DEMO_BORROWERS):
-        session.add(
-            Borrower(
-                phone=person.phone,
-                name=person.name,
-                id_number=person.id_number,
-                bank_card=person.bank_card,
-                address=person.address,
-                kyc_status="verified",
-            )
-        )
-    audit.record(session, "system", "demo.seed", "tenant", borrowers=DEMO_BORROWERS)
 
 
 @lendkit.hookimpl(trylast=True)

@@ -71,8 +71,8 @@ from lendkit.clearing.money import ZERO, money
 from lendkit.clearing.payments import PaymentOrder, Status
 from lendkit.crypto.gm import sm3
 from lendkit.db import Base, BigId, Json, UTCDateTime, utcnow
-from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
-from lendkit.types import ChannelResult, StatementLine
+from lendkit.errors import ConflictError, LendkitError, NotFoundError, ValidationFailed
+from lendkit.types import ChannelError, ChannelResult, StatementLine
 
 if TYPE_CHECKING:
     from lendkit.runtime import Runtime
@@ -82,6 +82,7 @@ __all__ = [
     "KINDS",
     "ChannelStatement",
     "ChannelStatementLine",
+    "ChannelUnavailable",
     "ReconException",
     "ReconResolution",
     "ReconRun",
@@ -908,6 +909,28 @@ def _follow_statement(session: Session, exception: ReconException) -> list[int]:
 # -- Running and reading ----------------------------------------------------------
 
 
+class ChannelUnavailable(LendkitError):
+    status = 503
+    code = "channel_unavailable"
+    title = "Payment channel unavailable"
+
+
+def _fetch(runtime: Runtime, name: str, business_date: date) -> list[StatementLine] | None:
+    """The channel's statement of the day; 503 ``channel_unavailable`` when it cannot say."""
+    from lendkit.clearing.channels import channel_of
+
+    try:
+        return channel_of(runtime, name).statement(business_date)
+    except ChannelError as exc:
+        url = runtime.settings.payments.channels.get(name, {}).get("url")
+        where = f" at {url}" if url else ""
+        raise ChannelUnavailable(
+            f"支付通道 {name} 无应答，请启动其网关后重试 / payment channel {name!r} did not "
+            f"answer{where} ({exc.code}: {exc.message}): start its gateway (the channel "
+            "plugin's README says how) and run again"
+        ) from None
+
+
 def reconcile(
     runtime: Runtime,
     business_date: date,
@@ -920,14 +943,14 @@ def reconcile(
     Returns each channel's run, or None when the channel has no statement
     for that day yet. ``lines`` replaces the fetch (one channel only).
     """
-    from lendkit.clearing.channels import channel_names, channel_of
+    from lendkit.clearing.channels import channel_names
 
     names = [channel] if channel else channel_names(runtime)
     if lines is not None and len(names) != 1:
         raise ValidationFailed("statement lines need one channel", code="channel_required")
     runs: dict[str, ReconRun | None] = {}
     for name in names:
-        got = lines if lines is not None else channel_of(runtime, name).statement(business_date)
+        got = lines if lines is not None else _fetch(runtime, name, business_date)
         if got is None:
             runs[name] = None
             continue

@@ -23,11 +23,12 @@ def keys() -> None:
 @keys.command("init")
 def keys_init() -> None:
     """Create the master key file named by keys.master_key_file (never overwrites)."""
+    from lendkit.cli import require_tenant
     from lendkit.crypto.keys import write_master_key
     from lendkit.errors import StartupError
     from lendkit.settings import load_settings
 
-    settings = load_settings()
+    settings = load_settings(require_tenant())
     if not settings.keys.master_key_file:
         raise StartupError("keys.master_key_file is not set (the master key comes from a variable)")
     path = settings.path(settings.keys.master_key_file)

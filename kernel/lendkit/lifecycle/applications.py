@@ -886,5 +886,5 @@ def queue_view(session: Session, app: Application) -> dict[str, Any]:
         "since": app.updated_at.isoformat(),
         "credit_limit": _money_or_none(app.credit_limit),
         "reasons": list(decision.reasons) if decision else [],
-        "sandbox": bool(decision and decision.sandbox),
+        "stand_in": bool(decision and decision.sandbox),
     }

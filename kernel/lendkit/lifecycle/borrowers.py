@@ -85,7 +85,7 @@ EVENTS = {
     "rejected": "borrower.rejected",
     "review": "borrower.review",
 }
-SANDBOX_LABEL = "沙箱核验，并非真实身份核验。Sandbox check: not a real identity check."
+STAND_IN_LABEL = "沙箱核验，并非真实身份核验。Stand-in check: not a real identity check."
 WARNINGS = {
     "credit_card": "这是一张信用卡，放款须使用借记卡。This is a credit card: loans are paid out "
     "to a debit card.",
@@ -360,7 +360,7 @@ def _move(
             "from_status": from_status,
             "to_status": to_status,
             "provider": row.provider,
-            "sandbox": row.sandbox,
+            "stand_in": row.sandbox,
             "reasons": row.reasons,
         },
     )
@@ -462,7 +462,7 @@ def _transition_view(row: KycTransition) -> dict[str, Any]:
         "actor": row.actor,
         "provider": row.provider,
         "reference": row.reference,
-        "sandbox": row.sandbox,
+        "stand_in": row.sandbox,
         "reasons": list(row.reasons),
         "note": row.note,
         "occurred_at": row.occurred_at.isoformat(),
@@ -500,8 +500,8 @@ def kyc_view(
                 "reference": decided.reference,
                 "outcome": decided.to_status,
                 "reasons": list(decided.reasons),
-                "sandbox": decided.sandbox,
-                "label": SANDBOX_LABEL if decided.sandbox else None,
+                "stand_in": decided.sandbox,
+                "label": STAND_IN_LABEL if decided.sandbox else None,
             }
             if decided
             else None

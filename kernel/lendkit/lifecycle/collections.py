@@ -738,8 +738,8 @@ def _send_by_notification(
             )
     except NotificationFailed as exc:
         return None, exc.reason or "no_sender"
-    sandbox = message_id.startswith("sandbox-")
-    return ContactReceipt("send_notification", message_id, "accepted", sandbox=sandbox), ""
+    stand_in = notify.is_stand_in(message_id)
+    return ContactReceipt("send_notification", message_id, "accepted", sandbox=stand_in), ""
 
 
 # -- Promises to pay -----------------------------------------------------------
@@ -1062,7 +1062,7 @@ def contact_view(row: Contact) -> dict[str, Any]:
         "attempt_id": row.attempt_id,
         "provider": row.provider,
         "reference": row.reference,
-        "sandbox": row.sandbox,
+        "stand_in": row.sandbox,
     }
 
 

@@ -79,7 +79,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SANDBOX_NOTICE = "沙箱电子签名，不具法律效力。Sandbox e-signature: not legally valid."
+STAND_IN_NOTICE = "沙箱电子签名，不具法律效力。Stand-in e-signature: not legally valid."
 
 
 class EsignUnavailable(LendkitError):
@@ -251,7 +251,7 @@ def _step(
         vendor=fields.pop("vendor", None) or (previous.vendor if previous else None),
         vendor_ref=fields.pop("vendor_ref", None) or (previous.vendor_ref if previous else None),
         sign_url=fields.pop("sign_url", None) or (previous.sign_url if previous else None),
-        sandbox=fields.pop("sandbox", None) or (previous.sandbox if previous else False),
+        sandbox=fields.pop("stand_in", None) or (previous.sandbox if previous else False),
         reason=fields.pop("reason", "") or "",
         source=source,
         actor=actor[:64],
@@ -408,7 +408,7 @@ def _record_ticket(
                 vendor=ticket.vendor,
                 vendor_ref=ticket.reference,
                 sign_url=ticket.sign_url or None,
-                sandbox=ticket.sandbox,
+                stand_in=ticket.sandbox,
             )
         return
     apply_signature_result(
@@ -507,7 +507,7 @@ def apply_signature_result(
     details: dict[str, Any] = {
         "vendor": result.vendor,
         "vendor_ref": result.reference,
-        "sandbox": result.sandbox,
+        "stand_in": result.sandbox,
     }
     if contract.status == ContractStatus.SIGNED:
         _step(
@@ -617,7 +617,7 @@ def status_view(
     """The contract's signing status as JSON-ready values; no personal data."""
     rows = history(session, contract.loan_id) if with_history else []
     latest = _latest(session, contract.id)
-    sandbox = contract.sandbox or bool(latest is not None and latest.sandbox)
+    stand_in = contract.sandbox or bool(latest is not None and latest.sandbox)
     view: dict[str, Any] = {
         "loan_id": contract.loan_id,
         "contract_no": contract.number,
@@ -632,8 +632,8 @@ def status_view(
         "signed_at": _iso(contract.signed_at),
         "vendor": latest.vendor if latest is not None else None,
         "sign_url": latest.sign_url if latest is not None else None,
-        "sandbox": sandbox,
-        "notice": SANDBOX_NOTICE if sandbox else None,
+        "stand_in": stand_in,
+        "notice": STAND_IN_NOTICE if stand_in else None,
     }
     if with_history:
         view["history"] = [
@@ -645,7 +645,7 @@ def status_view(
                 "reference": row.vendor_ref,
                 "signed_sm3": row.signed_sm3,
                 "reason": row.reason or None,
-                "sandbox": row.sandbox,
+                "stand_in": row.sandbox,
                 "source": row.source,
                 "actor": row.actor,
                 "at": _iso(row.at),

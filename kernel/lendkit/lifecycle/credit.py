@@ -55,7 +55,7 @@ from lendkit.types import Applicant, CreditReport, LimitProposal, RiskSignal
 
 __all__ = [
     "HOOKS",
-    "SANDBOX_LABEL",
+    "STAND_IN_LABEL",
     "CreditPolicy",
     "Outcome",
     "Reason",
@@ -72,8 +72,8 @@ T = TypeVar("T")
 
 Outcome = Literal["approve", "review", "reject"]
 HOOKS: Final = ("credit_report", "enrich_applicant", "assess_application", "propose_credit_limit")
-SANDBOX_LABEL: Final = (
-    "沙箱征信，并非真实征信报告。Sandbox bureau: not a real credit report or credit decision."
+STAND_IN_LABEL: Final = (
+    "沙箱征信，并非真实征信报告。Stand-in bureau: not a real credit report or credit decision."
 )
 CONSENT_PURPOSE: Final = "credit_query"
 _RANK: Final[Mapping[str, int]] = MappingProxyType({"approve": 0, "review": 1, "reject": 2})
@@ -419,7 +419,7 @@ def decision_view(decision: CreditDecision) -> dict[str, Any]:
         "reasons": list(decision.reasons),
         "inputs": dict(decision.inputs),
         "trace": list(decision.trace),
-        "sandbox": decision.sandbox,
-        "label": SANDBOX_LABEL if decision.sandbox else None,
+        "stand_in": decision.sandbox,
+        "label": STAND_IN_LABEL if decision.sandbox else None,
         "decided_at": decision.decided_at.isoformat(),
     }

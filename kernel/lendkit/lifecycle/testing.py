@@ -1,8 +1,9 @@
-"""Loans for tests, benchmarks and the demo: booked and disbursed without a channel.
+"""Loans for tests, benchmarks and demos: booked and disbursed without a gateway.
 
-The disbursement is posted exactly as a confirmed payment order would post
-it (reserve, then confirm), so the books are those of a real loan; only the
-payment order and the gateway round trip are skipped.
+The disbursement is posted exactly as a confirmed payment order of
+``channel`` would post it (reserve, then confirm), so the books are those
+of a real loan; only the payment order and the gateway round trip are
+skipped. The caller names the channel: the kernel knows none.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
     from lendkit.runtime import Runtime
 
 __all__ = ["add_capital", "borrower", "disbursed_loan"]
-
-CHANNEL = "sandbox"
 
 
 def borrower(session: Session, n: int) -> int:
@@ -54,19 +53,20 @@ def disbursed_loan(
     runtime: Runtime,
     terms: loans.Terms,
     *,
+    channel: str,
     key: str,
     day: date,
     funders: Sequence[Funder] | None = None,
 ) -> Loan:
-    """Book ``terms`` and disburse them on ``day`` (funds must be in the pools)."""
+    """Book ``terms`` and disburse them through ``channel`` on ``day`` (funds in the pools)."""
     loan = loans.book(
         session, runtime, terms, idempotency_key=key, business_date=day, funders=funders
     )
     shares = list(funders or [Funder(colending.OWN, Decimal(1))])
     amount = loan.principal - loan.upfront_fee
     for step, lines in (
-        ("reserve", colending.disbursement_instructed(amount, shares, CHANNEL, loan.id)),
-        ("confirm", colending.disbursement_confirmed(amount, shares, CHANNEL, loan.id)),
+        ("reserve", colending.disbursement_instructed(amount, shares, channel, loan.id)),
+        ("confirm", colending.disbursement_confirmed(amount, shares, channel, loan.id)),
     ):
         ledger.post(
             session,

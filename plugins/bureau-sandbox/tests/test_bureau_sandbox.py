@@ -130,7 +130,7 @@ def test_enabled_it_approves_a_band_a_borrower_and_the_decision_is_labelled(
         f"{live_server}/api/applications/{body['id']}", headers=staff_headers(runtime, "admin")
     ).json()
     [decision] = record["decisions"]
-    assert decision["sandbox"] is True
+    assert decision["stand_in"] is True
     assert decision["label"].startswith("沙箱征信")
     assert decision["credit_limit"] == "100000.00"
     assert decision["inputs"]["report"]["provider"] == "bureau-sandbox"

@@ -108,9 +108,9 @@ def test_enabled_it_verifies_a_borrower_and_the_kernel_labels_it(enabled, runtim
 
     assert body["status"] == "verified"
     assert body["verification"]["provider"] == "identity-sandbox"
-    assert body["verification"]["sandbox"] is True
+    assert body["verification"]["stand_in"] is True
     assert body["verification"]["label"] == (
-        "沙箱核验，并非真实身份核验。Sandbox check: not a real identity check."
+        "沙箱核验，并非真实身份核验。Stand-in check: not a real identity check."
     )
     assert body["card"]["bank_zh"] == "中国建设银行"
 

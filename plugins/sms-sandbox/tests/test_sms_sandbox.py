@@ -46,7 +46,7 @@ def test_a_registration_code_is_kept_encrypted_and_read_back_through_the_public_
     assert (oldest.to_masked, newest.to_masked) == ("138****5678", "139****4321")
     assert code in oldest.text
     assert "您的注册验证码为" in oldest.text
-    assert oldest.message_id.startswith("sandbox-")
+    assert oldest.message_id.startswith("stand-in-")
     for recipient, body in stored:  # SM4 ciphertext at rest, never the number or code
         assert PHONE.encode() not in bytes(recipient)
         assert code.encode() not in bytes(body)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from lendkit.auth.notify import render
+from lendkit.auth.notify import STAND_IN_PREFIX, render
 from lendkit.db import utcnow
 from lendkit.masking import mask_phone
 from lendkit.settings import Settings
@@ -26,7 +26,7 @@ __all__ = ["MESSAGE_ID_PREFIX", "Message", "keep", "latest_code", "messages"]
 
 # The kernel's collections marks a contact whose message id starts so as one that
 # reached nobody.
-MESSAGE_ID_PREFIX = "sandbox-"
+MESSAGE_ID_PREFIX = STAND_IN_PREFIX  # the kernel shows such receipts as stand-ins
 MAX_LIMIT = 500
 _CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")
 

@@ -6,11 +6,12 @@ the hopeless, and end of day runs — the same kernel functions production
 uses, so the journal, the loans' histories and their events are genuine.
 Only the channel round trip of the loan book's payments is skipped: each
 payment is posted as a confirmed order posts it (see
-:mod:`lendkit.lifecycle.testing`).
+:mod:`lendkit.lifecycle.testing`), on the tenant's one payment channel.
 
 The behaviour of each borrower is drawn from a seeded random generator, so
 every demo tenant has the same book: loans current, overdue in every bucket,
 prepaid, settled and written off, funded by own funds and a partner bank.
+Every loan is booked on a product the tenant offers, at its terms.
 """
 
 from __future__ import annotations
@@ -22,18 +23,22 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from lendkit import outbox
 from lendkit.clearing import funding, ledger
 from lendkit.clearing.colending import Funder
-from lendkit.clearing.demo import statement_with_mismatches
 from lendkit.clearing.ledger import Line
+from lendkit.clearing.money import money
 from lendkit.lifecycle import applications, consents, eod, loans
+from lendkit.lifecycle import products as kernel_products
 from lendkit.lifecycle.models import RUNNING, Instalment, Loan
-from lendkit.lifecycle.testing import CHANNEL, add_capital, disbursed_loan
+from lendkit.lifecycle.testing import add_capital, disbursed_loan
 from lendkit.models import Borrower
+from lendkit.types import ProductSpec
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from lendkit_demo.channel import demo_channel
+from lendkit_demo.statement import statement_with_mismatches
 
 if TYPE_CHECKING:
     from lendkit.runtime import Runtime
@@ -42,6 +47,8 @@ __all__ = ["simulate"]
 
 DAYS = 150  # simulated business days, ending yesterday
 PARTNER = "bank"
+# The products the book lends, and how often: (code, weight, principal range in 100 CNY).
+MIX = (("consumer-12", 3, (20, 200)), ("business-bullet", 2, (100, 300)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +71,9 @@ def _habit(rng: random.Random) -> Habit:
     return Habit(stop_after=rng.randrange(0, 3))
 
 
-def _collect(session: Session, loan_id: int, amount: Decimal, key: str, day: date) -> None:
+def _collect(
+    session: Session, channel: str, loan_id: int, amount: Decimal, key: str, day: date
+) -> None:
     """The borrower's money as a confirmed collection leaves it: in suspense."""
     ledger.post(
         session,
@@ -73,7 +82,7 @@ def _collect(session: Session, loan_id: int, amount: Decimal, key: str, day: dat
         cause=f"payment:{key}",
         memo="demo collection",
         lines=[
-            Line.debit(f"channel_in_transit:{CHANNEL}", amount, loan_id=loan_id),
+            Line.debit(f"channel_in_transit:{channel}", amount, loan_id=loan_id),
             Line.credit("borrower_suspense", amount, loan_id=loan_id),
         ],
     )
@@ -82,13 +91,23 @@ def _collect(session: Session, loan_id: int, amount: Decimal, key: str, day: dat
 def simulate(runtime: Runtime, echo: Callable[[str], object] = print, days: int = DAYS) -> None:
     """Grow the demo's loan book over ``days`` business days ending yesterday."""
     rng = random.Random(2026)  # noqa: S311 - demo data, not secrets
+    channel = demo_channel(runtime)
+    with runtime.read_sessions() as session:
+        products = {
+            code: kernel_products.find(session, runtime.pm, code).spec for code, _, _ in MIX
+        }
     today = date.today()
     start = today - timedelta(days=days)
     with runtime.sessions.begin() as session:
         funding.add_source(session, code=PARTNER, name="合作银行（演示）", actor="demo")
         add_capital(session, "own", Decimal("5000000"), start, "demo:capital:own")
         add_capital(session, PARTNER, Decimal("5000000"), start, "demo:capital:bank")
-        people = list(session.scalars(select(Borrower.id).order_by(Borrower.id)))
+        # The verified people only: the sign-in borrowers go through the real steps instead.
+        people = list(
+            session.scalars(
+                select(Borrower.id).where(Borrower.kyc_status == "verified").order_by(Borrower.id)
+            )
+        )
     habits: dict[int, Habit] = {}
     paid: dict[int, int] = {}
     queue = list(people)
@@ -101,8 +120,8 @@ def simulate(runtime: Runtime, echo: Callable[[str], object] = print, days: int 
                 for _ in range(rng.choice([1, 2, 2, 3])):
                     if not queue:
                         break
-                    _new_loan(session, runtime, rng, queue.pop(), day, habits)
-            _pay(session, day, habits, paid)
+                    _new_loan(session, runtime, rng, products, queue.pop(), day, habits)
+            _pay(session, channel, day, habits, paid)
             _write_off(session, day)
         eod.run(runtime, day)
         if day.weekday() == 6:  # as the worker would, if only weekly: plugins see the events
@@ -112,7 +131,7 @@ def simulate(runtime: Runtime, echo: Callable[[str], object] = print, days: int 
         day += timedelta(days=1)
     _applications(runtime, applicants)
     queued = statement_with_mismatches(runtime, today - timedelta(days=1))
-    echo(f"  demo reconciliation: {queued} exceptions on yesterday's sandbox statement")
+    echo(f"  demo reconciliation: {queued} exceptions on yesterday's {channel} statement")
     with runtime.read_sessions() as session:
         counts: dict[str, int] = {}
         for status in session.scalars(select(Loan.status)):
@@ -121,14 +140,16 @@ def simulate(runtime: Runtime, echo: Callable[[str], object] = print, days: int 
 
 
 def _applications(runtime: Runtime, people: list[int]) -> None:
-    """Today's applications, decided by the real pipeline (the sandbox bureau
-    when enabled): approved, in review or rejected; every other approved
-    offer accepted, which books its loan."""
+    """Today's applications, decided by the real pipeline (the bureau stand-in):
+    approved, in review or rejected; every other approved offer accepted,
+    which books its loan (awaiting its signature)."""
     amounts = ["8000.00", "20000.00", "50000.00", "90000.00"]
     for n, person in enumerate(people):
         with runtime.sessions.begin() as session:
-            text = consents.TEXTS["credit_query"]["2026-01"]
-            consents.grant(session, person, "credit_query", "2026-01", text.digest, "app", "demo")
+            for text in consents.current_texts():
+                consents.grant(
+                    session, person, text.purpose, text.version, text.digest, "app", "demo"
+                )
             submission = applications.parse_submission(
                 {
                     "product_code": "consumer-12",
@@ -152,23 +173,36 @@ def _new_loan(
     session: Session,
     runtime: Runtime,
     rng: random.Random,
+    products: dict[str, ProductSpec],
     borrower_id: int,
     day: date,
     habits: dict[int, Habit],
 ) -> None:
-    colent = rng.random() < 0.25
+    code, _, (low, high) = rng.choices(MIX, weights=[weight for _, weight, _ in MIX])[0]
+    product = products[code]
+    # The partner bank co-funds loans without an upfront fee (the kernel co-lends no fees yet).
+    colent = not product.upfront_fee_rate and rng.random() < 0.6
+    principal = Decimal(rng.randrange(low, high) * 100)
     loan = disbursed_loan(
         session,
         runtime,
         loans.Terms(
             borrower_id=borrower_id,
-            product_code="cash",
-            principal=Decimal(rng.randrange(20, 200) * 100),
-            term=rng.choice([3, 6, 6, 12]),
-            method=rng.choice(["equal-installment", "equal-installment", "equal-principal"]),
-            annual_rate=Decimal(rng.choice(["0.108", "0.144", "0.18"])),
-            grace_days=rng.choice([0, 3]),
+            product_code=product.code,
+            principal=principal,
+            term=rng.choice([t for t in product.terms_months if t <= 12]),
+            method=rng.choice(product.repayment_methods),
+            annual_rate=product.annual_rate,
+            penalty_multiplier=product.penalty_multiplier,
+            grace_days=product.grace_days,
+            day_count=product.day_count,
+            upfront_fee=money(principal * product.upfront_fee_rate),
+            instalment_fee=product.instalment_fee,
+            shift_holidays=product.shift_holidays,
+            repayment_day=product.repayment_day,
+            allocation_order=product.allocation_order,
         ),
+        channel=demo_channel(runtime),
         key=f"demo:loan:{borrower_id}",
         day=day,
         funders=[Funder("own", Decimal("0.3")), Funder(PARTNER, Decimal("0.7"))]
@@ -178,7 +212,9 @@ def _new_loan(
     habits[loan.id] = _habit(rng)
 
 
-def _pay(session: Session, day: date, habits: dict[int, Habit], paid: dict[int, int]) -> None:
+def _pay(
+    session: Session, channel: str, day: date, habits: dict[int, Habit], paid: dict[int, int]
+) -> None:
     """Each borrower with an instalment due by ``day`` pays it, late, early, or never."""
     oldest = session.execute(
         select(Instalment.loan_id, func.min(Instalment.period))
@@ -195,9 +231,9 @@ def _pay(session: Session, day: date, habits: dict[int, Habit], paid: dict[int, 
         key = f"demo:pay:{loan_id}:{count}"
         if habit.prepay_after is not None and count >= habit.prepay_after:
             due = loans.payoff(session, loan_id)
-            _collect(session, loan_id, due.total, key, day)
+            _collect(session, channel, loan_id, due.total, key, day)
             loans.prepay(
-                session, loan_id, due.total, channel=CHANNEL, idempotency_key=key, business_date=day
+                session, loan_id, due.total, channel=channel, idempotency_key=key, business_date=day
             )
             continue
         row = session.get_one(Instalment, (loan_id, period))
@@ -214,9 +250,9 @@ def _pay(session: Session, day: date, habits: dict[int, Habit], paid: dict[int, 
             - row.paid_interest
             - row.paid_fee
         )
-        _collect(session, loan_id, owed, key, day)
+        _collect(session, channel, loan_id, owed, key, day)
         loans.allocate(
-            session, loan_id, owed, channel=CHANNEL, idempotency_key=key, business_date=day
+            session, loan_id, owed, channel=channel, idempotency_key=key, business_date=day
         )
         paid[loan_id] = count + 1
 
