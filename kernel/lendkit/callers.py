@@ -4,11 +4,10 @@ Every route of the web app, a plugin's too, may ask for the dependency
 ``caller``::
 
     from litestar import get
-    from litestar.di import NamedDependency
-    from lendkit.callers import BorrowerCaller, Caller
+    from lendkit.callers import BorrowerCaller, CurrentCaller
 
     @get("/api/referrals/me", opt={"permission": "borrower.self"}, sync_to_thread=False)
-    def my_referrals(caller: NamedDependency[Caller]) -> dict[str, int]:
+    def my_referrals(caller: CurrentCaller) -> dict[str, int]:
         assert isinstance(caller, BorrowerCaller)  # borrower.self: borrowers only
         return {"borrower_id": caller.borrower_id}
 
@@ -23,9 +22,10 @@ registers (``register_permissions``) or a kernel one. A plugin never reads
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from litestar.connection import ASGIConnection
+from litestar.params import SkipValidation
 
 from lendkit.auth.permissions import Matrix
 from lendkit.auth.principal import current
@@ -35,6 +35,7 @@ __all__ = [
     "ApiClientCaller",
     "BorrowerCaller",
     "Caller",
+    "CurrentCaller",
     "StaffCaller",
     "caller_of",
 ]
@@ -85,6 +86,9 @@ class ApiClientCaller:
 
 
 Caller = StaffCaller | BorrowerCaller | ApiClientCaller
+# The annotation of the ``caller`` dependency in a route handler: the caller as
+# the kernel built it, passed through as is (litestar does not re-validate it).
+CurrentCaller: TypeAlias = SkipValidation[Caller]
 
 
 def caller_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:

@@ -97,8 +97,8 @@ def _refused(zh: str, en: str, code: str) -> ValidationFailed:
 def _code(plugin: str, account: str) -> tuple[str, accounts.AccountKind]:
     """The journal's code of the plugin's ``account``, which it must have declared."""
     name, colon, qualifier = account.partition(":")
-    kind = accounts.describe(f"{plugin}.{name}") if _NAME.fullmatch(name) else None
-    if kind is None or not accounts.is_plugin_kind(kind.code):
+    kind = accounts.plugin_kind(f"{plugin}.{name}") if _NAME.fullmatch(name) else None
+    if kind is None:
         raise _refused(
             f"插件 {plugin} 未声明账户 {account!r}（register_accounts）",
             f"plugin {plugin!r} declares no account {account!r} (register_accounts)",
@@ -154,7 +154,8 @@ def post(
     with the same lines). Raises 422 ``unbalanced_entry``,
     ``ledger_account_undeclared``, ``ledger_account_invalid``,
     ``ledger_amount_invalid``, ``insufficient_funds`` (a ``no_overdraft``
-    account), or 409 ``ledger_key_reused``; nothing is posted then.
+    account), or 409 ``ledger_key_reused``; nothing is posted then, even if
+    the caller catches the error and its transaction commits.
     """
     if not _KEY.fullmatch(key):
         raise _refused(
@@ -180,14 +181,17 @@ def post(
             "unbalanced_entry",
         )
     try:
-        entry = journal.post(
-            session,
-            business_date=business_date or business_today(),
-            idempotency_key=f"plugin:{plugin}:{key}",
-            cause=f"plugin:{plugin}",
-            memo=mask_text(memo)[:MAX_MEMO],
-            lines=posted,
-        )
+        # A savepoint: a refused entry (an overdraft is found after writing) leaves
+        # nothing behind even when the plugin catches the error and goes on.
+        with session.begin_nested():
+            entry = journal.post(
+                session,
+                business_date=business_date or business_today(),
+                idempotency_key=f"plugin:{plugin}:{key}",
+                cause=f"plugin:{plugin}",
+                memo=mask_text(memo)[:MAX_MEMO],
+                lines=posted,
+            )
     except ConflictError:
         raise ConflictError(
             f"幂等键 {key!r} 已用于另一笔分录 / the key {key!r} was used for another entry",

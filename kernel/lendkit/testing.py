@@ -521,6 +521,7 @@ def table_problems(*roots: Path | None) -> list[str]:
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         except (SyntaxError, UnicodeDecodeError):
             continue  # the import check reports it
+        nested = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
         for node in ast.walk(tree):
             found: str | None = None
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
@@ -547,7 +548,7 @@ def table_problems(*roots: Path | None) -> list[str]:
                     m for a in node.names if _is_kernel(a.name) and (m := _kernel_model(a.name))
                 ]
                 found = f"imports kernel models {', '.join(models)}" if models else None
-            if found is None and isinstance(node, ast.Attribute):
+            if found is None and isinstance(node, ast.Attribute) and id(node) not in nested:
                 dotted = _dotted(node)
                 if dotted and (model := _kernel_model(dotted)):
                     found = f"uses kernel model {model}"

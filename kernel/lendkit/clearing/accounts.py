@@ -26,6 +26,7 @@ __all__ = [
     "describe",
     "is_plugin_kind",
     "kind_of",
+    "plugin_kind",
     "register_plugin_kinds",
 ]
 
@@ -138,6 +139,11 @@ def register_plugin_kinds(kinds: Iterable[AccountKind]) -> None:
         if not is_plugin_kind(kind.code):
             raise ValueError(f"plugin account kind {kind.code!r} is not <plugin>.<name>")
         _PLUGIN_KINDS[kind.code] = kind
+
+
+def plugin_kind(kind: str) -> AccountKind | None:
+    """The plugin's kind ``<plugin>.<name>`` (no qualifier), if an enabled plugin declares it."""
+    return _PLUGIN_KINDS.get(kind)
 
 
 def describe(code: str) -> AccountKind | None:
