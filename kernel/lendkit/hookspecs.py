@@ -462,13 +462,14 @@ def enrich_applicant(
     request's transaction. ``applicant.client`` holds what the app sent with
     the application (device fingerprint, claimed and seen IP address, coarse
     location, user agent, app version): count by device with
-    :func:`lendkit.views.borrowers_on_device`. Results of all plugins are combined: return a
-    mapping of string keys to string values, added to
+    :func:`lendkit.views.borrowers_on_device`. Results of all plugins are
+    combined: return a mapping of string keys to string values, added to
     ``applicant.attributes`` for the later hooks; a key two plugins give
     keeps the first plugin's value. Return None to add nothing.
 
     The attributes are kept in the decision record, shown to staff: never
-    put personal data in them. A plugin that raises sends the application to
+    put personal data in them (``applicant.client``'s device id, addresses
+    and location are left out of the record for that reason). A plugin that raises sends the application to
     manual review (``enrich_applicant_error``).
     """
 
