@@ -470,6 +470,86 @@ def test_the_conformance_check_reports_every_rule_a_plugin_breaks(tmp_path):
     assert "sesion" in problem
 
 
+READER = """
+    import lendkit
+    from lendkit.db import Base
+    from lendkit.lifecycle import models
+    from lendkit.models import Borrower
+    from lendkit.views import loan
+    from sqlalchemy import MetaData, Table, text
+
+    SQL = "SELECT id, phone FROM borrower WHERE id = :id"
+    NOT_SQL = "We update loan status when we hear back, then select from the loan list."
+
+
+    def every_table():
+        return Base.metadata.tables["loan"]
+
+
+    def direct(session):
+        session.execute(text('insert into "journal_line" (amount) values (1)'))
+        return Table("loan_instalment", MetaData())
+
+
+    def fine(session):
+        return loan(session, 1), Table("readers_note", MetaData())
+"""
+
+READER_TEST = """
+    import lendkit.lifecycle.models
+    from sqlalchemy import text
+
+
+    def test_it(session):
+        session.execute(text("UPDATE loan SET status = 'settled'"))
+        assert lendkit.lifecycle.models.Loan
+"""
+
+
+def src_layout_plugin(root: Path, name: str, source: str, test_source: str) -> Path:
+    """A plugin distribution in the src layout, with a tests folder beside ``src/``."""
+    write_plugin(root / "src", name, source)
+    (root / "tests").mkdir()
+    (root / "tests" / f"test_{name}.py").write_text(textwrap.dedent(test_source))
+    return root / "src"
+
+
+def test_the_conformance_check_refuses_reading_kernel_tables_in_the_source_and_its_tests(
+    tmp_path, monkeypatch
+):
+    src = src_layout_plugin(tmp_path / "readers", "readers", READER, READER_TEST)
+    monkeypatch.syspath_prepend(str(src))
+    importlib.invalidate_caches()
+
+    problems = [p for p in check_plugin("readers") if "kernel tables" in p]
+
+    where = [p.split(": reads kernel tables directly, ")[0] for p in problems]
+    assert where == [
+        "readers/plugin.py:4",  # from lendkit.lifecycle import models
+        "readers/plugin.py:5",  # from lendkit.models import Borrower
+        "readers/plugin.py:9",  # SELECT ... FROM borrower
+        "readers/plugin.py:14",  # Base.metadata.tables
+        "readers/plugin.py:18",  # insert into "journal_line"
+        "readers/plugin.py:19",  # Table("loan_instalment", ...)
+        "tests/test_readers.py:2",  # import lendkit.lifecycle.models
+        "tests/test_readers.py:7",  # UPDATE loan SET
+        "tests/test_readers.py:8",  # lendkit.lifecycle.models.Loan
+    ]
+    assert all(p.endswith("(read through lendkit.views)") for p in problems)
+    assert any("imports kernel model lendkit.models.Borrower" in p for p in problems)
+    assert any("metadata.tables" in p for p in problems)
+    sys.modules.pop("readers.plugin", None)
+    sys.modules.pop("readers", None)
+
+
+def test_the_kits_own_plugins_read_no_kernel_tables():
+    from lendkit.testing import table_problems
+
+    for folder in sorted((ROOT / "plugins").iterdir()):
+        [package] = [p for p in (folder / "src").iterdir() if p.is_dir()]
+        assert table_problems(package, folder / "tests") == [], folder.name
+
+
 def test_the_conformance_check_of_an_unknown_name_says_it_is_not_installed():
     assert check_plugin("nope") == [
         "nope: not installed (no entry point 'nope' in group 'lendkit')"

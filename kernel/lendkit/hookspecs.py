@@ -50,10 +50,12 @@ if TYPE_CHECKING:
 
     from lendkit.settings import Settings
     from lendkit.types import (
+        AccountSpec,
         ComplianceItem,
         Event,
         Job,
         KeyWrapper,
+        Page,
         PaymentChannel,
         Permission,
         ProductSpec,
@@ -174,6 +176,43 @@ def register_products() -> list[ProductSpec]:
     product has no version (``None`` on applications and loans) and cannot
     be changed or retired through the API; loans copy its terms when
     booked, so changing them in a new release changes no loan.
+    """
+
+
+@hookspec
+def register_accounts() -> list[AccountSpec]:
+    """Return the ledger accounts this plugin posts to through :mod:`lendkit.ledger`.
+
+    Called once at start-up; each :class:`~lendkit.types.AccountSpec` names
+    an account within the plugin (``marketing_expense``), or a family of
+    them with ``per`` (``referral_payable`` per ``"borrower"``: postings
+    name ``referral_payable:<borrower id>``), its type and the side its
+    balance normally lies on. The ledger keeps them as ``<plugin>.<name>``,
+    beside the kernel's chart and never in it: a plugin posts only to the
+    accounts it declares here, never to the kernel's (fund pools, loan
+    receivables, income), and the trial balance shows them with the rest.
+    A name declared twice by one plugin is a start-up error. Post with
+    ``lendkit.ledger.post`` (balanced, idempotent by key) and read balances
+    with ``lendkit.ledger.balance``; plugins never import the kernel's
+    clearing modules.
+    """
+
+
+@hookspec
+def register_pages() -> list[Page]:
+    """Return the pages this plugin adds to the staff console and to the borrower's site.
+
+    Called once when the web app is built. Each :class:`~lendkit.types.Page`
+    is served at its ``path`` (``/console/<plugin>/...`` for staff,
+    ``/h5/<plugin>/...`` for borrowers) as HTML: the plugin's template,
+    holding the page's content only, rendered inside the kit's layout with
+    the area's menu. The menu lists every page of the area whose
+    ``permission`` the caller holds (``/console/`` and ``/h5/`` list them
+    too), so an entry is hidden from whoever may not open it, and opening
+    it anyway is refused with 403. A path outside the plugin's own prefix,
+    two pages on one path, a clash with a route, a permission nobody
+    registers, or ``borrower.self`` on a console page is a start-up error.
+    Template names must be unique: prefix them with the plugin's name.
     """
 
 
@@ -328,7 +367,12 @@ def on_loan_event(event: Event, session: Session) -> None:
     version, status and terms) and
     ``event.payload`` carries ids and amounts, never personal data. Each
     plugin's delivery is tracked on its own, so one failing plugin never
-    delays or repeats another's.
+    delays or repeats another's. ``loan.disbursed`` (the borrower has the
+    money, the schedule runs) carries ``loan_id``, ``borrower_id``,
+    ``product_code``, ``principal`` and ``net_disbursed`` (CNY as strings),
+    ``business_date`` and the application's ``referral_code`` (or None), so
+    a referral or marketing plugin needs nothing else; read more through
+    :mod:`lendkit.views`.
 
     ``session`` is the delivery's own transaction: rows you write there
     commit together with the delivery being marked done, so database effects
@@ -363,6 +407,27 @@ def on_payment_event(event: Event, session: Session) -> None:
     """
 
 
+@hookspec
+def on_end_of_day(business_date: date, event: Event, session: Session) -> None:
+    """React to a business date that has closed: build daily files and reports.
+
+    Delivered after commit by the outbox dispatcher, like ``on_loan_event``,
+    once the last chunk of end of day for ``business_date`` is done (topic
+    ``eod.closed``): accrual, due dates, overdue, penalty and classification
+    have all been applied and committed, so what you read for that date no
+    longer changes. ``event.payload`` holds ``business_date`` (ISO),
+    ``loans`` (how many running loans the day covered) and ``counts`` (how
+    many loans moved, by kind: ``accrued``, ``overdue``, ...). Raised exactly
+    once per date: rerunning a finished day, or several workers finishing
+    it together, raises nothing new.
+
+    ``session`` is the delivery's own transaction; raise to ask for a retry
+    (with back-off, then the dead-letter list). Deliveries are at least
+    once: make files and uploads idempotent with ``event.id`` or the date.
+    Returns nothing.
+    """
+
+
 # -- Decision hooks: credit assessment, inside the caller's transaction -----
 #
 # Asked in this order for each application by ``lendkit.lifecycle.credit``:
@@ -390,8 +455,11 @@ def credit_report(
     Return None when this borrower is not yours to query (a bureau that is
     switched off, or covers only some borrowers).
 
-    ``applicant`` carries ids and amounts, never personal data: look the
-    borrower up yourself if your bureau needs his name and ID number, send
+    ``applicant`` carries ids and amounts, and in ``applicant.client`` the
+    device and network facts the borrower's app sent with the application
+    (:class:`~lendkit.types.ClientContext`: personal, left out of ``repr``).
+    Look the borrower up with :func:`lendkit.views.borrower` if your bureau
+    needs his name and ID number, send
     them only to the bureau, and never log them or put them in the report or
     in an exception message. Keep your query log in ``session`` (it commits
     with the application). Set ``sandbox=True`` on a made-up report. When
@@ -408,13 +476,17 @@ def enrich_applicant(
 
     Called once per application, after ``credit_report`` (``report`` is the
     winning report, or None) and before ``assess_application``, inside the
-    request's transaction. Results of all plugins are combined: return a
-    mapping of string keys to string values, added to
+    request's transaction. ``applicant.client`` holds what the app sent with
+    the application (device fingerprint, claimed and seen IP address, coarse
+    location, user agent, app version): count by device with
+    :func:`lendkit.views.borrowers_on_device`. Results of all plugins are
+    combined: return a mapping of string keys to string values, added to
     ``applicant.attributes`` for the later hooks; a key two plugins give
     keeps the first plugin's value. Return None to add nothing.
 
     The attributes are kept in the decision record, shown to staff: never
-    put personal data in them. A plugin that raises sends the application to
+    put personal data in them (``applicant.client``'s device id, addresses
+    and location are left out of the record for that reason). A plugin that raises sends the application to
     manual review (``enrich_applicant_error``).
     """
 

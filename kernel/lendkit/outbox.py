@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pluggy
@@ -36,6 +36,7 @@ TOPIC_HOOKS: tuple[tuple[str, str], ...] = (
     ("application.", "on_loan_event"),
     ("product.", "on_loan_event"),
     ("payment.", "on_payment_event"),
+    ("eod.", "on_end_of_day"),
 )
 MAX_DELAY = timedelta(hours=1)
 
@@ -173,7 +174,9 @@ def _deliver_one(
         public = Event(
             id=event.id, topic=event.topic, occurred_at=event.created_at, payload=event.payload
         )
-        arguments = {"event": public, "session": session}
+        arguments: dict[str, Any] = {"event": public, "session": session}
+        if "business_date" in impl.argnames:  # on_end_of_day: the date that closed
+            arguments["business_date"] = date.fromisoformat(event.payload["business_date"])
         delivery.attempts += 1
         try:
             with session.begin_nested():

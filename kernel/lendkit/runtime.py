@@ -13,7 +13,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lendkit import migrate
+from lendkit import migrate, registry
+from lendkit.clearing.accounts import register_plugin_kinds
 from lendkit.crypto.keys import KeyRing, ensure_keys
 from lendkit.crypto.sm4 import BACKENDS
 from lendkit.db import make_engine, make_sessionmaker
@@ -80,6 +81,8 @@ def open_runtime(settings: Settings | None = None, config: Path | None = None) -
     found = stand_ins(pm)
     if found:
         log.warning(stand_in_warning(found), extra={"stand_ins": sorted(found)})
+    # The plugins' ledger accounts join this process's chart (lendkit.ledger posts to them).
+    register_plugin_kinds(registry.account_kinds(pm))
     engine = make_engine(settings.database_url, echo=settings.database.echo)
     keyring = KeyRing(
         wrapper_factory=lambda: pm.hook.key_wrapper(settings=settings),

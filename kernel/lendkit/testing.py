@@ -60,7 +60,16 @@ from lendkit.crypto.keys import write_master_key
 from lendkit.runtime import Runtime, open_runtime
 from lendkit.settings import CONFIG_ENV
 
-__all__ = ["PUBLIC_API", "SAMPLE_PRODUCTS", "check_plugin", "free_port", "postgres_admin_url"]
+__all__ = [
+    "PUBLIC_API",
+    "SAMPLE_PRODUCTS",
+    "add_borrower",
+    "check_plugin",
+    "free_port",
+    "kernel_tables",
+    "postgres_admin_url",
+    "table_problems",
+]
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -242,6 +251,22 @@ def lendkit_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run
 
 
+def add_borrower(runtime: Runtime, phone: str, *, kyc_status: str = "registered") -> int:
+    """A borrower with mobile ``phone`` in the tenant, committed; returns his id.
+
+    For plugin tests that need a borrower without the registration flow
+    (``lendkit.auth.testing.borrower_headers`` then signs him in): a plugin's
+    tests never write kernel tables themselves.
+    """
+    from lendkit.models import Borrower
+
+    with runtime.sessions.begin() as session:
+        person = Borrower(phone=phone, kyc_status=kyc_status)
+        session.add(person)
+        session.flush()
+        return person.id
+
+
 # -- The plugin conformance check ------------------------------------------
 
 # What a plugin may import from lendkit: module -> the names it may take from
@@ -261,6 +286,10 @@ PUBLIC_API: Mapping[str, frozenset[str] | None] = {
     "lendkit.masking": None,
     # The kernel's message texts, for a plugin that shows messages instead of sending them.
     "lendkit.auth.notify": frozenset({"render", "TEMPLATES"}),
+    # Reading and posting through the kernel without touching its tables.
+    "lendkit.views": None,
+    "lendkit.ledger": None,
+    "lendkit.callers": None,
 }
 
 # Column names that say "personal data": such a column must be Encrypted.
@@ -280,6 +309,10 @@ def check_plugin(name: str, *, database_url: str | None = None) -> list[str]:
       made) and upgrade again, and every table of its models has one;
     * its source imports nothing from lendkit but :data:`PUBLIC_API` (test
       support shipped in the package, ``testing.py`` and ``tests/``, aside);
+    * neither its source nor its tests (``tests/`` in the package, beside it,
+      or beside ``src/``) read kernel tables directly: SQL text naming one,
+      ``Base.metadata.tables``, ``Table("loan", ...)``, importing a kernel
+      model; they read through :mod:`lendkit.views` instead;
     * every route it registers declares a permission the kernel knows;
     * no column named like personal data (name, phone, mobile, id_number,
       id_card, card, address, email) is stored in clear; a column that only
@@ -304,6 +337,7 @@ def check_plugin(name: str, *, database_url: str | None = None) -> list[str]:
     package_dir = _package_dir(plugin.package)
     if package_dir is not None:
         problems += _import_problems(package_dir)
+        problems += table_problems(package_dir, _tests_dir(package_dir))
     try:
         enabled = _with_requirements(name, installed)
         with tempfile.TemporaryDirectory(prefix="lendkit-check-") as tmp:
@@ -420,6 +454,163 @@ def _attribute_allowed(dotted: str) -> bool:
                 return True
             return f"{module}.{rest[0]}" in PUBLIC_API
     return False
+
+
+# -- Reading kernel tables directly -----------------------------------------
+
+_SQL_SHAPES = (
+    r"\bselect\b.*?\b(?:from|join)\s+{t}",
+    r"\binsert\s+into\s+{t}",
+    r"\bupdate\s+{t}\s+set\b",
+    r"\bdelete\s+from\s+{t}",
+    r"\btruncate\s+(?:table\s+)?{t}",
+    r"\b(?:alter|drop)\s+table\s+(?:if\s+exists\s+)?{t}",
+)
+_METADATA_READS = frozenset({"tables", "sorted_tables", "reflect"})
+
+
+def kernel_tables() -> frozenset[str]:
+    """The names of the kernel's own tables (every kernel model module imported)."""
+    import importlib
+
+    import lendkit
+    from lendkit.db import Base
+
+    root = Path(lendkit.__file__).parent
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        if "migrations" in parts or "__tablename__" not in path.read_text(encoding="utf-8"):
+            continue
+        importlib.import_module(".".join(("lendkit", *parts)))
+    return frozenset(
+        str(mapper.local_table.name)  # type: ignore[attr-defined]
+        for mapper in Base.registry.mappers
+        if mapper.class_.__module__.split(".")[0] == "lendkit"
+    )
+
+
+def _tests_dir(package_dir: Path) -> Path | None:
+    """The distribution's tests folder beside ``src/`` (the src layout plugins use);
+    tests inside the package are scanned with it."""
+    if package_dir.is_file() or package_dir.parent.name != "src":
+        return None
+    tests = package_dir.parent.parent / "tests"
+    return tests if tests.is_dir() else None
+
+
+def _python_files(*roots: Path | None) -> Iterator[tuple[Path, Path]]:
+    """(file, the folder it is reported relative to) under each root."""
+    for root in roots:
+        if root is None:
+            continue
+        if root.is_file():
+            yield root, root.parent
+            continue
+        for path in sorted(root.rglob("*.py")):
+            if "__pycache__" not in path.parts:
+                yield path, root.parent
+
+
+def _kernel_model(dotted: str) -> str | None:
+    """What ``dotted`` (``lendkit.x.Name``) names, if it is a kernel model or a module of
+    them outside the public API: the name to report, else None."""
+    import importlib
+
+    from lendkit.db import Base
+
+    parts = dotted.split(".")
+    for end in range(len(parts), 0, -1):
+        module_name = ".".join(parts[:end])
+        try:
+            target: Any = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        for attribute in parts[end:]:
+            target = getattr(target, attribute, None)
+        break
+    else:
+        return None
+    if isinstance(target, type) and issubclass(target, Base) and hasattr(target, "__table__"):
+        return dotted if target.__module__.split(".")[0] == "lendkit" else None
+    if isinstance(target, type(importlib)) and target.__name__ not in PUBLIC_API:
+        defines = any(
+            isinstance(v, type) and issubclass(v, Base) and v.__module__ == target.__name__
+            for v in vars(target).values()
+        )
+        return dotted if defines else None
+    return None
+
+
+def table_problems(*roots: Path | None) -> list[str]:
+    """Where the Python files under ``roots`` read kernel tables directly, one line each.
+
+    SQL text naming a kernel table (``select ... from loan``), ``metadata.tables``
+    (and ``sorted_tables``, ``reflect``), ``Table("loan", ...)`` or ``table("loan")``,
+    and imports of kernel models (``from lendkit.models import Borrower``).
+    """
+    import re
+
+    names = kernel_tables()
+    alternatives = "|".join(sorted(map(re.escape, names), key=len, reverse=True))
+    table = rf"(?:public\.)?[\"`]?(?:{alternatives})\b"
+    sql = re.compile(
+        "|".join(shape.format(t=table) for shape in _SQL_SHAPES), re.IGNORECASE | re.DOTALL
+    )
+    problems: list[str] = []
+    for path, base in _python_files(*roots):
+        where = path.relative_to(base)
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        except (SyntaxError, UnicodeDecodeError):
+            continue  # the import check reports it
+        nested = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+        for node in ast.walk(tree):
+            found: str | None = None
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                match = sql.search(node.value)
+                if match:
+                    found = f"SQL naming a kernel table: {' '.join(match.group().split())[:60]!r}"
+            elif isinstance(node, ast.Attribute) and node.attr in _METADATA_READS:
+                if isinstance(node.value, ast.Attribute) and node.value.attr == "metadata":
+                    found = f"metadata.{node.attr} (the kernel's tables)"
+            elif isinstance(node, ast.Call) and _called(node.func) in {"Table", "table"}:
+                first = node.args[0] if node.args else None
+                if isinstance(first, ast.Constant) and first.value in names:
+                    found = f"{_called(node.func)}({first.value!r}), a kernel table"
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                if _is_kernel(node.module):
+                    models = [
+                        m
+                        for alias in node.names
+                        if (m := _kernel_model(f"{node.module}.{alias.name}"))
+                    ]
+                    found = f"imports kernel model {', '.join(models)}" if models else None
+            elif isinstance(node, ast.Import):
+                models = [
+                    m for a in node.names if _is_kernel(a.name) and (m := _kernel_model(a.name))
+                ]
+                found = f"imports kernel models {', '.join(models)}" if models else None
+            if found is None and isinstance(node, ast.Attribute) and id(node) not in nested:
+                dotted = _dotted(node)
+                if dotted and (model := _kernel_model(dotted)):
+                    found = f"uses kernel model {model}"
+            if found:
+                problems.append(
+                    f"{where}:{getattr(node, 'lineno', 0)}: reads kernel tables directly, "
+                    f"{found} (read through lendkit.views)"
+                )
+    return sorted(set(problems), key=lambda line: (line.split(":")[0], _line_no(line)))
+
+
+def _line_no(line: str) -> int:
+    number = line.split(":")[1]
+    return int(number) if number.isdigit() else 0
+
+
+def _called(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Name):
+        return func.id
+    return func.attr if isinstance(func, ast.Attribute) else None
 
 
 def _runtime_problems(

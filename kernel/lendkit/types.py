@@ -13,6 +13,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from lendkit.callers import Caller
     from lendkit.runtime import Runtime
 
 __all__ = [
@@ -270,9 +273,43 @@ class PaymentChannel(Protocol):
 # -- Credit assessment (the credit_report, enrich_applicant, assess_application
 #    and propose_credit_limit hooks) ------------------------------------------
 
-__all__ += ["Applicant", "CreditReport", "LimitProposal", "RiskOutcome", "RiskSignal"]
+__all__ += [
+    "Applicant",
+    "ClientContext",
+    "CreditReport",
+    "LimitProposal",
+    "RiskOutcome",
+    "RiskSignal",
+]
 
 RiskOutcome = Literal["pass", "review", "reject"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientContext:
+    """The device and network facts of an application, as the borrower's app sent them.
+
+    ``device_id`` is the app's device fingerprint; ``ip`` the address the app
+    says it has (its own view, behind a carrier's NAT for instance) and
+    ``seen_ip`` the address the kit's web server saw the request come from;
+    ``location`` a coarse location (a city, or a latitude and longitude of two
+    decimals); ``user_agent`` and ``app_version`` what the app reports of
+    itself. Any of them may be None (an old app, a request from a script).
+
+    ``device_id``, both addresses and the location are personal data: they are
+    SM4-encrypted at rest, left out of ``repr`` and of the credit decision
+    record; never log them, never put them in attributes, reasons or
+    exception messages. Count applications by device with
+    :func:`lendkit.views.borrowers_on_device` (a blind index, never the id in
+    clear).
+    """
+
+    device_id: str | None = field(default=None, repr=False)
+    ip: str | None = field(default=None, repr=False)
+    seen_ip: str | None = field(default=None, repr=False)
+    location: str | None = field(default=None, repr=False)
+    user_agent: str | None = None
+    app_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +334,9 @@ class Applicant:
     annual_income: Decimal
     exposure: Decimal
     attributes: Mapping[str, str] = field(default_factory=dict)
+    # What the borrower's app and the kit's web server saw of the request (None
+    # when the application came without a request, e.g. from a script).
+    client: ClientContext | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,3 +444,78 @@ class OfferToAdjust:
     terms: OfferTerms
     apr_irr: Decimal
     adjustments: tuple[OfferAdjustment, ...] = ()
+
+
+# -- The public ledger (the register_accounts hook and lendkit.ledger) --------
+
+__all__ += ["AccountSpec", "AccountType"]
+
+AccountType = Literal["asset", "liability", "equity", "income", "expense"]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSpec:
+    """An account a plugin posts to through :mod:`lendkit.ledger`.
+
+    ``name`` is the account's name within the plugin (lower-case letters,
+    digits and ``_``, e.g. ``marketing_expense``); the ledger keeps it as
+    ``<plugin>.<name>``, so it can never be a kernel account. ``per`` says
+    that the account is kept once per something and names it, e.g.
+    ``"borrower"``: postings then name ``referral_payable:<borrower id>``
+    (a qualifier of letters, digits, ``_`` or ``-``). ``type`` decides the
+    side its balance normally lies on: a debit for asset and expense
+    accounts, a credit for the others; ``normal`` overrides it for a contra
+    account. With ``no_overdraft``, a posting that would take the balance
+    past zero against its normal side is refused, as for the kernel's fund
+    pools.
+    """
+
+    name: str
+    type: AccountType
+    name_zh: str
+    name_en: str
+    per: str | None = None
+    normal: Literal["debit", "credit"] | None = None
+    no_overdraft: bool = False
+
+    @property
+    def debit_normal(self) -> bool:
+        if self.normal is not None:
+            return self.normal == "debit"
+        return self.type in ("asset", "expense")
+
+
+# -- Pages (the register_pages hook) ------------------------------------------
+
+__all__ += ["Page", "PageArea"]
+
+PageArea = Literal["console", "h5"]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page a plugin adds to the staff console or to the borrower's H5 site.
+
+    ``area`` is ``console`` (staff; ``path`` under ``/console/<plugin>/``) or
+    ``h5`` (borrowers; under ``/h5/<plugin>/``). ``template`` names a Jinja2
+    template of the plugin's (see ``register_templates``) holding the page's
+    content only: the kit renders it inside its own layout, with the menu of
+    the area. ``permission`` guards the page and decides who sees its menu
+    entry: for the console one the plugin registers (or a kernel one), for H5
+    ``borrower.self``. ``label_zh`` and ``label_en`` are the
+    menu entry's text; ``menu=False`` leaves the page out of the menu.
+    ``context``, if given, is called with the request's read-only database
+    session and the :data:`lendkit.callers.Caller`, and returns what the
+    template needs; read kernel data through :mod:`lendkit.views` only.
+    """
+
+    area: PageArea
+    path: str
+    template: str
+    label_zh: str
+    label_en: str
+    permission: str
+    menu: bool = True
+    context: Callable[[Session, Caller], Mapping[str, Any]] | None = field(
+        default=None, compare=False
+    )

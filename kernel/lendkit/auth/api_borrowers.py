@@ -23,7 +23,7 @@ from lendkit.errors import NotFoundError
 from lendkit.masking import mask_card, mask_id_number, mask_name, mask_phone
 from lendkit.models import Borrower
 
-__all__ = ["ROUTES", "borrower_view"]
+__all__ = ["MASKS", "PII_FIELDS", "ROUTES", "borrower_view"]
 
 PII_FIELDS = ("name", "phone", "id_number", "bank_card", "address")
 _NOT_FOUND = "未找到该借款人。No such borrower."
@@ -34,7 +34,7 @@ def mask_address(value: str) -> str:
     return value[:6] + "****" if len(value) > 6 else "****"
 
 
-_MASKS = {
+MASKS = {
     "name": mask_name,
     "phone": mask_phone,
     "id_number": mask_id_number,
@@ -52,7 +52,7 @@ def borrower_view(borrower: Borrower, *, unmasked: bool) -> dict[str, Any]:
     }
     for field in PII_FIELDS:
         value = getattr(borrower, field)
-        view[field] = None if value is None else (str(value) if unmasked else _MASKS[field](value))
+        view[field] = None if value is None else (str(value) if unmasked else MASKS[field](value))
     return view
 
 

@@ -5,14 +5,30 @@ channel: ``fund_pool:own``, ``channel_in_transit:sandbox``,
 ``loan_principal``. Amounts on journal lines are signed: a debit is
 positive, a credit negative. Asset and expense accounts normally carry debit
 balances; liability, equity and income accounts credit balances.
+
+Plugins add kinds of their own (the ``register_accounts`` hook), named
+``<plugin>.<name>``: the dot keeps them apart from the kernel's kinds, which
+have none, so a plugin's account can never be one of the kernel's. The
+runtime registers them when it opens (:func:`register_plugin_kinds`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["CHART", "AccountKind", "AccountType", "account_code", "kind_of"]
+__all__ = [
+    "CHART",
+    "AccountKind",
+    "AccountType",
+    "account_code",
+    "describe",
+    "is_plugin_kind",
+    "kind_of",
+    "plugin_kind",
+    "register_plugin_kinds",
+]
 
 
 class AccountType(StrEnum):
@@ -36,9 +52,13 @@ class AccountKind:
     # for the part without a loan: so the whole never goes below zero either,
     # and postings for different loans do not wait for each other.
     by_loan: bool = False
+    # A contra account's side, when it is not the type's (plugins' accounts only).
+    normal_debit: bool | None = None
 
     @property
     def debit_normal(self) -> bool:
+        if self.normal_debit is not None:
+            return self.normal_debit
         return self.type in (AccountType.ASSET, AccountType.EXPENSE)
 
 
@@ -104,15 +124,42 @@ CHART: tuple[AccountKind, ...] = (
     AccountKind("recoveries", "核销后收回", "Recoveries after write-off", AccountType.INCOME),
 )
 _BY_CODE = {kind.code: kind for kind in CHART}
+# Kinds the enabled plugins declare, "<plugin>.<name>" -> kind (register_plugin_kinds).
+_PLUGIN_KINDS: dict[str, AccountKind] = {}
+
+
+def is_plugin_kind(kind: str) -> bool:
+    """Whether ``kind`` (an account code without its qualifier) is named like a plugin's."""
+    return "." in kind
+
+
+def register_plugin_kinds(kinds: Iterable[AccountKind]) -> None:
+    """Add plugins' kinds to the chart of this process (declared again: replaced)."""
+    for kind in kinds:
+        if not is_plugin_kind(kind.code):
+            raise ValueError(f"plugin account kind {kind.code!r} is not <plugin>.<name>")
+        _PLUGIN_KINDS[kind.code] = kind
+
+
+def plugin_kind(kind: str) -> AccountKind | None:
+    """The plugin's kind ``<plugin>.<name>`` (no qualifier), if an enabled plugin declares it."""
+    return _PLUGIN_KINDS.get(kind)
+
+
+def describe(code: str) -> AccountKind | None:
+    """The kind of ``code``, or None for one nobody declares now (a disabled plugin's)."""
+    try:
+        return kind_of(code)
+    except ValueError:
+        return None
 
 
 def kind_of(code: str) -> AccountKind:
     """The kind of an account code such as ``fund_pool:own``."""
     kind, _, qualifier = code.partition(":")
-    try:
-        found = _BY_CODE[kind]
-    except KeyError:
-        raise ValueError(f"unknown account {code!r}") from None
+    found = _BY_CODE.get(kind) or _PLUGIN_KINDS.get(kind)
+    if found is None:
+        raise ValueError(f"unknown account {code!r}")
     if bool(qualifier) != bool(found.per):
         need = f"a {found.per} after ':'" if found.per else "no qualifier"
         raise ValueError(f"account {code!r}: {kind} takes {need}")

@@ -20,7 +20,7 @@ from litestar.types import ControllerRouterHandler
 
 import lendkit
 from lendkit.clearing import channels, ledger, payments, reconcile, reports, settlement
-from lendkit.clearing.accounts import kind_of
+from lendkit.clearing.accounts import describe
 from lendkit.errors import LendkitError
 from lendkit.runtime import Runtime
 from lendkit.types import ComplianceItem, Job
@@ -48,7 +48,8 @@ def trial_balance_command(as_of: object) -> None:
     click.echo(f"{'account':<32} {'debit':>16} {'credit':>16}  {'名称'}")
     for code, amount in result.rows:
         debit, credit = (f"{amount:,.2f}", "") if amount >= 0 else ("", f"{-amount:,.2f}")
-        click.echo(f"{code:<32} {debit:>16} {credit:>16}  {kind_of(code).name_zh}")
+        kind = describe(code)  # a disabled plugin's account: still counted, not named
+        click.echo(f"{code:<32} {debit:>16} {credit:>16}  {kind.name_zh if kind else ''}")
     debits = sum((a for _, a in result.rows if a > 0), start=ledger.ZERO)
     click.echo(f"{'total':<32} {debits:>16,.2f} {debits - result.total:>16,.2f}")
     if not result.balanced:

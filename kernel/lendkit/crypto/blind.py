@@ -33,6 +33,8 @@ NORMALIZERS: dict[str, Callable[[str], str]] = {
     "phone": _phone,
     "card": _digits,
     "text": _text,
+    # An app's device fingerprint: as sent, bar width variants and surrounding space.
+    "device": lambda v: unicodedata.normalize("NFKC", v).strip(),
 }
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 import lendkit
 from lendkit.auth.principal import Principal, current
 from lendkit.errors import NotFoundError, ValidationFailed
-from lendkit.lifecycle import applications, loans
+from lendkit.lifecycle import applications, client_context, loans
 from lendkit.lifecycle.application_models import Application
 from lendkit.runtime import Runtime
 from lendkit.types import ComplianceItem, Job
@@ -77,11 +77,15 @@ def submit_application(
 ) -> Response[dict[str, Any]]:
     """Apply: ``product_code``, ``amount`` and ``annual_income`` (strings), ``term``
     (months), ``method``, and an ``idempotency_key`` (or the ``Idempotency-Key``
-    header). 201 with the decided application; 200 with the first one when the
-    key was used before with the same terms."""
+    header); optionally ``referral_code`` and ``client``, the app's device and
+    network facts (``device_id``, ``ip``, ``user_agent``, ``location``,
+    ``app_version``). 201 with the decided application; 200 with the first one
+    when the key was used before with the same terms."""
     principal, borrower_id = _me(request)
     submission = applications.parse_submission(
-        json_object(data), request.headers.get("idempotency-key")
+        json_object(data),
+        request.headers.get("idempotency-key"),
+        seen_ip=client_context.seen_address(request.client.host if request.client else None),
     )
     result = applications.submit(
         db_session, runtime.pm, runtime.settings, borrower_id, submission, actor=principal.actor

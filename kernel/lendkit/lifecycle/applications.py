@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
@@ -56,7 +56,7 @@ from lendkit import audit, outbox
 from lendkit.clearing.money import ZERO, money
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, LendkitError, NotFoundError, ValidationFailed
-from lendkit.lifecycle import consents, credit, offers, products
+from lendkit.lifecycle import client_context, consents, credit, offers, products
 from lendkit.lifecycle.application_models import (
     Application,
     ApplicationEvent,
@@ -72,7 +72,7 @@ from lendkit.lifecycle.schedules import MAX_AMOUNT, MAX_TERM_MONTHS
 from lendkit.masking import mask_text
 from lendkit.models import Borrower
 from lendkit.settings import Settings
-from lendkit.types import Applicant, ProductSpec
+from lendkit.types import Applicant, ClientContext, ProductSpec
 
 __all__ = [
     "OUTSTANDING_LOANS",
@@ -155,6 +155,9 @@ class Submission:
     method: str
     annual_income: Decimal
     idempotency_key: str
+    # What the app and the server saw (lendkit.lifecycle.client_context), and a referral.
+    client: ClientContext | None = None
+    referral_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,11 +193,16 @@ def _amount(data: Mapping[str, Any], name: str, label: str) -> Decimal:
     return money(amount)
 
 
-def parse_submission(data: Mapping[str, Any], idempotency_key: str | None = None) -> Submission:
+def parse_submission(
+    data: Mapping[str, Any], idempotency_key: str | None = None, *, seen_ip: str | None = None
+) -> Submission:
     """Check an application's fields for form (422 ``invalid_<field>``), not yet the product.
 
     The idempotency key comes from the body (``idempotency_key``) or, when
-    the body has none, from the ``Idempotency-Key`` header.
+    the body has none, from the ``Idempotency-Key`` header. The optional
+    ``client`` object and ``referral_code`` are checked by
+    :func:`lendkit.lifecycle.client_context.parse`; ``seen_ip`` is the
+    address the request came from.
     """
     key = data.get("idempotency_key") or idempotency_key
     if not isinstance(key, str) or not _KEY.fullmatch(key):
@@ -216,6 +224,10 @@ def parse_submission(data: Mapping[str, Any], idempotency_key: str | None = None
     method = data.get("method")
     if not isinstance(method, str) or not 1 <= len(method) <= 24:
         raise _invalid("method", "请选择还款方式", "method (the repayment method) is required")
+    extras = client_context.parse(data)
+    client = extras.client
+    if seen_ip is not None:
+        client = replace(client or ClientContext(), seen_ip=seen_ip)
     return Submission(
         product_code=code,
         amount=_amount(data, "amount", "借款金额"),
@@ -223,6 +235,8 @@ def parse_submission(data: Mapping[str, Any], idempotency_key: str | None = None
         method=method,
         annual_income=_amount(data, "annual_income", "年收入"),
         idempotency_key=key,
+        client=client,
+        referral_code=extras.referral_code,
     )
 
 
@@ -601,6 +615,7 @@ def submit(
     )
     session.add(app)
     session.flush()
+    client_context.record(session, app.id, borrower_id, submission.client, submission.referral_code)
     _move(session, app, S.SUBMITTED, actor, now, term=app.term, method=app.method)
     decision = credit.assess(
         session,
@@ -615,6 +630,7 @@ def submit(
             method=app.method,
             annual_income=app.annual_income,
             exposure=held,
+            client=submission.client,
         ),
         policy=policy,
         now=now,

@@ -382,13 +382,16 @@ def _error(exc: BaseException) -> str:
 
 
 def _plain(value: object) -> Any:
-    """``value`` as JSON: dataclasses as objects, amounts as decimal strings."""
+    """``value`` as JSON: dataclasses as objects (without personal fields), amounts as
+    decimal strings."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, Decimal):
         return str(value)
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        # Fields left out of repr are personal data (the client's device and
+        # addresses): they stay out of the decision record too.
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value) if f.repr}
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

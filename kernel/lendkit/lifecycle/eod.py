@@ -52,6 +52,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lendkit import outbox
 from lendkit.clearing import colending
 from lendkit.clearing.batch import bulk_update, post_lines
 from lendkit.clearing.colending import Agreement, Funder
@@ -547,24 +548,46 @@ def run(
                 )
             )
             if not left:
-                session.execute(
+                closed = session.execute(
                     update(EodRun)
                     .where(EodRun.business_date == day, EodRun.finished_at.is_(None))
                     .values(finished_at=utcnow())
                 )
+                # Only the transaction that closed the day announces it: once per date.
+                if closed.rowcount == 1:  # type: ignore[attr-defined]
+                    _announce_closed(session, day)
     if progress:
         progress(total, total)
     return _summary(runtime, day, already)
 
 
-def _summary(runtime: Runtime, day: date, already: bool) -> Summary:
+def _announce_closed(session: Session, day: date) -> None:
+    """``eod.closed`` for the ``on_end_of_day`` hook, in the transaction that closes the day."""
+    planned = session.get_one(EodRun, day)
+    outbox.publish(
+        session,
+        "eod.closed",
+        {
+            "business_date": day.isoformat(),
+            "loans": planned.loans,
+            "chunks": planned.chunks,
+            "counts": _counts(session, day),
+        },
+    )
+
+
+def _counts(session: Session, day: date) -> dict[str, int]:
     counts: dict[str, int] = defaultdict(int)
+    for chunk_counts in session.scalars(
+        select(EodChunk.counts).where(EodChunk.business_date == day)
+    ):
+        for key, value in chunk_counts.items():
+            counts[key] += value
+    return dict(counts)
+
+
+def _summary(runtime: Runtime, day: date, already: bool) -> Summary:
     with runtime.read_sessions() as session:
         planned = session.get(EodRun, day)
         assert planned is not None
-        for chunk_counts in session.scalars(
-            select(EodChunk.counts).where(EodChunk.business_date == day)
-        ):
-            for key, value in chunk_counts.items():
-                counts[key] += value
-        return Summary(day, planned.loans, planned.chunks, dict(counts), already)
+        return Summary(day, planned.loans, planned.chunks, _counts(session, day), already)

@@ -29,7 +29,7 @@ from lendkit.clearing.colending import Funder, Repayment
 from lendkit.clearing.ledger import JournalLine, Line
 from lendkit.clearing.money import ZERO, money
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
-from lendkit.lifecycle import contracts, overdue
+from lendkit.lifecycle import client_context, contracts, overdue
 from lendkit.lifecycle.models import RUNNING, Instalment, Loan, LoanEvent, LoanStatus
 from lendkit.lifecycle.pricing import annualized_rate, check_rate_cap
 from lendkit.lifecycle.schedules import Schedule, build_schedule
@@ -355,7 +355,19 @@ def activate(session: Session, loan_id: int, disbursed_on: date) -> Loan:
                 Line.credit("fee_income", loan.upfront_fee, loan_id=loan.id, source="own"),
             ],
         )
-    record(session, loan, "disbursed", disbursed_on, to_status=LoanStatus.ACTIVE)
+    record(
+        session,
+        loan,
+        "disbursed",
+        disbursed_on,
+        to_status=LoanStatus.ACTIVE,
+        # What a subscriber needs (referral rebates, marketing), without reading tables.
+        borrower_id=loan.borrower_id,
+        product_code=loan.product_code,
+        principal=str(loan.principal),
+        net_disbursed=str(loan.principal - loan.upfront_fee),
+        referral_code=client_context.referral_code_of_loan(session, loan.id),
+    )
     return loan
 
 

@@ -6,7 +6,7 @@ its ``code``, holding every field of :class:`~lendkit.types.ProductSpec`.
 The current version is the newest; ``status`` ``retired`` stops new
 applications. Applications and loans name the version they were priced and
 booked on, so a change never reaches them. Append-only: the database
-refuses updates and deletes (migration ``k0013_products``, file k0014_products.py).
+refuses updates and deletes (migration ``k0014``).
 """
 
 from __future__ import annotations

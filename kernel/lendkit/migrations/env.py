@@ -9,6 +9,7 @@ import lendkit.clearing.ledger
 import lendkit.clearing.payments
 import lendkit.clearing.reconcile
 import lendkit.lifecycle.application_models
+import lendkit.lifecycle.client_context
 import lendkit.lifecycle.collection_models
 import lendkit.lifecycle.contract_models
 import lendkit.lifecycle.models

@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 from lendkit import __version__, registry
 from lendkit.auth.errors import AuthError, auth_problem
 from lendkit.auth.guard import auth_guard
+from lendkit.callers import Caller, caller_of
 from lendkit.errors import StartupError
 from lendkit.runtime import Runtime
 from lendkit.templating import make_environment
+from lendkit.web import plugin_pages
 from lendkit.web.problems import exception_handlers
 from lendkit.web.request_id import request_id_middleware
 
@@ -45,17 +47,29 @@ def provide_db_session(state: State, request: Request[Any, Any, Any]) -> Iterato
         yield session
 
 
+def provide_caller(request: Request[Any, Any, Any]) -> Caller:
+    """The ``caller`` dependency (:mod:`lendkit.callers`): who is calling, typed."""
+    return caller_of(request)
+
+
 def create_app(runtime: Runtime) -> Litestar:
     """Build the app for ``runtime``; route clashes between plugins stop start-up."""
     settings = runtime.settings
+    permissions = registry.permissions(runtime.pm)
+    pages = plugin_pages.collect(runtime.pm, permissions)
     try:
         app = Litestar(
-            route_handlers=registry.routes(runtime.pm),
+            route_handlers=[
+                *registry.routes(runtime.pm),
+                *plugin_pages.INDEX_ROUTES,
+                *plugin_pages.page_routes(pages),
+            ],
             dependencies={
                 "runtime": Provide(provide_runtime, sync_to_thread=False),
                 "db_session": Provide(provide_db_session),
+                "caller": Provide(provide_caller, sync_to_thread=False),
             },
-            state=State({"runtime": runtime, "permissions": registry.permissions(runtime.pm)}),
+            state=State({"runtime": runtime, "permissions": permissions, "pages": pages}),
             exception_handlers={**exception_handlers, AuthError: auth_problem},
             # Every route's opt["permission"], enforced (lendkit.auth.guard).
             guards=[auth_guard],

@@ -10,8 +10,7 @@ from itertools import count
 import httpx
 import pytest
 from lendkit.auth.testing import borrower_headers, staff_headers
-from lendkit.models import Borrower
-from lendkit.testing import SAMPLE_PRODUCTS, check_plugin
+from lendkit.testing import SAMPLE_PRODUCTS, add_borrower, check_plugin
 from lendkit.types import Applicant
 from lendkit_bureau_sandbox import plugin
 
@@ -80,14 +79,10 @@ def enabled(make_tenant):
 
 def borrower_with(wanted, runtime, base):
     """A verified borrower whose sandbox profile satisfies ``wanted``, with credit-query consent."""
-    with runtime.sessions.begin() as session:
-        for n in count():
-            person = Borrower(phone=f"139{n:08d}", kyc_status="verified")
-            session.add(person)
-            session.flush()
-            if wanted(plugin.profile(person.id)):
-                borrower_id = person.id
-                break
+    for n in count():
+        borrower_id = add_borrower(runtime, f"139{n:08d}", kyc_status="verified")
+        if wanted(plugin.profile(borrower_id)):
+            break
     headers = borrower_headers(runtime, borrower_id)
     text = next(
         t for t in httpx.get(f"{base}/api/consents/texts").json() if t["purpose"] == "credit_query"

@@ -10,8 +10,7 @@ import httpx
 import pytest
 from lendkit.auth.testing import borrower_headers
 from lendkit.hookspecs import IdentityClaim
-from lendkit.models import Borrower
-from lendkit.testing import check_plugin
+from lendkit.testing import add_borrower, check_plugin
 from lendkit_identity_sandbox import plugin
 from stdnum import luhn
 from stdnum.cn import ric
@@ -71,11 +70,7 @@ def enabled(make_tenant):
 
 
 def borrower_with_consent(runtime, base):
-    with runtime.sessions.begin() as session:
-        borrower = Borrower(phone="13812345678")
-        session.add(borrower)
-        session.flush()
-        borrower_id = borrower.id
+    borrower_id = add_borrower(runtime, "13812345678")
     headers = borrower_headers(runtime, borrower_id)
     text = next(
         t

@@ -5,7 +5,7 @@ is a plugin now, with its table on its own branch; the old table's rows
 (demo messages, one-time codes among them) are dropped, not carried over.
 Downgrading recreates the table empty.
 
-Revision ID: k0013_sms
+Revision ID: k0013
 Revises: k0012
 Create Date: 2026-11-26
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "k0013_sms"
+revision = "k0013"
 down_revision = "k0012"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """kernel: products as data — product versions (append-only); the version of each application and loan
 
-Revision ID: k0013_products
-Revises: k0012
+Revision ID: k0014
+Revises: k0013
 Create Date: 2026-12-01
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "k0013_products"
-down_revision = "k0013_sms"
+revision = "k0014"
+down_revision = "k0013"
 branch_labels = None
 depends_on = None
 
