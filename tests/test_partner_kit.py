@@ -546,6 +546,8 @@ def test_the_kits_own_plugins_read_no_kernel_tables():
     from lendkit.testing import table_problems
 
     for folder in sorted((ROOT / "plugins").iterdir()):
+        if folder.name == "demo":
+            continue  # grows a loan book by driving the kernel's lifecycle (its README says why)
         [package] = [p for p in (folder / "src").iterdir() if p.is_dir()]
         assert table_problems(package, folder / "tests") == [], folder.name
 

@@ -19,7 +19,7 @@ from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.clearing import ledger as journal
 from lendkit.clearing import payments
 from lendkit.clearing.ledger import Line
-from lendkit.testing import add_borrower, check_plugin
+from lendkit.testing import SAMPLE_PRODUCTS, add_borrower, check_plugin
 from lendkit.types import Event
 from lendkit_channel_sandbox.testing import sandbox_tenant_on, wait_for
 from sqlalchemy import select
@@ -65,7 +65,9 @@ def test_the_partner_plugin_imports_only_the_public_api_and_conforms(
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def tenant(request, tmp_path, partner_installed):
-    with sandbox_tenant_on(request.param, tmp_path / "tenant", plugins=PLUGINS) as opened:
+    with sandbox_tenant_on(
+        request.param, tmp_path / "tenant", plugins=PLUGINS, products=list(SAMPLE_PRODUCTS)
+    ) as opened:
         yield opened
 
 

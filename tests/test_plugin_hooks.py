@@ -24,7 +24,7 @@ from lendkit.lifecycle import eod, loans
 from lendkit.lifecycle.client_context import ApplicationContext
 from lendkit.lifecycle.testing import add_capital, disbursed_loan
 from lendkit.models import Borrower, OutboxEvent
-from lendkit.testing import add_borrower
+from lendkit.testing import SAMPLE_PRODUCTS, add_borrower
 from lendkit.types import (
     AccountSpec,
     CreditReport,
@@ -74,7 +74,9 @@ def test_end_of_day_is_announced_once_per_date_after_commit(runtime):
     with runtime.sessions.begin() as session:
         add_capital(session, "own", D("100000"), START, "capital")
         person = add_borrower_in(session, "13900000101")
-        disbursed_loan(session, runtime, terms(person), key="eod-loan", day=START)
+        disbursed_loan(
+            session, runtime, terms(person), channel="sandbox", key="eod-loan", day=START
+        )
 
     eod.run(runtime, START)
     assert reports.closed == []  # after commit, through the outbox: not inside the run
@@ -144,6 +146,12 @@ class AntiFraud:
         if int(applicant.attributes.get("device_borrowers", "0")) >= 2:
             return RiskSignal("review", "anti-fraud", ("device_shared",))
         return None
+
+
+@pytest.fixture(autouse=True)
+def tenant_with_products(make_tenant):
+    """The kernel ships no products: every tenant here seeds the sample ones."""
+    make_tenant(products=SAMPLE_PRODUCTS)
 
 
 @pytest.fixture
@@ -421,7 +429,9 @@ def test_views_give_a_masked_borrower_a_loan_with_schedule_and_balances_and_audi
         person = Borrower(phone="13812345678", name="张三", kyc_status="verified")
         session.add(person)
         session.flush()
-        loan = disbursed_loan(session, runtime, terms(person.id), key="view-loan", day=START)
+        loan = disbursed_loan(
+            session, runtime, terms(person.id), channel="sandbox", key="view-loan", day=START
+        )
         person_id, loan_id = person.id, loan.id
 
     with runtime.sessions.begin() as session:

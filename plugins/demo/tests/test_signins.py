@@ -16,7 +16,7 @@ from lendkit.clearing.payments import business_today
 from lendkit.lifecycle.testing import add_capital
 from lendkit.worker import run_worker
 from lendkit_channel_sandbox.testing import sandbox_tenant_on
-from lendkit_demo import signins
+from lendkit_demo import products, signins
 from lendkit_demo.launcher import banner
 from lendkit_demo.tenant import demo_plugins
 
@@ -26,7 +26,11 @@ FAST_ARGON2 = {"password_time_cost": 1, "password_memory_kib": 8, "password_para
 @pytest.fixture(params=["sqlite", "postgresql"])
 def tenant(request, tmp_path):
     with sandbox_tenant_on(
-        request.param, tmp_path / "tenant", plugins=tuple(demo_plugins()), auth=FAST_ARGON2
+        request.param,
+        tmp_path / "tenant",
+        plugins=tuple(demo_plugins()),
+        auth=FAST_ARGON2,
+        products=products.as_settings(),
     ) as opened:
         with opened.runtime.sessions.begin() as session:
             opened.runtime.pm.hook.seed_demo(session=session, settings=opened.runtime.settings)

@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from lendkit_demo import signins
 from lendkit_demo.people import demo_people
 
-__all__ = ["BOOK_BORROWERS", "REQUIRES"]
+__all__ = ["BOOK_BORROWERS", "REQUIRES", "STAND_IN"]
+
+STAND_IN = "made-up borrowers and loans, sign-ins with well-known passwords"
 
 # The demo's borrowers are verified by, and borrow through, these stand-ins.
 REQUIRES = ("identity-sandbox", "bureau-sandbox", "channel-sandbox", "esign-sandbox")
