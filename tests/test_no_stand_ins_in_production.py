@@ -131,6 +131,7 @@ def test_the_plugin_question_defaults_to_nothing_and_marks_every_stand_in():
         "bureau-sandbox",
         "channel-sandbox",
         "esign-sandbox",
+        "demo",
     }
     assert "[STAND-IN]" in questions["plugins"]["choices"]
     assert "never select one for a tenant that" in questions["plugins"]["help"]
