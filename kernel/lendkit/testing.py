@@ -285,7 +285,7 @@ PUBLIC_API: Mapping[str, frozenset[str] | None] = {
     "lendkit.settings": frozenset({"Settings"}),
     "lendkit.masking": None,
     # The kernel's message texts, for a plugin that shows messages instead of sending them.
-    "lendkit.auth.notify": frozenset({"render", "TEMPLATES"}),
+    "lendkit.auth.notify": frozenset({"render", "TEMPLATES", "STAND_IN_PREFIX"}),
     # Reading and posting through the kernel without touching its tables.
     "lendkit.views": None,
     "lendkit.ledger": None,
