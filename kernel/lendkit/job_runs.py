@@ -124,23 +124,21 @@ def claim(
     """
     mine = Claim(job, slot, worker, now)
     with sessions.begin() as session:
-        inserted = (
-            session.connection()
-            .execute(
-                _insert(session)(JobRun)
-                .values(job=job, slot=slot, worker=worker, started_at=now, lease_until=now + lease)
-                .on_conflict_do_nothing(index_elements=["job", "slot"])
-            )
-            .rowcount
-        )
-        if inserted:
+        # RETURNING, not rowcount: psycopg reports no count for a skipped insert.
+        inserted = session.execute(
+            _insert(session)(JobRun)
+            .values(job=job, slot=slot, worker=worker, started_at=now, lease_until=now + lease)
+            .on_conflict_do_nothing(index_elements=["job", "slot"])
+            .returning(JobRun.job)
+        ).first()
+        if inserted is not None:
             return mine
         held = session.execute(
             select(JobRun.worker, JobRun.started_at, JobRun.lease_until, JobRun.finished_at).where(
                 _this(job, slot)
             )
         ).one()
-        if held.finished_at is not None or held.lease_until > now:
+        if held.finished_at is not None or held.lease_until >= now:
             return Taken(held.worker, held.finished_at is not None, held.lease_until)
         previous = Claim(job, slot, held.worker, held.started_at)
         took = (

@@ -88,7 +88,9 @@ class Worker:
 def run_worker(runtime: Runtime, stop: threading.Event, tick: float = 0.25) -> None:
     """Run due jobs every ``tick`` seconds until ``stop`` is set."""
     worker = Worker(runtime)
-    log.info("worker started", extra={"jobs": [job.name for job in worker.jobs], "id": worker.id})
+    log.info(
+        "worker started", extra={"jobs": [job.name for job in worker.jobs], "worker": worker.id}
+    )
     while not stop.is_set():
         worker.step()
         stop.wait(tick)
