@@ -59,14 +59,12 @@ def test_a_daily_slot_is_the_business_date_and_shorter_slots_are_aligned():
 def test_the_second_claim_of_a_slot_is_refused(runtime):
     first = job_runs.claim(runtime.sessions, "tick", T0, "a", T0)
     second = job_runs.claim(runtime.sessions, "tick", T0, "b", T0 + timedelta(seconds=1))
-    other_slot = job_runs.claim(runtime.sessions, "tick", T0 + MINUTE, "b", T0 + MINUTE)
     other_job = job_runs.claim(runtime.sessions, "tock", T0, "b", T0 + timedelta(seconds=1))
 
     assert first == job_runs.Claim("tick", T0, "a", T0)
     assert second == job_runs.Taken("a", finished=False, lease_until=T0 + job_runs.LEASE)
-    assert isinstance(other_slot, job_runs.Claim)
     assert isinstance(other_job, job_runs.Claim)
-    [run, _] = rows(runtime, "tick")
+    [run] = rows(runtime, "tick")
     assert (run.worker, run.attempt, run.finished_at, run.outcome) == ("a", 1, None, None)
 
 
@@ -118,6 +116,31 @@ def test_an_expired_lease_is_taken_over_once_and_the_old_holder_cannot_finish(ru
     assert job_runs.finish(runtime.sessions, taken_over, expired + timedelta(seconds=5))
     [run] = rows(runtime, "tick")
     assert (run.worker, run.attempt, run.outcome) == ("b", 2, "ok")
+
+
+def test_a_job_never_overlaps_itself_the_next_slot_waits_for_a_live_run(runtime):
+    started = T0 + timedelta(seconds=30)
+    long_run = job_runs.claim(runtime.sessions, "seal", T0, "a", started)
+    assert isinstance(long_run, job_runs.Claim)
+    next_slot = T0 + MINUTE
+    at = next_slot + timedelta(seconds=1)  # within the long run's lease
+
+    waiting = job_runs.claim(runtime.sessions, "seal", next_slot, "b", at)
+    job_runs.finish(runtime.sessions, long_run, at)
+    after = job_runs.claim(runtime.sessions, "seal", next_slot, "b", at)
+
+    assert waiting == job_runs.Taken("a", finished=False, lease_until=at)
+    assert after == job_runs.Claim("seal", next_slot, "b", at)
+
+
+def test_a_dead_run_of_an_earlier_slot_does_not_hold_the_next_one(runtime):
+    dead = job_runs.claim(runtime.sessions, "seal", T0, "a", T0)
+    assert isinstance(dead, job_runs.Claim)
+    later = T0 + job_runs.LEASE + MINUTE
+
+    claimed = job_runs.claim(runtime.sessions, "seal", later, "b", later)
+
+    assert isinstance(claimed, job_runs.Claim)
 
 
 def test_a_running_job_keeps_renewing_its_lease(runtime):

@@ -12,7 +12,9 @@ While the job runs, its worker renews ``lease_until`` (:func:`holding`). A
 worker that crashes stops renewing; once the lease has passed, the next
 worker to look takes the unfinished slot over, guarded by the old holder's
 id and start time so two workers cannot both take it. A finished slot, ok or
-failed, is never run again: a failed job is tried in its next slot.
+failed, is never run again: a failed job is tried in its next slot. A job
+never overlaps itself: while a run of an earlier slot is alive, the next
+slot waits for it.
 """
 
 from __future__ import annotations
@@ -120,10 +122,22 @@ def claim(
 ) -> Claim | Taken:
     """Claim ``slot`` of ``job`` for ``worker``, or say who has it.
 
-    An unfinished slot whose lease has passed is taken over.
+    An unfinished slot whose lease has passed is taken over. While the
+    job's previous slot is still running, the answer is :class:`Taken` by
+    that run's worker, to be asked again at once (``lease_until=now``).
     """
     mine = Claim(job, slot, worker, now)
     with sessions.begin() as session:
+        # A job never overlaps itself: a run of an earlier slot that is still
+        # going (its lease alive) keeps this slot waiting; look again soon.
+        previous = session.execute(
+            select(JobRun.worker, JobRun.finished_at, JobRun.lease_until)
+            .where(JobRun.job == job, JobRun.slot < slot)
+            .order_by(JobRun.slot.desc())
+            .limit(1)
+        ).first()
+        if previous is not None and previous.finished_at is None and previous.lease_until >= now:
+            return Taken(previous.worker, False, now)
         # RETURNING, not rowcount: psycopg reports no count for a skipped insert.
         inserted = session.execute(
             _insert(session)(JobRun)
@@ -140,12 +154,12 @@ def claim(
         ).one()
         if held.finished_at is not None or held.lease_until >= now:
             return Taken(held.worker, held.finished_at is not None, held.lease_until)
-        previous = Claim(job, slot, held.worker, held.started_at)
+        holder = Claim(job, slot, held.worker, held.started_at)
         took = (
             session.connection()
             .execute(
                 update(JobRun)
-                .where(_held(previous))
+                .where(_held(holder))
                 .values(
                     worker=worker,
                     started_at=now,

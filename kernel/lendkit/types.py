@@ -121,7 +121,8 @@ class Job:
     Time is cut into slots of ``every``, counted from midnight China time
     (so a daily job's slot is the business date, an hourly one's the hour);
     the first worker to claim a slot in the database runs it, the others skip
-    it (see :mod:`lendkit.job_runs`). ``run`` gets the tenant's
+    it (see :mod:`lendkit.job_runs`), never while the job's previous slot
+    still runs. ``run`` gets the tenant's
     :class:`~lendkit.runtime.Runtime` (settings and ``sessions``, a session
     factory) and the current time. A job opens its own transactions and must
     be idempotent: after a worker crashes, another runs the slot again.
