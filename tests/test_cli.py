@@ -30,6 +30,7 @@ def test_the_walk_finds_every_kernel_command():
         "version",
         "serve",
         "worker",
+        "jobs",
         "db",
         "db upgrade",
         "db current",

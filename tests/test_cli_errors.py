@@ -14,6 +14,7 @@ from lendkit.testing import free_port
 TENANT_COMMANDS = [
     ("serve",),
     ("worker",),
+    ("jobs",),
     ("db", "upgrade"),
     ("db", "current"),
     ("plugins", "enable", "marketing"),

@@ -16,7 +16,9 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -26,6 +28,9 @@ from lendkit.errors import LendkitError, StartupError
 from lendkit.plugins import installed_plugins, make_plugin_manager
 from lendkit.runtime import Runtime, open_runtime
 from lendkit.settings import CONFIG_ENV, config_path, load_settings
+
+if TYPE_CHECKING:
+    from lendkit.models import JobRun
 
 __all__ = ["cli", "main", "require_tenant"]
 
@@ -139,6 +144,63 @@ def worker() -> None:
         run_worker(open_checked_runtime(migrated=True), stop)
     except KeyboardInterrupt:
         stop.set()
+
+
+@cli.command()
+def jobs() -> None:
+    """List the scheduled jobs: schedule, last run, outcome and next slot.
+
+    One line per job; the times are China time. Exits 1 when the last run of
+    any job failed, so a monitor can run it.
+    """
+    from lendkit import job_runs, registry
+    from lendkit.db import utcnow
+
+    runtime = open_checked_runtime(migrated=True)
+    now = utcnow()
+    with runtime.read_sessions() as session:
+        last = job_runs.last_runs(session)
+    failed = False
+    for job in registry.jobs(runtime.pm):
+        every = f"every {_duration(job.every)}"
+        if job.every_worker:
+            click.echo(f"{job.name:<24} {every:<14} runs in every worker")
+            continue
+        run = last.get(job.name)
+        slot = job_runs.slot_of(job.every, now)
+        next_slot = slot + job.every if run is not None and run.slot >= slot else slot
+        failed = failed or (run is not None and run.outcome == "failed")
+        click.echo(
+            f"{job.name:<24} {every:<14} last {_last_run(run, now):<40} "
+            f"next {'now' if next_slot <= now else _china(next_slot)}"
+        )
+    if failed:
+        sys.exit(1)
+
+
+def _duration(every: timedelta) -> str:
+    seconds = int(every.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{every.total_seconds():g}s"
+
+
+def _china(moment: datetime) -> str:
+    return moment.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _last_run(run: JobRun | None, now: datetime) -> str:
+    if run is None:
+        return "-"
+    when = _china(run.slot)
+    if run.outcome == "failed":
+        return f"{when} failed: {' '.join((run.error or '').split())}"
+    if run.outcome is not None:
+        return f"{when} {run.outcome}"
+    if run.lease_until < now:
+        return f"{when} stalled ({run.worker} stopped; the next worker takes over)"
+    return f"{when} running ({run.worker})"
 
 
 @cli.group()

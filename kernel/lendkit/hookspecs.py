@@ -230,11 +230,14 @@ def compliance_items() -> list[ComplianceItem]:
 def register_jobs() -> list[Job]:
     """Return scheduled jobs for the worker (``lendkit worker``).
 
-    Called once when the worker starts. Each job runs every ``job.every``
-    in the worker process, outside any request, one job at a time; it opens
-    its own transactions and must be idempotent, because after a crash it
-    runs again. A job that raises is logged and tried at its next turn.
-    Job names are unique across plugins.
+    Called once when each worker starts (``lendkit worker``, ``lendkit serve
+    --with-worker``). Each job runs once per slot of ``job.every`` however
+    many workers run: the worker that claims the slot in the database runs
+    it, outside any request, one job at a time (``every_worker=True`` jobs
+    run in every worker instead). A job opens its own transactions and must
+    be idempotent, because after a worker crashes another runs the slot
+    again. A job that raises is logged, recorded as failed, and tried in its
+    next slot. Job names are unique across plugins.
     """
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "Borrower",
     "Consent",
     "CryptoKey",
+    "JobRun",
     "KycTransition",
     "OutboxDelivery",
     "OutboxEvent",
@@ -59,6 +60,27 @@ class OutboxDelivery(Base):
         UniqueConstraint("event_id", "subscriber"),
         Index("ix_outbox_delivery_due", "status", "next_attempt_at"),
     )
+
+
+class JobRun(Base):
+    """One slot of a scheduled job, claimed by the worker that runs it.
+
+    The primary key makes the claim: of all the workers inserting
+    ``(job, slot)``, one succeeds. ``lease_until`` is renewed while the job
+    runs; past it, an unfinished slot may be taken over (``attempt`` + 1).
+    """
+
+    __tablename__ = "job_run"
+
+    job: Mapped[str] = mapped_column(String(100), primary_key=True)
+    slot: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    worker: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempt: Mapped[int] = mapped_column(default=1)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(16))  # ok | failed
+    error: Mapped[str | None] = mapped_column(String(300))
 
 
 class CryptoKey(Base):

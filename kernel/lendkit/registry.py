@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -66,7 +67,13 @@ def compliance_items(pm: pluggy.PluginManager) -> list[ComplianceItem]:
 
 
 def jobs(pm: pluggy.PluginManager) -> list[Job]:
-    return _unique(_flat(pm.hook.register_jobs()), lambda j: j.name, "job name")
+    found = _unique(_flat(pm.hook.register_jobs()), lambda j: j.name, "job name")
+    for job in found:
+        if job.every <= timedelta(0):
+            raise StartupError(
+                f"job {job.name!r} must run every positive interval, not {job.every}"
+            )
+    return found
 
 
 def _by_plugin(pm: pluggy.PluginManager, hook: str) -> list[tuple[str, object]]:

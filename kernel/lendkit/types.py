@@ -116,16 +116,26 @@ class Permission:
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """Work the worker runs every ``every``.
+    """Work the worker runs once every ``every``, however many workers run.
 
-    ``run`` gets the tenant's :class:`~lendkit.runtime.Runtime` (settings and
-    ``sessions``, a session factory) and the current time. A job opens its own
-    transactions and must be idempotent: after a crash the worker runs it again.
+    Time is cut into slots of ``every``, counted from midnight China time
+    (so a daily job's slot is the business date, an hourly one's the hour);
+    the first worker to claim a slot in the database runs it, the others skip
+    it (see :mod:`lendkit.job_runs`), never while the job's previous slot
+    still runs. ``run`` gets the tenant's
+    :class:`~lendkit.runtime.Runtime` (settings and ``sessions``, a session
+    factory) and the current time. A job opens its own transactions and must
+    be idempotent: after a worker crashes, another runs the slot again.
+
+    ``every_worker=True`` is for a queue drainer that claims its own rows
+    (``FOR UPDATE SKIP LOCKED``, as the outbox and payment orders do): every
+    worker then runs it each ``every`` and they share the work.
     """
 
     name: str
     every: timedelta
     run: Callable[[Runtime, datetime], object]
+    every_worker: bool = False
 
 
 class KeyWrapper(Protocol):

@@ -64,7 +64,7 @@ PERMISSIONS: Final = MappingProxyType(
         "staff.manage": "change a staff user's role",
         "apikeys.manage": "create and revoke API keys for machine clients",
         "audit.view": "read the audit log",
-        "plugins.manage": "enable and disable plugins of this tenant (effective on restart)",
+        "plugins.manage": "see the tenant's plugins and which are loaded (switched in lendkit.toml)",
         "products.manage": "create, change and retire loan products (each change a new "
         "version) and read their history",
     }

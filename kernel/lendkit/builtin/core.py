@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import lendkit
-from lendkit import outbox
+from lendkit import job_runs, outbox
 from lendkit.crypto.keys import load_master_key
 from lendkit.runtime import Runtime
 from lendkit.settings import Settings
@@ -39,6 +39,15 @@ def key_wrapper(settings: Settings) -> KeyWrapper:
     return load_master_key(settings)
 
 
+def _prune_job_runs(runtime: Runtime, now: datetime) -> object:
+    with runtime.sessions.begin() as session:
+        return job_runs.prune(session, now)
+
+
 @lendkit.hookimpl
 def register_jobs() -> list[Job]:
-    return [Job(name="outbox", every=timedelta(seconds=1), run=_dispatch_outbox)]
+    return [
+        # Deliveries are claimed row by row, so every worker helps drain the outbox.
+        Job(name="outbox", every=timedelta(seconds=1), run=_dispatch_outbox, every_worker=True),
+        Job(name="job-runs-prune", every=timedelta(hours=1), run=_prune_job_runs),
+    ]

@@ -305,7 +305,8 @@ def _timeouts(runtime: Runtime, now: datetime) -> object:
 @lendkit.hookimpl
 def register_jobs() -> list[Job]:
     return [
-        Job(name="payments-instruct", every=timedelta(seconds=1), run=_instruct),
+        # Orders are claimed with SKIP LOCKED, so every worker helps send them.
+        Job(name="payments-instruct", every=timedelta(seconds=1), run=_instruct, every_worker=True),
         Job(name="payments-timeouts", every=timedelta(seconds=30), run=_timeouts),
         Job(name="reconcile-daily", every=timedelta(minutes=15), run=reconcile.reconcile_yesterday),
     ]

@@ -1,51 +1,42 @@
-"""Built-in plugin: switch plugins on and off over the admin API.
+"""Built-in plugin: the tenant's plugins as the admin API sees them.
 
-``POST /api/admin/plugins/{name}/enable`` and ``.../disable`` do what
-``lendkit plugins enable|disable`` do: check the declared dependencies
-(``REQUIRES``), apply the plugin's migrations, update ``lendkit.toml`` and
-record an audit row. Like the command, they take effect when the server
-restarts: routes are mounted and plugins loaded once, at start-up.
 ``GET /api/admin/plugins`` lists the installed plugins, what ``lendkit.toml``
 enables and what this process has loaded, so a pending restart shows.
+
+``POST /api/admin/plugins/{name}/enable`` and ``.../disable`` are refused
+(409 ``plugins_managed_in_settings``), saying to edit ``[plugins] enabled``
+in ``lendkit.toml`` or run ``lendkit plugins enable|disable NAME``. Why: a
+plugin's routes, hooks and jobs are wired once, when a process starts, and a
+tenant runs several app processes and workers, often on several machines
+with a ``lendkit.toml`` each. A switch in one process's file would reach
+that process only; a flag in the database would need every process to
+notice and reload its plugins. The settings file plus a restart of every
+process is the one way that changes them all.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.types import ControllerRouterHandler
-from sqlalchemy.orm import Session
 
 import lendkit
-from lendkit import audit, migrate
-from lendkit.auth.principal import current
-from lendkit.errors import ConflictError, NotFoundError, StartupError
-from lendkit.plugins import (
-    check_can_disable,
-    check_requirements,
-    installed_plugins,
-    plugin_names,
-)
+from lendkit.errors import ConflictError
+from lendkit.plugins import installed_plugins, plugin_names
 from lendkit.runtime import Runtime
-from lendkit.settings import config_path, load_settings
-from lendkit.tenant_config import set_plugin_enabled
+from lendkit.settings import load_settings
 
 __all__ = ["PERMISSION"]
 
 PERMISSION = {"permission": "plugins.manage"}
-RESTART = "restart the server to load or unload its hooks and routes"
 
 
 def _enabled_in_file() -> list[str]:
     """``[plugins] enabled`` as the settings file says now (not as this process loaded it)."""
     return list(load_settings().plugins.enabled)
-
-
-def _answer(name: str, enabled: bool, changed: bool) -> dict[str, Any]:
-    return {"plugin": name, "enabled": enabled, "changed": changed, "restart_required": True}
 
 
 @get("/api/admin/plugins", opt=PERMISSION, sync_to_thread=True)
@@ -68,52 +59,29 @@ def list_plugins(runtime: NamedDependency[Runtime]) -> list[dict[str, Any]]:
     ]
 
 
-@post("/api/admin/plugins/{name:str}/enable", opt=PERMISSION, sync_to_thread=True, status_code=200)
-def enable_plugin(
-    name: FromPath[str],
-    request: Request[Any, Any, Any],
-    runtime: NamedDependency[Runtime],
-    db_session: NamedDependency[Session],
-) -> dict[str, Any]:
-    """Enable a plugin: its migrations, then ``lendkit.toml``; audited; needs a restart."""
-    installed = installed_plugins()
-    if name not in installed:
-        raise NotFoundError(f"no installed plugin {name!r}", code="unknown_plugin")
-    enabled = _enabled_in_file()
-    try:
-        check_requirements([*enabled, name], installed)
-    except StartupError as exc:
-        raise ConflictError(exc.detail, code="plugin_requirements") from None
-    # Tables first (alembic's own transaction, before this request's opens):
-    # a failed migration leaves the settings untouched.
-    migrate.upgrade(runtime.engine, [*enabled, name])
-    changed = set_plugin_enabled(config_path(), name, enabled=True)
-    audit.record(
-        db_session, current(request).actor, "plugins.enable", f"plugin:{name}", changed=changed
+def _managed_in_settings(name: str, action: str) -> ConflictError:
+    # The path is the caller's: name it back only if it is a plugin we know.
+    name = name if name in installed_plugins() else "NAME"
+    return ConflictError(
+        f"插件在设置文件中管理：请编辑 lendkit.toml 的 [plugins] enabled（或运行 "
+        f"`lendkit plugins {action} {name}`），然后重启该租户的每个应用进程和 worker / "
+        f"plugins are managed in the settings file: edit [plugins] enabled in lendkit.toml "
+        f"(or run `lendkit plugins {action} {name}`), then restart every app process and "
+        "worker of the tenant",
+        code="plugins_managed_in_settings",
     )
-    return _answer(name, True, changed)
+
+
+@post("/api/admin/plugins/{name:str}/enable", opt=PERMISSION, sync_to_thread=True, status_code=200)
+def enable_plugin(name: FromPath[str]) -> None:
+    """Refused (409 ``plugins_managed_in_settings``): enable a plugin in ``lendkit.toml``."""
+    raise _managed_in_settings(name, "enable")
 
 
 @post("/api/admin/plugins/{name:str}/disable", opt=PERMISSION, sync_to_thread=True, status_code=200)
-def disable_plugin(
-    name: FromPath[str],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-) -> dict[str, Any]:
-    """Disable a plugin in ``lendkit.toml`` (its data stays); audited; needs a restart."""
-    installed = installed_plugins()
-    enabled = _enabled_in_file()
-    if name not in installed and name not in enabled:
-        raise NotFoundError(f"no installed plugin {name!r}", code="unknown_plugin")
-    try:
-        check_can_disable([name], enabled, installed)
-    except StartupError as exc:
-        raise ConflictError(exc.detail, code="plugin_required") from None
-    changed = set_plugin_enabled(config_path(), name, enabled=False)
-    audit.record(
-        db_session, current(request).actor, "plugins.disable", f"plugin:{name}", changed=changed
-    )
-    return _answer(name, False, changed)
+def disable_plugin(name: FromPath[str]) -> None:
+    """Refused (409 ``plugins_managed_in_settings``): disable a plugin in ``lendkit.toml``."""
+    raise _managed_in_settings(name, "disable")
 
 
 @lendkit.hookimpl
