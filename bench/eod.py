@@ -30,8 +30,8 @@ from pathlib import Path
 import tomlkit
 from lendkit.crypto.keys import write_master_key
 from lendkit.lifecycle import eod
-from lendkit.lifecycle.testing import borrower
 from lendkit.runtime import open_runtime
+from lendkit.testing.factories import borrower
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from sqlalchemy import create_engine, text
 

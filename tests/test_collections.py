@@ -27,8 +27,8 @@ from lendkit.lifecycle.collection_models import (
     Reminder,
 )
 from lendkit.lifecycle.models import Loan, LoanEvent
-from lendkit.lifecycle.testing import add_capital, disbursed_loan
 from lendkit.models import Borrower, OutboxEvent, StaffUser
+from lendkit.testing.factories import add_capital, disbursed_loan
 from lendkit.types import Event
 from lendkit_sms_sandbox import messages
 from sqlalchemy import delete, func, select, update

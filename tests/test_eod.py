@@ -13,8 +13,8 @@ from lendkit.errors import ConflictError
 from lendkit.lifecycle import eod, loans
 from lendkit.lifecycle.models import Instalment, Loan, LoanEvent
 from lendkit.lifecycle.schedules import build_schedule
-from lendkit.lifecycle.testing import add_capital, borrower, disbursed_loan
 from lendkit.models import OutboxEvent
+from lendkit.testing.factories import add_capital, borrower, disbursed_loan
 from sqlalchemy import func, select
 
 D = Decimal

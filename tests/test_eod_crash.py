@@ -15,9 +15,9 @@ from decimal import Decimal
 from lendkit.clearing import funding, ledger
 from lendkit.clearing.colending import Funder
 from lendkit.lifecycle import eod, loans
-from lendkit.lifecycle.testing import add_capital, borrower, disbursed_loan
 from lendkit.runtime import open_runtime
 from lendkit.testing import postgres_admin_url
+from lendkit.testing.factories import add_capital, borrower, disbursed_loan
 from sqlalchemy import create_engine, make_url, text
 
 D = Decimal

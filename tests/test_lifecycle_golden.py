@@ -24,7 +24,7 @@ import pytest
 from lendkit.clearing import ledger
 from lendkit.lifecycle import eod, loans
 from lendkit.lifecycle.models import Instalment, Loan
-from lendkit.lifecycle.testing import add_capital, borrower, disbursed_loan
+from lendkit.testing.factories import add_capital, borrower, disbursed_loan
 from sqlalchemy import select
 
 SCENARIOS = sorted((Path(__file__).parent / "golden" / "lifecycle").glob("*.toml"))

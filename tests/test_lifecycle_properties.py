@@ -19,9 +19,9 @@ from lendkit.crypto.keys import write_master_key
 from lendkit.errors import LendkitError
 from lendkit.lifecycle import eod, loans
 from lendkit.lifecycle.models import Instalment
-from lendkit.lifecycle.testing import add_capital, borrower, disbursed_loan
 from lendkit.runtime import open_runtime
 from lendkit.settings import Settings
+from lendkit.testing.factories import add_capital, borrower, disbursed_loan
 from sqlalchemy import func, select
 
 D = Decimal

@@ -12,7 +12,7 @@ from lendkit.clearing.colending import Funder
 from lendkit.errors import ConflictError, ValidationFailed
 from lendkit.lifecycle import eod, loans
 from lendkit.lifecycle.models import Instalment, Loan
-from lendkit.lifecycle.testing import add_capital, borrower, disbursed_loan
+from lendkit.testing.factories import add_capital, borrower, disbursed_loan
 from sqlalchemy import select
 
 D = Decimal

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from lendkit.audit import AuditEntry
 from lendkit.auth.testing import staff_headers
+from lendkit.builtin import partner
 from lendkit.builtin.partner import TEMPLATE_DIR, new_plugin
 from lendkit.errors import StartupError
 from lendkit.plugins import (
@@ -360,9 +361,23 @@ def test_plugins_new_without_copier_says_how_to_get_it(tmp_path, monkeypatch):
     assert str(TEMPLATE_DIR) in caught.value.detail
 
 
-def test_the_partner_template_ships_inside_the_kernel_package():
-    assert TEMPLATE_DIR == ROOT / "kernel" / "lendkit" / "partner_template"
+def test_the_partner_template_sits_beside_the_tenant_template_and_ships_in_the_wheel():
+    assert TEMPLATE_DIR == ROOT / "partner_template"  # a source checkout: the repository's
+    assert (ROOT / "tenant_template").is_dir()
     assert (TEMPLATE_DIR / "copier.yml").is_file()
+    wheel = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["hatch"]
+    included = wheel["build"]["targets"]["wheel"]["force-include"]
+    assert included["partner_template"] == "lendkit/partner_template"
+
+
+def test_an_installed_kit_finds_the_partner_template_inside_its_package(tmp_path, monkeypatch):
+    """As installed from the wheel: the copy in the package wins over any checkout."""
+    packaged = tmp_path / "lendkit" / "partner_template"
+    packaged.mkdir(parents=True)
+    (packaged / "copier.yml").write_text("_subdirectory: project\n", encoding="utf-8")
+    monkeypatch.setattr(partner.resources, "files", lambda package: tmp_path / package)
+
+    assert partner.template_dir() == packaged
 
 
 # -- The conformance check --------------------------------------------------------

@@ -22,9 +22,9 @@ from lendkit.clearing.accounts import register_plugin_kinds
 from lendkit.errors import ConflictError, StartupError, ValidationFailed
 from lendkit.lifecycle import eod, loans
 from lendkit.lifecycle.client_context import ApplicationContext
-from lendkit.lifecycle.testing import add_capital, disbursed_loan
 from lendkit.models import Borrower, OutboxEvent
 from lendkit.testing import SAMPLE_PRODUCTS, add_borrower
+from lendkit.testing.factories import add_capital, disbursed_loan
 from lendkit.types import (
     AccountSpec,
     CreditReport,

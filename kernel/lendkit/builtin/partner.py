@@ -1,14 +1,18 @@
 """Built-in plugin: ``lendkit plugins new``, the partner kit's generator.
 
-Renders the Copier template shipped in the kernel package
-(``lendkit/partner_template``) into a new plugin distribution: an entry
-point, hook implementations, a migration branch, a template, tests that use
-:mod:`lendkit.testing` (with the conformance check) and a README.
+Renders the partner kit's Copier template into a new plugin distribution:
+an entry point, hook implementations, a migration branch, a template, tests
+that use :mod:`lendkit.testing` (with the conformance check) and a README.
+The template lives beside ``tenant_template/`` in the kit's repository
+(``partner_template/``); the kernel wheel carries it as
+``lendkit/partner_template`` (a hatch ``force-include``), so an installed kit
+finds it too.
 """
 
 from __future__ import annotations
 
 import re
+from importlib import resources
 from pathlib import Path
 
 import click
@@ -16,9 +20,19 @@ import click
 import lendkit
 from lendkit.errors import StartupError
 
-__all__ = ["PLUGIN_NAME", "TEMPLATE_DIR", "new_plugin"]
+__all__ = ["PLUGIN_NAME", "TEMPLATE_DIR", "new_plugin", "template_dir"]
 
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "partner_template"
+
+def template_dir() -> Path:
+    """The partner template: inside the installed package, else the repository's."""
+    packaged = resources.files("lendkit") / "partner_template"
+    if packaged.is_dir():
+        # A wheel is installed unzipped, so the package's resources are files.
+        return Path(str(packaged))
+    return Path(__file__).resolve().parents[3] / "partner_template"
+
+
+TEMPLATE_DIR = template_dir()
 # Entry-point name, Alembic branch label, table prefix and package suffix at once.
 PLUGIN_NAME = re.compile(r"^[a-z][a-z0-9_]{1,30}$")
 

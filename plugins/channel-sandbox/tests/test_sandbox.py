@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from datetime import date, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -21,45 +19,6 @@ from lendkit_channel_sandbox.testing import free_port, wait_for
 
 D = Decimal
 CARD = "6222020200112233445"
-
-
-class Merchant:
-    """A merchant's callback endpoint that records what it gets (and can refuse)."""
-
-    def __init__(self, refuse_first: int = 0):
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.refuse = refuse_first
-        merchant = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                merchant.received.append((dict(self.headers.items()), body))
-                status = 500 if merchant.refuse > 0 else 200
-                merchant.refuse -= 1
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notify"
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def merchant():
-    endpoint = Merchant()
-    yield endpoint
-    endpoint.close()
 
 
 @pytest.fixture
@@ -95,13 +54,13 @@ def test_unsigned_forged_and_replayed_requests_are_refused(sandbox_gateway):
     assert httpx.get(url, headers=stale).status_code == 401
 
 
-def test_a_payout_is_accepted_then_called_back_signed_with_a_duplicate(channel, merchant):
-    ack = channel.disburse(instruction("D0001AAAA", merchant.url))
+def test_a_payout_is_accepted_then_called_back_signed_with_a_duplicate(channel, callback_recorder):
+    ack = channel.disburse(instruction("D0001AAAA", callback_recorder.url))
 
     assert ack.accepted
     assert ack.channel_ref.startswith("SBX")
-    wait_for(lambda: len(merchant.received) >= 2)
-    (first_headers, first), (_, second) = merchant.received[:2]
+    wait_for(lambda: len(callback_recorder.received) >= 2)
+    (first_headers, first), (_, second) = callback_recorder.received[:2]
     assert json.loads(first) == json.loads(second)  # the same result, on purpose
     result = channel.parse_callback(first_headers, first)
     assert (result.order_no, result.status, result.amount) == (
@@ -115,11 +74,11 @@ def test_a_payout_is_accepted_then_called_back_signed_with_a_duplicate(channel, 
 
 
 def test_submitting_an_order_again_returns_the_first_answer_and_moves_nothing(
-    channel, merchant, sandbox_gateway
+    channel, callback_recorder, sandbox_gateway
 ):
-    first = channel.collect(instruction("C0002BBBB", merchant.url, "collect", "12.30"))
-    again = channel.collect(instruction("C0002BBBB", merchant.url, "collect", "12.30"))
-    other = channel.collect(instruction("C0002BBBB", merchant.url, "collect", "99.99"))
+    first = channel.collect(instruction("C0002BBBB", callback_recorder.url, "collect", "12.30"))
+    again = channel.collect(instruction("C0002BBBB", callback_recorder.url, "collect", "12.30"))
+    other = channel.collect(instruction("C0002BBBB", callback_recorder.url, "collect", "99.99"))
 
     assert again == first
     assert (other.accepted, other.code) == (False, "DUPLICATE_ORDER_NO")
@@ -135,9 +94,9 @@ def test_submitting_an_order_again_returns_the_first_answer_and_moves_nothing(
         ("0099", True, "pending", ""),
     ],
 )
-def test_magic_cards_choose_the_outcome(channel, merchant, tail, accepted, status, code):
+def test_magic_cards_choose_the_outcome(channel, callback_recorder, tail, accepted, status, code):
     number = f"D0003{tail}"
-    ack = channel.disburse(instruction(number, merchant.url, card=CARD[:-4] + tail))
+    ack = channel.disburse(instruction(number, callback_recorder.url, card=CARD[:-4] + tail))
 
     assert ack.accepted is accepted
     if not accepted:
@@ -147,35 +106,32 @@ def test_magic_cards_choose_the_outcome(channel, merchant, tail, accepted, statu
     if status == "pending":
         assert channel.query(number).status == "pending"
         return
-    wait_for(lambda: merchant.received)
-    result = channel.parse_callback(*merchant.received[0])
+    wait_for(lambda: callback_recorder.received)
+    result = channel.parse_callback(*callback_recorder.received[0])
     assert (result.status, result.code) == (status, code)
 
 
-def test_callbacks_are_retried_until_the_merchant_answers():
-    endpoint = Merchant(refuse_first=2)
-    try:
-        from lendkit_channel_sandbox.gateway import GatewayConfig, SandboxGateway
+def test_callbacks_are_retried_until_the_merchant_answers(callback_recorder):
+    from lendkit_channel_sandbox.gateway import GatewayConfig, SandboxGateway
 
-        config = GatewayConfig(
-            secret="s3cret-for-test",
-            callback_delay=0.01,
-            callback_retry_interval=0.05,
-            duplicate_callbacks=0,
-        )
-        with SandboxGateway(config) as gateway:
-            channel = SandboxChannel(gateway.url, config.merchant_id, config.secret)
-            channel.disburse(instruction("D0004CCCC", endpoint.url))
-            wait_for(lambda: len(gateway.callback_log) >= 3)
-            assert [status for _, status in gateway.callback_log] == [500, 500, 200]
-    finally:
-        endpoint.close()
+    callback_recorder.refuse = 2
+    config = GatewayConfig(
+        secret="s3cret-for-test",
+        callback_delay=0.01,
+        callback_retry_interval=0.05,
+        duplicate_callbacks=0,
+    )
+    with SandboxGateway(config) as gateway:
+        channel = SandboxChannel(gateway.url, config.merchant_id, config.secret)
+        channel.disburse(instruction("D0004CCCC", callback_recorder.url))
+        wait_for(lambda: len(gateway.callback_log) >= 3)
+        assert [status for _, status in gateway.callback_log] == [500, 500, 200]
 
 
-def test_a_callback_with_a_bad_signature_or_body_is_refused(channel, merchant):
-    channel.disburse(instruction("D0005DDDD", merchant.url))
-    wait_for(lambda: merchant.received)
-    headers, body = merchant.received[0]
+def test_a_callback_with_a_bad_signature_or_body_is_refused(channel, callback_recorder):
+    channel.disburse(instruction("D0005DDDD", callback_recorder.url))
+    wait_for(lambda: callback_recorder.received)
+    headers, body = callback_recorder.received[0]
 
     with pytest.raises(ChannelError) as tampered:
         channel.parse_callback(headers, body.replace(b"100.00", b"900.00"))
@@ -192,13 +148,17 @@ def test_a_callback_with_a_bad_signature_or_body_is_refused(channel, merchant):
 
 
 def test_the_daily_statement_lists_finished_orders_in_the_documented_layout(
-    channel, merchant, sandbox_gateway
+    channel, callback_recorder, sandbox_gateway
 ):
     day = date(2026, 3, 1)
     sandbox_gateway.configure({"settle_date": day.isoformat()})
-    channel.disburse(instruction("D0006EEEE", merchant.url, amount="5000.00"))
-    channel.collect(instruction("C0006FFFF", merchant.url, "collect", "80.00", CARD[:-4] + "0062"))
-    channel.collect(instruction("C0006GGGG", merchant.url, "collect", "1.00", CARD[:-4] + "0099"))
+    channel.disburse(instruction("D0006EEEE", callback_recorder.url, amount="5000.00"))
+    channel.collect(
+        instruction("C0006FFFF", callback_recorder.url, "collect", "80.00", CARD[:-4] + "0062")
+    )
+    channel.collect(
+        instruction("C0006GGGG", callback_recorder.url, "collect", "1.00", CARD[:-4] + "0099")
+    )
     wait_for(lambda: sum(o.status != "PROCESSING" for o in sandbox_gateway.orders.values()) == 2)
     sandbox_gateway.add_faults(day, {"duplicate": ["D0006EEEE"]})
 

@@ -13,7 +13,7 @@ from lendkit.auth.cookies import SESSION_COOKIE
 from lendkit.auth.passwords import check_staff_password
 from lendkit.auth.testing import session_headers
 from lendkit.clearing.payments import business_today
-from lendkit.lifecycle.testing import add_capital
+from lendkit.testing.factories import add_capital
 from lendkit.worker import run_worker
 from lendkit_channel_sandbox.testing import sandbox_tenant_on
 from lendkit_demo import products, signins

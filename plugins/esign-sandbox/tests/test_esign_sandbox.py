@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -35,45 +33,6 @@ def a_pdf(text: str = "Loan agreement 42") -> bytes:
     return out.getvalue()
 
 
-class Merchant:
-    """The merchant's callback endpoint: records what it gets, refuses the first N."""
-
-    def __init__(self, refuse_first: int = 0):
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.refuse = refuse_first
-        merchant = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                merchant.received.append((dict(self.headers.items()), body))
-                status = 500 if merchant.refuse > 0 else 200
-                merchant.refuse -= 1
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def merchant():
-    endpoint = Merchant()
-    yield endpoint
-    endpoint.close()
-
-
 @pytest.fixture
 def vendor(monkeypatch):
     with SandboxSigner(quick_config()) as signer:
@@ -93,7 +52,7 @@ def contract(merchant, request_no="DEMO-20260115-00000042-S01", pdf=None) -> Con
         signer=ContractSigner(
             borrower_id=7, name="张三丰", id_number=ID_NUMBER, phone="13812345678"
         ),
-        callback_base_url=merchant.base,
+        callback_base_url=merchant.url,
     )
 
 
@@ -121,17 +80,19 @@ def test_the_stamp_is_an_incremental_update_marked_not_legally_valid():
         assert expected in words
 
 
-def test_the_vendor_signs_and_calls_back_signed_twice_and_retries(vendor, merchant):
-    merchant.refuse = 1  # the first delivery fails: the vendor retries
-    agreement = contract(merchant)
+def test_the_vendor_signs_and_calls_back_signed_twice_and_retries(vendor, callback_recorder):
+    callback_recorder.refuse = 1  # the first delivery fails: the vendor retries
+    agreement = contract(callback_recorder)
     ticket = plugin.sign_contract(contract=agreement, settings=Settings())
 
     assert (ticket.vendor, ticket.status, ticket.sandbox) == ("esign-sandbox", "pending", True)
     assert ticket.sign_url == f"{vendor.url}/sign/{ticket.reference}"
     assert "NOT LEGALLY VALID" in httpx.get(ticket.sign_url).text
-    wait_for(lambda: len([r for r in merchant.received]) >= 3, timeout=10)
+    # The vendor logs a delivery once answered, after the merchant recorded it: waiting
+    # on the log, all three deliveries are in both.
+    wait_for(lambda: len(vendor.callback_log) >= 3, timeout=10)
     assert [status for _, status in vendor.callback_log][:3] == [500, 200, 200]
-    headers, _body = merchant.received[-1]
+    headers, _body = callback_recorder.received[-1]
     assert headers["Content-Type"] == "application/json"
     # Every delivery is signed by the vendor and reads as the same result.
     results = [
@@ -141,7 +102,7 @@ def test_the_vendor_signs_and_calls_back_signed_twice_and_retries(vendor, mercha
             body=b,
             settings=Settings(),
         )
-        for h, b in merchant.received
+        for h, b in callback_recorder.received
     ]
     assert {(r.request_no, r.status, r.reference, r.sandbox) for r in results} == {
         ("DEMO-20260115-00000042-S01", "signed", ticket.reference, True)
@@ -156,23 +117,25 @@ def test_the_vendor_signs_and_calls_back_signed_twice_and_retries(vendor, mercha
     assert ID_NUMBER not in stamped
 
 
-def test_the_vendor_is_idempotent_by_request_number(vendor, merchant):
+def test_the_vendor_is_idempotent_by_request_number(vendor, callback_recorder):
     vendor.configure({"auto_sign": False})
     pdf = a_pdf()
-    first = plugin.sign_contract(contract=contract(merchant, pdf=pdf), settings=Settings())
-    again = plugin.sign_contract(contract=contract(merchant, pdf=pdf), settings=Settings())
+    first = plugin.sign_contract(contract=contract(callback_recorder, pdf=pdf), settings=Settings())
+    again = plugin.sign_contract(contract=contract(callback_recorder, pdf=pdf), settings=Settings())
     assert again.reference == first.reference
     assert list(vendor.signings) == ["DEMO-20260115-00000042-S01"]
     with pytest.raises(RuntimeError, match="409"):
-        plugin.sign_contract(contract=contract(merchant, pdf=a_pdf("other")), settings=Settings())
+        plugin.sign_contract(
+            contract=contract(callback_recorder, pdf=a_pdf("other")), settings=Settings()
+        )
 
 
-def test_the_merchant_api_refuses_unsigned_and_wrong_requests(vendor, merchant):
+def test_the_merchant_api_refuses_unsigned_and_wrong_requests(vendor, callback_recorder):
     payload = {
         "merchant_request_no": "REQ-000001",
         "document": base64.b64encode(a_pdf()).decode(),
         "document_sm3": "00" * 32,
-        "notify_url": f"{merchant.base}/cb",
+        "notify_url": f"{callback_recorder.url}/cb",
     }
     unsigned = httpx.post(f"{vendor.url}/v1/signings", json=payload)
     assert (unsigned.status_code, unsigned.json()["code"]) == (401, "BAD_SIGNATURE")
@@ -188,7 +151,7 @@ def test_the_merchant_api_refuses_unsigned_and_wrong_requests(vendor, merchant):
     assert replay.status_code == 401  # the nonce was used
 
 
-def test_a_forged_or_foreign_callback_is_refused(vendor, merchant):
+def test_a_forged_or_foreign_callback_is_refused(vendor, callback_recorder):
     body = json.dumps({"merchant_request_no": "X-000001", "status": "SIGNED"}).encode()
     forged = signing.signed_headers("TEST-MERCHANT", "guessed", "POST", signing.NOTIFY_PATH, body)
     with pytest.raises(SignatureCallbackRejected) as caught:
@@ -212,15 +175,15 @@ def test_a_forged_or_foreign_callback_is_refused(vendor, merchant):
     assert caught.value.code == "bad_format"
 
 
-def test_without_a_configured_vendor_the_plugin_starts_its_own(monkeypatch, merchant):
+def test_without_a_configured_vendor_the_plugin_starts_its_own(monkeypatch, callback_recorder):
     for name in (plugin.URL_ENV, plugin.MERCHANT_ENV, plugin.SECRET_ENV):
         monkeypatch.delenv(name, raising=False)
     where = plugin.endpoint()
     assert where.url.startswith("http://127.0.0.1:")
     assert plugin.endpoint() == where
-    ticket = plugin.sign_contract(contract=contract(merchant), settings=Settings())
-    wait_for(lambda: merchant.received, timeout=10)
-    headers, body = merchant.received[0]
+    ticket = plugin.sign_contract(contract=contract(callback_recorder), settings=Settings())
+    wait_for(lambda: callback_recorder.received, timeout=10)
+    headers, body = callback_recorder.received[0]
     result = plugin.parse_signature_callback(
         vendor="esign-sandbox",
         headers={k.lower(): v for k, v in headers.items()},

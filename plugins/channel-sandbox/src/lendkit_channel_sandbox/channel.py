@@ -16,6 +16,8 @@ from lendkit.types import (
     PaymentInstruction,
     StatementLine,
 )
+from lendkit.vendorkit.callbacks import verify_callback
+from lendkit.vendorkit.errors import VendorError
 
 from lendkit_channel_sandbox import signing
 from lendkit_channel_sandbox.statement import StatementFormatError, parse
@@ -47,6 +49,9 @@ class SandboxChannel:
         self._merchant = merchant_id
         self._secret = secret
         self._timeout = timeout
+        self._check_callback = signing.SCHEME.checker(
+            secret, "POST", signing.NOTIFY_PATH, merchant=merchant_id
+        )
 
     @property
     def name(self) -> str:
@@ -125,18 +130,9 @@ class SandboxChannel:
 
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> ChannelResult:
         try:
-            signing.verify(
-                self._secret, headers, "POST", signing.NOTIFY_PATH, body, merchant=self._merchant
-            )
-        except signing.SignatureError as exc:
-            raise ChannelError("bad_signature", str(exc)) from None
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            raise ChannelError("bad_format", "callback body is not JSON") from None
-        if not isinstance(payload, dict):
-            raise ChannelError("bad_format", "callback body is not a JSON object")
-        return _result(payload)
+            return _result(verify_callback(headers, body, self._check_callback))
+        except VendorError as exc:
+            raise ChannelError(exc.code, str(exc)) from None
 
     def statement(self, business_date: date) -> list[StatementLine] | None:
         response = self._call("GET", f"/v1/statements/{business_date.isoformat()}")

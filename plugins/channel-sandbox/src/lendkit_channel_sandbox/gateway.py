@@ -21,31 +21,23 @@ holder's name or the full card number (only the last four digits).
 
 from __future__ import annotations
 
-import argparse
-import heapq
-import itertools
 import json
-import logging
 import re
 import secrets
-import threading
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
+
+from lendkit.vendorkit.fake import FakeConfig, FakeVendor, FakeVendorHandler, parse_command_line
+from lendkit.vendorkit.loopback import LOOPBACK
 
 from lendkit_channel_sandbox import signing
 from lendkit_channel_sandbox.statement import StatementRow, render
 
 __all__ = ["MAGIC_CARDS", "GatewayConfig", "SandboxGateway", "main"]
 
-log = logging.getLogger(__name__)
 CHINA = timezone(timedelta(hours=8), "CST")
 
 # Last four digits of the card -> what happens (any other card succeeds).
@@ -65,19 +57,25 @@ AMOUNT_RE = re.compile(r"^[1-9]\d{0,11}\.\d{2}$|^0\.(0[1-9]|[1-9]\d)$")
 
 
 @dataclass
-class GatewayConfig:
-    merchant_id: str = "LENDKIT-DEMO"
+class GatewayConfig(FakeConfig):
     secret: str = "sandbox-demo-secret"  # noqa: S105 - the documented sandbox key
-    callback_delay: float = 0.5  # seconds from submission to the result callback
-    duplicate_callbacks: int = 1  # extra copies of every callback, on purpose
-    callback_attempts: int = 5  # deliveries tried until the merchant answers 2xx
-    callback_retry_interval: float = 1.0
     payout_fee: Decimal = Decimal("1.00")
     withhold_fee: Decimal = Decimal("0.50")
     settle_date: date | None = None  # None: today in China
 
     def today(self) -> date:
         return self.settle_date or datetime.now(CHINA).date()
+
+    def change(self, key: str, value: Any) -> None:
+        if key == "settle_date":
+            self.settle_date = date.fromisoformat(value) if value else None
+        elif key in ("payout_fee", "withhold_fee"):
+            setattr(self, key, Decimal(str(value)))
+        else:
+            super().change(key, value)
+
+    def summary(self) -> dict[str, Any]:
+        return {**super().summary(), "settle_date": self.today().isoformat()}
 
 
 @dataclass
@@ -92,7 +90,6 @@ class Order:
     error_code: str = ""
     settle_date: date | None = None
     finished_at: str = ""
-    callbacks_delivered: int = 0
     submitted: dict[str, Any] = field(default_factory=dict)  # the first answer, for duplicates
 
     def public(self) -> dict[str, Any]:
@@ -120,100 +117,19 @@ class Faults:
     extra: list[StatementRow] = field(default_factory=list)
 
 
-class _Scheduler:
-    """One thread running delayed jobs in time order."""
-
-    def __init__(self) -> None:
-        self._jobs: list[tuple[float, int, Callable[[], object]]] = []
-        self._counter = itertools.count()
-        self._wake = threading.Condition()
-        self._stopped = False
-        self._thread = threading.Thread(target=self._run, name="sandbox-callbacks", daemon=True)
-        self._thread.start()
-
-    def later(self, delay: float, job: Callable[[], object]) -> None:
-        with self._wake:
-            heapq.heappush(self._jobs, (time.monotonic() + delay, next(self._counter), job))
-            self._wake.notify()
-
-    def stop(self) -> None:
-        with self._wake:
-            self._stopped = True
-            self._wake.notify()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while not self._stopped and (not self._jobs or self._jobs[0][0] > time.monotonic()):
-                    timeout = self._jobs[0][0] - time.monotonic() if self._jobs else None
-                    self._wake.wait(timeout)
-                if self._stopped:
-                    return
-                _, _, job = heapq.heappop(self._jobs)
-            try:
-                job()
-            except Exception:
-                log.exception("sandbox gateway job failed")
-
-
-class SandboxGateway:
+class SandboxGateway(FakeVendor[GatewayConfig]):
     """The gateway's state and behaviour; :meth:`start` serves it over HTTP."""
 
+    scheme = signing.SCHEME
+    callback_path = signing.NOTIFY_PATH
+    callback_timeout = 5.0
+
     def __init__(
-        self, config: GatewayConfig | None = None, host: str = "127.0.0.1", port: int = 0
+        self, config: GatewayConfig | None = None, host: str = LOOPBACK, port: int = 0
     ) -> None:
-        self.config = config or GatewayConfig()
-        self.host, self.port = host, port
+        super().__init__(config or GatewayConfig(), host, port)
         self.orders: dict[str, Order] = {}
         self.faults: dict[date, Faults] = {}
-        self.callback_log: list[tuple[str, int]] = []  # (order no, HTTP status or 0)
-        self._lock = threading.RLock()
-        self._nonces = signing.NonceCache()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._scheduler: _Scheduler | None = None
-
-    # -- lifecycle --------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> SandboxGateway:
-        gateway = self
-
-        class Handler(_Handler):
-            pass
-
-        Handler.gateway = gateway
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._scheduler = _Scheduler()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="sandbox-gateway",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.stop()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> SandboxGateway:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     # -- the merchant API --------------------------------------------------------
 
@@ -235,7 +151,7 @@ class SandboxGateway:
         if urlsplit(notify_url).scheme not in ("http", "https"):
             return 400, {"code": "BAD_REQUEST", "message": "notify_url: an http(s) URL"}
         amount = Decimal(amount_text)
-        with self._lock:
+        with self.lock:
             existing = self.orders.get(number)
             if existing is not None:
                 same = (existing.type, existing.amount, existing.card_tail) == (
@@ -276,43 +192,36 @@ class SandboxGateway:
             self.orders[number] = order
             answer = dict(order.submitted)
         if outcome in ("SUCCESS", "FAIL"):
-            self._later(self.config.callback_delay, lambda: self.complete(number, outcome, code))
+            self.later(self.config.callback_delay, lambda: self.complete(number, outcome, code))
         return 200, answer
 
     def query(self, number: str) -> tuple[int, dict[str, Any]]:
         """``GET /v1/payments/{no}``."""
-        with self._lock:
-            order = self.orders.get(number)
-            if order is None:
-                return 404, {"code": "ORDER_NOT_FOUND", "message": "no such order"}
-            return 200, order.public()
+        missing = {"code": "ORDER_NOT_FOUND", "message": "no such order"}
+        return self.answer(self.orders, number, missing)
 
     def complete(
         self, number: str, status: str, error_code: str = "", *, notify: bool = True
     ) -> dict[str, Any] | None:
         """Finish a processing order (SUCCESS or FAIL) and call the merchant back."""
-        with self._lock:
-            order = self.orders.get(number)
-            if order is None or order.status != "PROCESSING":
-                return None
+
+        def settle(order: Order) -> None:
             order.status = status
             order.error_code = error_code if status == "FAIL" else ""
             order.settle_date = self.config.today()
             order.finished_at = datetime.now(CHINA).isoformat(timespec="seconds")
-            body = order.public()
-        if notify:
-            self.notify(number)
-        return body
 
-    def notify(self, number: str) -> None:
-        """Send the order's result to the merchant now (plus the configured duplicates)."""
-        self._later(0, lambda: self._deliver(number, 1, self.config.duplicate_callbacks))
+        return self.finish(self.orders, number, settle, notify=notify)
+
+    def callback_for(self, number: str) -> tuple[str, dict[str, Any]]:
+        order = self.orders[number]
+        return order.notify_url, {**order.public(), "notify_id": f"N{order.gateway_ref}"}
 
     def statement(self, day: date) -> str | None:
         """``GET /v1/statements/{day}``: the CSV file, or None before the day has begun."""
         if day > self.config.today():
             return None
-        with self._lock:
+        with self.lock:
             finished = [
                 o
                 for o in self.orders.values()
@@ -347,28 +256,9 @@ class SandboxGateway:
 
     # -- the test desk ------------------------------------------------------------
 
-    def configure(self, changes: dict[str, Any]) -> dict[str, Any]:
-        """``POST /sandbox/config``: change the behaviour while running."""
-        for key, value in changes.items():
-            if key in ("callback_delay", "callback_retry_interval"):
-                setattr(self.config, key, float(value))
-            elif key in ("duplicate_callbacks", "callback_attempts"):
-                setattr(self.config, key, int(value))
-            elif key == "settle_date":
-                self.config.settle_date = date.fromisoformat(value) if value else None
-            elif key in ("payout_fee", "withhold_fee"):
-                setattr(self.config, key, Decimal(str(value)))
-            else:
-                raise ValueError(f"unknown setting {key!r}")
-        return {
-            "callback_delay": self.config.callback_delay,
-            "duplicate_callbacks": self.config.duplicate_callbacks,
-            "settle_date": self.config.today().isoformat(),
-        }
-
     def add_faults(self, day: date, spec: dict[str, Any]) -> None:
         """``POST /sandbox/statements/{day}/faults``: see the README."""
-        with self._lock:
+        with self.lock:
             faults = self.faults.setdefault(day, Faults())
             faults.omit |= set(spec.get("omit", []))
             faults.duplicate |= set(spec.get("duplicate", []))
@@ -393,179 +283,87 @@ class SandboxGateway:
                     )
                 )
 
-    # -- callbacks -------------------------------------------------------------
 
-    def _later(self, delay: float, job: Callable[[], object]) -> None:
-        if self._scheduler is None:  # not serving: run inline (unit use)
-            job()
-        else:
-            self._scheduler.later(delay, job)
-
-    def _deliver(self, number: str, attempt: int, duplicates: int) -> None:
-        with self._lock:
-            order = self.orders[number]
-            body = json.dumps(
-                {**order.public(), "notify_id": f"N{order.gateway_ref}"}, separators=(",", ":")
-            ).encode()
-            url = order.notify_url
-        status = _post(url, body, self.config.merchant_id, self.config.secret)
-        with self._lock:
-            self.callback_log.append((number, status))
-            if 200 <= status < 300:
-                order.callbacks_delivered += 1
-        if 200 <= status < 300:
-            if duplicates > 0:
-                self._later(0.02, lambda: self._deliver(number, 1, duplicates - 1))
-        elif attempt < self.config.callback_attempts:
-            self._later(
-                self.config.callback_retry_interval,
-                lambda: self._deliver(number, attempt + 1, duplicates),
-            )
-
-
-def _post(url: str, body: bytes, merchant: str, secret: str) -> int:
-    headers = signing.signed_headers(merchant, secret, "POST", signing.NOTIFY_PATH, body)
-    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked at submission
-        url, data=body, headers={**headers, "Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except (urllib.error.URLError, OSError):
-        return 0
-
-
-class _Handler(BaseHTTPRequestHandler):
-    gateway: SandboxGateway
+class _Handler(FakeVendorHandler):
+    vendor: ClassVar[SandboxGateway]
     server_version = "SandboxGateway/1.0"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Never the bodies; method, path and status only.
-        log.debug("sandbox gateway %s", format % args)
-
-    def _send(self, status: int, payload: dict[str, Any] | str) -> None:
-        if isinstance(payload, str):
-            data, kind = payload.encode(), "text/csv; charset=utf-8"
-        else:
-            data, kind = json.dumps(payload, ensure_ascii=False).encode(), "application/json"
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _signed(self, body: bytes) -> bool:
-        config = self.gateway.config
-        try:
-            signing.verify(
-                config.secret,
-                dict(self.headers.items()),
-                self.command,
-                self.path,
-                body,
-                merchant=config.merchant_id,
-                nonces=self.gateway._nonces,
-            )
-        except signing.SignatureError as exc:
-            self._send(401, {"code": "BAD_SIGNATURE", "message": str(exc)})
-            return False
-        return True
+    text_type = "text/csv; charset=utf-8"
 
     def do_GET(self) -> None:
         body = b""
         path = urlsplit(self.path).path
         if path.startswith("/sandbox/orders"):
-            with self.gateway._lock:
-                listed = [o.public() for o in self.gateway.orders.values()]
-            self._send(200, {"orders": listed})
+            with self.vendor.lock:
+                listed = [o.public() for o in self.vendor.orders.values()]
+            self.send(200, {"orders": listed})
             return
-        if not self._signed(body):
+        if not self.signed(body):
             return
         if match := re.fullmatch(r"/v1/payments/([A-Za-z0-9_-]+)", path):
-            self._send(*self.gateway.query(match.group(1)))
+            self.send(*self.vendor.query(match.group(1)))
         elif match := re.fullmatch(r"/v1/statements/(\d{4}-\d{2}-\d{2})", path):
-            text = self.gateway.statement(date.fromisoformat(match.group(1)))
+            text = self.vendor.statement(date.fromisoformat(match.group(1)))
             if text is None:
-                self._send(404, {"code": "STATEMENT_NOT_READY", "message": "try again later"})
+                self.send(404, {"code": "STATEMENT_NOT_READY", "message": "try again later"})
             else:
-                self._send(200, text)
+                self.send(200, text)
         else:
-            self._send(404, {"code": "NOT_FOUND", "message": path})
+            self.send(404, {"code": "NOT_FOUND", "message": path})
 
     def do_POST(self) -> None:
-        body = self._body()
+        body = self.body()
         path = urlsplit(self.path).path
         try:
             payload = json.loads(body or b"{}")
             if not isinstance(payload, dict):
                 raise ValueError("a JSON object is expected")
         except ValueError as exc:
-            self._send(400, {"code": "BAD_REQUEST", "message": f"body: {exc}"})
+            self.send(400, {"code": "BAD_REQUEST", "message": f"body: {exc}"})
             return
         try:
             if path == "/sandbox/config":
-                self._send(200, self.gateway.configure(payload))
+                self.send(200, self.vendor.configure(payload))
                 return
             if match := re.fullmatch(r"/sandbox/orders/([A-Za-z0-9_-]+)/complete", path):
-                done = self.gateway.complete(
+                done = self.vendor.complete(
                     match.group(1),
                     str(payload.get("status", "SUCCESS")),
                     str(payload.get("error_code", "")),
                     notify=bool(payload.get("notify", True)),
                 )
                 if done is None:
-                    self._send(409, {"code": "NOT_PROCESSING", "message": "unknown or finished"})
+                    self.send(409, {"code": "NOT_PROCESSING", "message": "unknown or finished"})
                 else:
-                    self._send(200, done)
+                    self.send(200, done)
                 return
             if match := re.fullmatch(r"/sandbox/orders/([A-Za-z0-9_-]+)/notify", path):
-                self.gateway.notify(match.group(1))
-                self._send(200, {"code": "OK"})
+                self.vendor.notify(match.group(1))
+                self.send(200, {"code": "OK"})
                 return
             if match := re.fullmatch(r"/sandbox/statements/(\d{4}-\d{2}-\d{2})/faults", path):
-                self.gateway.add_faults(date.fromisoformat(match.group(1)), payload)
-                self._send(200, {"code": "OK"})
+                self.vendor.add_faults(date.fromisoformat(match.group(1)), payload)
+                self.send(200, {"code": "OK"})
                 return
         except (ValueError, KeyError, InvalidOperation) as exc:
-            self._send(400, {"code": "BAD_REQUEST", "message": str(exc)})
+            self.send(400, {"code": "BAD_REQUEST", "message": str(exc)})
             return
-        if not self._signed(body):
+        if not self.signed(body):
             return
         if path == "/v1/payments":
-            self._send(*self.gateway.submit(payload))
+            self.send(*self.vendor.submit(payload))
         else:
-            self._send(404, {"code": "NOT_FOUND", "message": path})
+            self.send(404, {"code": "NOT_FOUND", "message": path})
+
+
+SandboxGateway.handler = _Handler
 
 
 def main(argv: list[str] | None = None) -> None:
     """Serve the sandbox gateway until interrupted."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--merchant-id", default=GatewayConfig.merchant_id)
-    parser.add_argument("--secret", default=GatewayConfig.secret)
-    parser.add_argument("--callback-delay", type=float, default=GatewayConfig.callback_delay)
-    parser.add_argument("--duplicate-callbacks", type=int, default=1)
-    args = parser.parse_args(argv)
-    config = GatewayConfig(
-        merchant_id=args.merchant_id,
-        secret=args.secret,
-        callback_delay=args.callback_delay,
-        duplicate_callbacks=args.duplicate_callbacks,
-    )
-    gateway = SandboxGateway(config, args.host, args.port).start()
-    print(f"sandbox gateway listening on {gateway.url} (merchant {config.merchant_id})")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        gateway.stop()
+    summary = __doc__.splitlines()[0] if __doc__ else ""
+    config, host, port = parse_command_line(argv, GatewayConfig(), description=summary, port=8765)
+    banner = "sandbox gateway listening on {url} (merchant {merchant})"
+    SandboxGateway(config, host, port).serve_until_interrupted(banner)
 
 
 if __name__ == "__main__":

@@ -6,15 +6,22 @@ import click
 import lendkit
 from lendkit.settings import Settings
 from lendkit.types import ComplianceItem, PaymentChannel
+from lendkit.vendorkit.fake import serve_command
 
 from lendkit_channel_sandbox.channel import SandboxChannel
-from lendkit_channel_sandbox.gateway import GatewayConfig
+from lendkit_channel_sandbox.gateway import GatewayConfig, main
 
 __all__: list[str] = []
 
 # Read by the host from this source (like REQUIRES): a warning at every start and a
 # banner on every page while this stand-in is enabled.
 STAND_IN = "payments go to a fake gateway, no money moves"
+# Its row in the tenant's compliance package.
+COMPLIANCE = ComplianceItem(
+    "Sandbox payment channel (tests and demo only)",
+    ("非银行支付机构网络支付业务管理办法 (测试环境)",),
+    "A fake gateway on loopback; no real money moves. Disable it on a production tenant.",
+)
 
 NAME = "sandbox"
 DEFAULT_URL = "http://127.0.0.1:8765"
@@ -35,29 +42,20 @@ def register_channels(settings: Settings) -> list[PaymentChannel]:
     ]
 
 
-@click.command("sandbox-gateway")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8765, show_default=True)
-@click.option("--callback-delay", default=0.5, show_default=True, help="Seconds to the callback.")
-def sandbox_gateway(host: str, port: int, callback_delay: float) -> None:
-    """Run the fake payment gateway the sandbox channel talks to (loopback only)."""
-    from lendkit_channel_sandbox.gateway import main
+@lendkit.hookimpl
+def compliance_items() -> list[ComplianceItem]:
+    return [COMPLIANCE]
 
-    main(["--host", host, "--port", str(port), "--callback-delay", str(callback_delay)])
+
+sandbox_gateway = serve_command(
+    "sandbox-gateway",
+    main,
+    port=8765,
+    callback_delay=GatewayConfig.callback_delay,
+    help="Run the fake payment gateway the sandbox channel talks to (loopback only).",
+)
 
 
 @lendkit.hookimpl
 def register_commands(cli: click.Group) -> None:
     cli.add_command(sandbox_gateway)
-
-
-@lendkit.hookimpl
-def compliance_items() -> list[ComplianceItem]:
-    return [
-        ComplianceItem(
-            function="Sandbox payment channel (tests and demo only)",
-            clauses=("非银行支付机构网络支付业务管理办法 (测试环境)",),
-            description="A fake gateway on loopback; no real money moves. Disable it on a "
-            "production tenant.",
-        )
-    ]

@@ -8,119 +8,22 @@ String to sign (UTF-8, lines joined by ``\\n``)::
     NONCE             as in X-Sandbox-Nonce (8 to 64 characters, never reused)
     SM3(body)         lower-case hex; the SM3 of the empty string for GET
 
-``X-Sandbox-Signature`` = lower-case hex HMAC-SM3(merchant secret, string).
-The gateway refuses a timestamp more than five minutes off and a nonce seen
-in the last ten minutes. Callbacks are signed the same way by the gateway,
-with ``NOTIFY`` in place of the path (the merchant may sit behind a proxy
-that rewrites paths).
+``X-Sandbox-Signature`` = lower-case hex HMAC-SM3(merchant secret, string),
+with the merchant id in ``X-Sandbox-Merchant``. The gateway refuses a
+timestamp more than five minutes off and a nonce seen in the last ten
+minutes. Callbacks are signed the same way by the gateway, with ``NOTIFY``
+in place of the path (the merchant may sit behind a proxy that rewrites
+paths). The kit (:mod:`lendkit.vendorkit.headers`) makes and checks them.
 """
 
 from __future__ import annotations
 
-import hmac as std_hmac
-import secrets
-import threading
-import time
-from collections.abc import Mapping
+from lendkit.vendorkit.headers import HeaderNames, HeaderScheme, request_lines
+from lendkit.vendorkit.signing import hmac_sm3, sm3_hex
 
-from cryptography.hazmat.primitives import hashes, hmac
+__all__ = ["NOTIFY_PATH", "SCHEME", "signed_headers", "verify"]
 
-__all__ = [
-    "MERCHANT",
-    "NONCE",
-    "NOTIFY_PATH",
-    "SIGNATURE",
-    "TIMESTAMP",
-    "NonceCache",
-    "SignatureError",
-    "sign",
-    "signed_headers",
-    "sm3_hex",
-    "verify",
-]
-
-MERCHANT = "X-Sandbox-Merchant"
-TIMESTAMP = "X-Sandbox-Timestamp"
-NONCE = "X-Sandbox-Nonce"
-SIGNATURE = "X-Sandbox-Signature"
+SCHEME = HeaderScheme(HeaderNames.prefixed("X-Sandbox-"), request_lines(sm3_hex), mac=hmac_sm3)
+MERCHANT, TIMESTAMP, NONCE, SIGNATURE = SCHEME.names
 NOTIFY_PATH = "NOTIFY"
-MAX_SKEW_MS = 5 * 60 * 1000
-NONCE_TTL = 10 * 60.0
-
-
-class SignatureError(Exception):
-    """The request's signature, timestamp or nonce is not acceptable."""
-
-
-def sm3_hex(data: bytes) -> str:
-    digest = hashes.Hash(hashes.SM3())
-    digest.update(data)
-    return digest.finalize().hex()
-
-
-def sign(secret: str, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:
-    message = "\n".join((method.upper(), path, timestamp, nonce, sm3_hex(body))).encode()
-    mac = hmac.HMAC(secret.encode(), hashes.SM3())
-    mac.update(message)
-    return mac.finalize().hex()
-
-
-def signed_headers(
-    merchant: str, secret: str, method: str, path: str, body: bytes = b""
-) -> dict[str, str]:
-    timestamp = str(int(time.time() * 1000))
-    nonce = secrets.token_hex(16)
-    return {
-        MERCHANT: merchant,
-        TIMESTAMP: timestamp,
-        NONCE: nonce,
-        SIGNATURE: sign(secret, method, path, timestamp, nonce, body),
-    }
-
-
-class NonceCache:
-    """Nonces seen in the last ten minutes (one process; thread-safe)."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def use(self, nonce: str) -> bool:
-        """Record ``nonce``; False if it was already used."""
-        now = time.monotonic()
-        with self._lock:
-            if len(self._seen) > 10_000:
-                self._seen = {n: t for n, t in self._seen.items() if now - t < NONCE_TTL}
-            seen = self._seen.get(nonce)
-            if seen is not None and now - seen < NONCE_TTL:
-                return False
-            self._seen[nonce] = now
-            return True
-
-
-def verify(
-    secret: str,
-    headers: Mapping[str, str],
-    method: str,
-    path: str,
-    body: bytes,
-    *,
-    merchant: str | None = None,
-    nonces: NonceCache | None = None,
-) -> None:
-    """Raise :class:`SignatureError` unless the headers sign this request."""
-    lower = {key.lower(): value for key, value in headers.items()}
-    timestamp = lower.get(TIMESTAMP.lower(), "")
-    nonce = lower.get(NONCE.lower(), "")
-    signature = lower.get(SIGNATURE.lower(), "")
-    if merchant is not None and lower.get(MERCHANT.lower()) != merchant:
-        raise SignatureError("unknown merchant")
-    if not timestamp.isdigit() or not 8 <= len(nonce) <= 64 or not signature:
-        raise SignatureError("missing signature headers")
-    if abs(int(timestamp) - int(time.time() * 1000)) > MAX_SKEW_MS:
-        raise SignatureError("timestamp too far from now")
-    expected = sign(secret, method, path, timestamp, nonce, body)
-    if not std_hmac.compare_digest(expected, signature.lower()):
-        raise SignatureError("signature does not match")
-    if nonces is not None and not nonces.use(nonce):
-        raise SignatureError("nonce already used")
+signed_headers, verify = SCHEME.headers, SCHEME.verify

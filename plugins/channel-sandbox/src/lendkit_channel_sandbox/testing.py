@@ -17,12 +17,8 @@ installed.
 from __future__ import annotations
 
 import os
-import secrets
-import socket
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +29,8 @@ import tomlkit
 from lendkit.crypto.keys import write_master_key
 from lendkit.runtime import Runtime, open_runtime
 from lendkit.settings import CONFIG_ENV
-from lendkit.testing import postgres_admin_url
+from lendkit.testing import free_port, postgres_admin_url, serve_app, wait_for
+from lendkit.vendorkit import fake
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -42,33 +39,9 @@ from lendkit_channel_sandbox.gateway import GatewayConfig, SandboxGateway
 __all__ = ["SandboxTenant", "free_port", "sandbox_tenant_on", "wait_for"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 10.0, every: float = 0.02) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(every)
-
-
 def quick_config() -> GatewayConfig:
-    return GatewayConfig(
-        merchant_id="TEST-MERCHANT",
-        secret=secrets.token_hex(16),
-        callback_delay=0.05,
-        duplicate_callbacks=1,
-        callback_retry_interval=0.2,
-    )
+    """A gateway with a random secret that calls back within 50 ms."""
+    return fake.quick_config(GatewayConfig)
 
 
 @pytest.fixture
@@ -117,27 +90,6 @@ def _database(backend: str, root: Path) -> Iterator[str]:
 
 
 @contextmanager
-def _serve(runtime: Runtime, port: int) -> Iterator[str]:
-    import uvicorn
-    from lendkit.web.app import create_app
-
-    config = uvicorn.Config(
-        create_app(runtime), host="127.0.0.1", port=port, log_config=None, access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started or not thread.is_alive(), timeout=10)
-    if not server.started:
-        raise RuntimeError("test server did not start")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
-@contextmanager
 def sandbox_tenant_on(
     backend: str,
     root: Path,
@@ -174,7 +126,7 @@ def sandbox_tenant_on(
         runtime = open_runtime(config=config)
         try:
             runtime.upgrade()
-            with _serve(runtime, port) as app_url:
+            with serve_app(runtime, port) as app_url:
                 yield SandboxTenant(runtime, gw, app_url, config)
         finally:
             runtime.close()

@@ -6,7 +6,7 @@ the hopeless, and end of day runs — the same kernel functions production
 uses, so the journal, the loans' histories and their events are genuine.
 Only the channel round trip of the loan book's payments is skipped: each
 payment is posted as a confirmed order posts it (see
-:mod:`lendkit.lifecycle.testing`), on the tenant's one payment channel.
+:mod:`lendkit.testing.factories`), on the tenant's one payment channel.
 
 The behaviour of each borrower is drawn from a seeded random generator, so
 every demo tenant has the same book: loans current, overdue in every bucket,
@@ -31,8 +31,8 @@ from lendkit.clearing.money import money
 from lendkit.lifecycle import applications, consents, eod, loans
 from lendkit.lifecycle import products as kernel_products
 from lendkit.lifecycle.models import RUNNING, Instalment, Loan
-from lendkit.lifecycle.testing import add_capital, disbursed_loan
 from lendkit.models import Borrower
+from lendkit.testing.factories import add_capital, disbursed_loan
 from lendkit.types import ProductSpec
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session

@@ -34,9 +34,12 @@ from lendkit.hookspecs import (
 from lendkit.masking import mask_id_number, mask_name
 from lendkit.settings import Settings
 from lendkit.types import ComplianceItem
+from lendkit.vendorkit.callbacks import verify_callback
+from lendkit.vendorkit.errors import VendorError
+from lendkit.vendorkit.fake import serve_command
 
 from lendkit_esign_sandbox import signing
-from lendkit_esign_sandbox.server import SandboxSigner, SignerConfig
+from lendkit_esign_sandbox.server import SandboxSigner, SignerConfig, main
 
 __all__ = ["NAME", "Endpoint", "endpoint"]
 
@@ -148,14 +151,14 @@ def parse_signature_callback(
     if vendor != NAME:
         return None
     where = endpoint()
+    check = signing.SCHEME.checker(
+        where.secret, "POST", signing.NOTIFY_PATH, merchant=where.merchant
+    )
     try:
-        signing.verify(
-            where.secret, headers, "POST", signing.NOTIFY_PATH, body, merchant=where.merchant
-        )
-    except signing.SignatureError as exc:
-        raise SignatureCallbackRejected("bad_signature", str(exc)) from None
+        payload = verify_callback(headers, body, check)
+    except VendorError as exc:
+        raise SignatureCallbackRejected(exc.code, str(exc)) from None
     try:
-        payload = json.loads(body)
         status = STATUSES[str(payload["status"])]
         document = payload.get("document")
         signed = base64.b64decode(document, validate=True) if document else None
@@ -174,18 +177,15 @@ def parse_signature_callback(
         raise SignatureCallbackRejected("bad_format", f"callback not understood: {exc}") from None
 
 
-@click.command("esign-sandbox-server")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8766, show_default=True)
-@click.option("--callback-delay", default=0.3, show_default=True, help="Seconds to the signature.")
-def esign_sandbox_server(host: str, port: int, callback_delay: float) -> None:
-    """Run the sandbox e-sign vendor on its own (loopback only; NOT legally valid).
-
-    Point the app at it with ESIGN_SANDBOX_URL=http://HOST:PORT.
-    """
-    from lendkit_esign_sandbox.server import main
-
-    main(["--host", host, "--port", str(port), "--callback-delay", str(callback_delay)])
+esign_sandbox_server = serve_command(
+    "esign-sandbox-server",
+    main,
+    port=8766,
+    callback_delay=SignerConfig.callback_delay,
+    help="Run the sandbox e-sign vendor on its own (loopback only; NOT legally valid).\n\n"
+    f"Point the app at it with {URL_ENV}=http://HOST:PORT.",
+    delay_help="Seconds to the signature.",
+)
 
 
 @lendkit.hookimpl

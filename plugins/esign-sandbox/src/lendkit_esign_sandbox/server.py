@@ -23,33 +23,25 @@ is given only the signer's masked name and ID number.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
-import heapq
 import io
-import itertools
 import json
-import logging
 import re
 import secrets
-import threading
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
+
+from lendkit.vendorkit.fake import FakeConfig, FakeVendor, FakeVendorHandler, parse_command_line
+from lendkit.vendorkit.loopback import LOOPBACK
 
 from lendkit_esign_sandbox import signing
 
 __all__ = ["SandboxSigner", "SignerConfig", "main", "stamp"]
 
-log = logging.getLogger(__name__)
 CHINA = timezone(timedelta(hours=8), "CST")
 REQUEST_NO = re.compile(r"[A-Za-z0-9_-]{6,64}")
 MAX_DOCUMENT = 8 * 1024 * 1024
@@ -57,14 +49,19 @@ FONT = "STSong-Light"  # ReportLab's built-in Simplified Chinese CID font: no fo
 
 
 @dataclass
-class SignerConfig:
-    merchant_id: str = "LENDKIT-DEMO"
+class SignerConfig(FakeConfig):
     secret: str = "sandbox-esign-secret"  # noqa: S105 - the documented sandbox key
     callback_delay: float = 0.3  # seconds from the request to the signature and its callback
-    duplicate_callbacks: int = 1  # extra copies of every callback, on purpose
-    callback_attempts: int = 5  # deliveries tried until the merchant answers 2xx
-    callback_retry_interval: float = 1.0
     auto_sign: bool = True  # False: signings wait for /sandbox/signings/{no}/complete
+
+    def change(self, key: str, value: Any) -> None:
+        if key == "auto_sign":
+            self.auto_sign = bool(value)
+        else:
+            super().change(key, value)
+
+    def summary(self) -> dict[str, Any]:
+        return {**super().summary(), "auto_sign": self.auto_sign}
 
 
 @dataclass
@@ -80,7 +77,6 @@ class Signing:
     reason: str = ""
     signed: bytes | None = field(default=None, repr=False)
     signed_at: str = ""
-    callbacks_delivered: int = 0
     answer: dict[str, Any] = field(default_factory=dict)
 
     def public(self, *, with_document: bool = False) -> dict[str, Any]:
@@ -160,99 +156,17 @@ def stamp(document: bytes, *, title: str, signer: str, sign_ref: str, signed_at:
     return out.getvalue()
 
 
-class _Scheduler:
-    """One thread running delayed jobs in time order."""
-
-    def __init__(self) -> None:
-        self._jobs: list[tuple[float, int, Callable[[], object]]] = []
-        self._counter = itertools.count()
-        self._wake = threading.Condition()
-        self._stopped = False
-        self._thread = threading.Thread(target=self._run, name="esign-sandbox-jobs", daemon=True)
-        self._thread.start()
-
-    def later(self, delay: float, job: Callable[[], object]) -> None:
-        with self._wake:
-            heapq.heappush(self._jobs, (time.monotonic() + delay, next(self._counter), job))
-            self._wake.notify()
-
-    def stop(self) -> None:
-        with self._wake:
-            self._stopped = True
-            self._wake.notify()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while not self._stopped and (not self._jobs or self._jobs[0][0] > time.monotonic()):
-                    timeout = self._jobs[0][0] - time.monotonic() if self._jobs else None
-                    self._wake.wait(timeout)
-                if self._stopped:
-                    return
-                _, _, job = heapq.heappop(self._jobs)
-            try:
-                job()
-            except Exception:
-                log.exception("sandbox e-sign job failed")
-
-
-class SandboxSigner:
+class SandboxSigner(FakeVendor[SignerConfig]):
     """The vendor's state and behaviour; :meth:`start` serves it over HTTP."""
 
+    scheme = signing.SCHEME
+    callback_path = signing.NOTIFY_PATH
+
     def __init__(
-        self, config: SignerConfig | None = None, host: str = "127.0.0.1", port: int = 0
+        self, config: SignerConfig | None = None, host: str = LOOPBACK, port: int = 0
     ) -> None:
-        self.config = config or SignerConfig()
-        self.host, self.port = host, port
+        super().__init__(config or SignerConfig(), host, port)
         self.signings: dict[str, Signing] = {}
-        self.callback_log: list[tuple[str, int]] = []  # (request no, HTTP status or 0)
-        self._lock = threading.RLock()
-        self._nonces = signing.NonceCache()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._scheduler: _Scheduler | None = None
-
-    # -- lifecycle ------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> SandboxSigner:
-        signer = self
-
-        class Handler(_Handler):
-            pass
-
-        Handler.signer = signer
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._scheduler = _Scheduler()
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="esign-sandbox",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.stop()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> SandboxSigner:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
 
     # -- the merchant API -------------------------------------------------------------
 
@@ -278,7 +192,7 @@ class SandboxSigner:
             return 400, {"code": "DIGEST_MISMATCH", "message": "document_sm3 does not match"}
         signer = payload.get("signer") or {}
         label = f"{signer.get('name', '')} ({signer.get('id_number', '')})"
-        with self._lock:
+        with self.lock:
             existing = self.signings.get(number)
             if existing is not None:
                 if existing.document_sm3 != digest:
@@ -306,25 +220,21 @@ class SandboxSigner:
             self.signings[number] = item
             answer = dict(item.answer)
         if self.config.auto_sign:
-            self._later(self.config.callback_delay, lambda: self.complete(number, "SIGNED"))
+            self.later(self.config.callback_delay, lambda: self.complete(number, "SIGNED"))
         return 200, answer
 
     def query(self, number: str) -> tuple[int, dict[str, Any]]:
         """``GET /v1/signings/{no}``."""
-        with self._lock:
-            item = self.signings.get(number)
-            if item is None:
-                return 404, {"code": "NOT_FOUND", "message": "no such signing"}
-            return 200, item.public()
+        return self.answer(
+            self.signings, number, {"code": "NOT_FOUND", "message": "no such signing"}
+        )
 
     def complete(
         self, number: str, status: str, reason: str = "", *, notify: bool = True
     ) -> dict[str, Any] | None:
         """Finish a processing signing (SIGNED or FAILED) and call the merchant back."""
-        with self._lock:
-            item = self.signings.get(number)
-            if item is None or item.status != "PROCESSING":
-                return None
+
+        def settle(item: Signing) -> None:
             signed_at = datetime.now(CHINA).isoformat(timespec="seconds")
             if status == "SIGNED":
                 item.signed = stamp(
@@ -338,116 +248,21 @@ class SandboxSigner:
             else:
                 item.reason = reason or "SIGNER_DECLINED"
             item.status = status
-            body = item.public()
-        if notify:
-            self.notify(number)
-        return body
 
-    def notify(self, number: str) -> None:
-        """Send the signing's result to the merchant now (plus the configured duplicates)."""
-        self._later(0, lambda: self._deliver(number, 1, self.config.duplicate_callbacks))
+        return self.finish(self.signings, number, settle, notify=notify)
 
-    def configure(self, changes: dict[str, Any]) -> dict[str, Any]:
-        """``POST /sandbox/config``: change the behaviour while running."""
-        for key, value in changes.items():
-            if key in ("callback_delay", "callback_retry_interval"):
-                setattr(self.config, key, float(value))
-            elif key in ("duplicate_callbacks", "callback_attempts"):
-                setattr(self.config, key, int(value))
-            elif key == "auto_sign":
-                self.config.auto_sign = bool(value)
-            else:
-                raise ValueError(f"unknown setting {key!r}")
-        return {
-            "callback_delay": self.config.callback_delay,
-            "duplicate_callbacks": self.config.duplicate_callbacks,
-            "auto_sign": self.config.auto_sign,
+    def callback_for(self, number: str) -> tuple[str, dict[str, Any]]:
+        item = self.signings[number]
+        return item.notify_url, {
+            **item.public(with_document=True),
+            "notify_id": f"N{item.sign_ref}",
         }
 
-    # -- callbacks ----------------------------------------------------------------
 
-    def _later(self, delay: float, job: Callable[[], object]) -> None:
-        if self._scheduler is None:  # not serving: run inline (unit use)
-            job()
-        else:
-            self._scheduler.later(delay, job)
-
-    def _deliver(self, number: str, attempt: int, duplicates: int) -> None:
-        with self._lock:
-            item = self.signings[number]
-            body = json.dumps(
-                {**item.public(with_document=True), "notify_id": f"N{item.sign_ref}"},
-                separators=(",", ":"),
-            ).encode()
-            url = item.notify_url
-        status = _post(url, body, self.config.merchant_id, self.config.secret)
-        with self._lock:
-            self.callback_log.append((number, status))
-            if 200 <= status < 300:
-                item.callbacks_delivered += 1
-        if 200 <= status < 300:
-            if duplicates > 0:
-                self._later(0.02, lambda: self._deliver(number, 1, duplicates - 1))
-        elif attempt < self.config.callback_attempts:
-            self._later(
-                self.config.callback_retry_interval,
-                lambda: self._deliver(number, attempt + 1, duplicates),
-            )
-
-
-def _post(url: str, body: bytes, merchant: str, secret: str) -> int:
-    headers = signing.signed_headers(merchant, secret, "POST", signing.NOTIFY_PATH, body)
-    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked at submission
-        url, data=body, headers={**headers, "Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except (urllib.error.URLError, OSError):
-        return 0
-
-
-class _Handler(BaseHTTPRequestHandler):
-    signer: SandboxSigner
+class _Handler(FakeVendorHandler):
+    vendor: ClassVar[SandboxSigner]
     server_version = "SandboxEsign/1.0"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Never the bodies; method, path and status only.
-        log.debug("sandbox e-sign %s", format % args)
-
-    def _send(self, status: int, payload: dict[str, Any] | str) -> None:
-        if isinstance(payload, str):
-            data, kind = payload.encode(), "text/html; charset=utf-8"
-        else:
-            data, kind = json.dumps(payload, ensure_ascii=False).encode(), "application/json"
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _signed(self, body: bytes) -> bool:
-        config = self.signer.config
-        try:
-            signing.verify(
-                config.secret,
-                dict(self.headers.items()),
-                self.command,
-                self.path,
-                body,
-                merchant=config.merchant_id,
-                nonces=self.signer._nonces,
-            )
-        except signing.SignatureError as exc:
-            self._send(401, {"code": "BAD_SIGNATURE", "message": str(exc)})
-            return False
-        return True
+    text_type = "text/html; charset=utf-8"
 
     def _json(self, body: bytes) -> dict[str, Any] | None:
         try:
@@ -455,7 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             payload = None
         if not isinstance(payload, dict):
-            self._send(400, {"code": "BAD_REQUEST", "message": "body: a JSON object"})
+            self.send(400, {"code": "BAD_REQUEST", "message": "body: a JSON object"})
             return None
         return payload
 
@@ -464,20 +279,20 @@ class _Handler(BaseHTTPRequestHandler):
         if path.startswith("/sign/"):
             self._sign_page(path.removeprefix("/sign/"))
             return
-        if not self._signed(b""):
+        if not self.signed(b""):
             return
         match = re.fullmatch(r"/v1/signings/([A-Za-z0-9_-]+)", path)
         if match:
-            self._send(*self.signer.query(match.group(1)))
+            self.send(*self.vendor.query(match.group(1)))
             return
-        self._send(404, {"code": "NOT_FOUND", "message": path})
+        self.send(404, {"code": "NOT_FOUND", "message": path})
 
     def _sign_page(self, ref: str) -> None:
-        with self.signer._lock:
-            item = next((s for s in self.signer.signings.values() if s.sign_ref == ref), None)
+        with self.vendor.lock:
+            item = next((s for s in self.vendor.signings.values() if s.sign_ref == ref), None)
             status = item.status if item else "NOT_FOUND"
             title = item.title if item else ""
-        self._send(
+        self.send(
             200 if item else 404,
             "<!doctype html><meta charset='utf-8'><title>Sandbox e-sign</title>"
             "<h1>沙箱电子签约 Sandbox e-signature</h1>"
@@ -487,66 +302,56 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
-        body = self._body()
+        body = self.body()
         if path == "/v1/signings":
-            if not self._signed(body):
+            if not self.signed(body):
                 return
             payload = self._json(body)
             if payload is not None:
-                self._send(*self.signer.submit(payload))
+                self.send(*self.vendor.submit(payload))
             return
         desk = self._json(body) if path.startswith("/sandbox/") else None
         if desk is None:
             if not path.startswith("/sandbox/"):
-                self._send(404, {"code": "NOT_FOUND", "message": path})
+                self.send(404, {"code": "NOT_FOUND", "message": path})
             return
         if path == "/sandbox/config":
             try:
-                self._send(200, self.signer.configure(desk))
+                self.send(200, self.vendor.configure(desk))
             except (ValueError, TypeError) as exc:
-                self._send(400, {"code": "BAD_REQUEST", "message": str(exc)})
+                self.send(400, {"code": "BAD_REQUEST", "message": str(exc)})
             return
         match = re.fullmatch(r"/sandbox/signings/([A-Za-z0-9_-]+)/(complete|notify)", path)
         if match is None:
-            self._send(404, {"code": "NOT_FOUND", "message": path})
+            self.send(404, {"code": "NOT_FOUND", "message": path})
             return
         number, action = match.groups()
         if action == "notify":
-            self.signer.notify(number)
-            self._send(200, {"code": "OK"})
+            self.vendor.notify(number)
+            self.send(200, {"code": "OK"})
             return
         status = str(desk.get("status", "SIGNED"))
         if status not in ("SIGNED", "FAILED"):
-            self._send(400, {"code": "BAD_REQUEST", "message": "status: SIGNED or FAILED"})
+            self.send(400, {"code": "BAD_REQUEST", "message": "status: SIGNED or FAILED"})
             return
-        result = self.signer.complete(number, status, str(desk.get("reason", "")))
+        result = self.vendor.complete(number, status, str(desk.get("reason", "")))
         if result is None:
-            self._send(409, {"code": "NOT_PROCESSING", "message": "unknown or already final"})
+            self.send(409, {"code": "NOT_PROCESSING", "message": "unknown or already final"})
         else:
-            self._send(200, result)
+            self.send(200, result)
+
+
+SandboxSigner.handler = _Handler
 
 
 def main(argv: list[str] | None = None) -> None:
     """Serve a sandbox e-sign vendor until interrupted."""
-    parser = argparse.ArgumentParser(description="Sandbox e-signature vendor (loopback only)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8766)
-    parser.add_argument("--merchant", default=SignerConfig.merchant_id)
-    parser.add_argument("--secret", default=SignerConfig.secret)
-    parser.add_argument("--callback-delay", type=float, default=SignerConfig.callback_delay)
-    args = parser.parse_args(argv)
-    config = SignerConfig(
-        merchant_id=args.merchant, secret=args.secret, callback_delay=args.callback_delay
+    description = "Sandbox e-signature vendor (loopback only)"
+    config, host, port = parse_command_line(
+        argv, SignerConfig(), description=description, port=8766
     )
-    signer = SandboxSigner(config, args.host, args.port).start()
-    print(f"sandbox e-sign vendor on {signer.url} (NOT legally valid; Ctrl-C to stop)")
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signer.stop()
+    banner = "sandbox e-sign vendor on {url} (NOT legally valid; Ctrl-C to stop)"
+    SandboxSigner(config, host, port).serve_until_interrupted(banner)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,19 @@
-"""pytest plugin for lendkit and its plugins: real tenants on real databases.
+"""The test kit of lendkit and its plugins: real tenants on real databases.
 
-Loaded automatically (entry point ``pytest11``) wherever lendkit is
-installed. Every test that asks for ``database_url`` runs on SQLite and, when
+Three modules:
+
+:mod:`lendkit.testing` (this one)
+    helpers that need no pytest: :func:`wait_for`, :func:`serve_app`,
+    :func:`free_port`, :func:`add_borrower`, :data:`SAMPLE_PRODUCTS`, and
+    the plugin conformance check :func:`check_plugin`.
+:mod:`lendkit.testing.fixtures`
+    the pytest plugin, loaded automatically (entry point ``pytest11``)
+    wherever lendkit is installed; its fixtures are listed below.
+:mod:`lendkit.testing.factories`
+    loans booked and disbursed without a gateway, for tests, benchmarks
+    and the demo's loan book.
+
+Every test that asks for ``database_url`` runs on SQLite and, when
 PostgreSQL answers at ``$LENDKIT_TEST_POSTGRES`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``), on a fresh
 PostgreSQL database too. Set ``LENDKIT_TEST_REQUIRE_POSTGRES=1`` (CI does)
@@ -20,10 +32,15 @@ Fixtures:
     An opened, migrated :class:`~lendkit.runtime.Runtime` of the tenant
     ``make_tenant`` made last (or a default one with no plugins).
 ``live_server``
-    The tenant's web app served by uvicorn on a free loopback port; yields
-    its base URL.
+    The tenant's web app served by uvicorn on a free loopback port
+    (:func:`serve_app`); yields its base URL.
 ``lendkit_cli``
     Runs the ``lendkit`` command in a subprocess against the tenant.
+``callback_recorder``
+    A merchant's callback endpoint on a free loopback port for vendor
+    plugins' tests (:class:`lendkit.vendorkit.recorder.Recorder`): POSTs
+    land in ``received`` as ``(headers, body)``; set ``refuse = N`` to
+    answer the next N with 500.
 
 And the conformance check every plugin's tests should run::
 
@@ -41,24 +58,16 @@ from __future__ import annotations
 import ast
 import os
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
-import tomlkit
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
 from lendkit.crypto.keys import write_master_key
 from lendkit.runtime import Runtime, open_runtime
-from lendkit.settings import CONFIG_ENV
 
 __all__ = [
     "PUBLIC_API",
@@ -68,7 +77,9 @@ __all__ = [
     "free_port",
     "kernel_tables",
     "postgres_admin_url",
+    "serve_app",
     "table_problems",
+    "wait_for",
 ]
 
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -103,102 +114,6 @@ def postgres_admin_url() -> str:
     return os.environ.get("LENDKIT_TEST_POSTGRES", DEFAULT_POSTGRES)
 
 
-def _postgres_available() -> bool:
-    try:
-        engine = create_engine(postgres_admin_url(), connect_args={"connect_timeout": 2})
-        with engine.connect():
-            pass
-        engine.dispose()
-        return True
-    except Exception:
-        return False
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run database tests on both backends, unless the test picks one itself."""
-    if "backend" not in metafunc.fixturenames:
-        return
-    for marker in metafunc.definition.iter_markers("parametrize"):
-        names = marker.args[0]
-        if "backend" in (
-            [n.strip() for n in names.split(",")] if isinstance(names, str) else names
-        ):
-            return
-    metafunc.parametrize("backend", ["sqlite", "postgresql"], scope="function")
-
-
-@pytest.fixture(scope="session")
-def _postgres_up() -> bool:
-    up = _postgres_available()
-    if not up and os.environ.get("LENDKIT_TEST_REQUIRE_POSTGRES") == "1":
-        pytest.fail(f"PostgreSQL required but not reachable at {postgres_admin_url()}")
-    return up
-
-
-@pytest.fixture
-def database_url(backend: str, tmp_path: Path, _postgres_up: bool) -> Iterator[str]:
-    """A fresh empty database on ``backend``; dropped afterwards."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tenant.db'}"
-        return
-    if not _postgres_up:
-        pytest.skip("PostgreSQL is not reachable")
-    admin = create_engine(postgres_admin_url(), isolation_level="AUTOCOMMIT")
-    name = f"lendkit_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield (
-            make_url(postgres_admin_url()).set(database=name).render_as_string(hide_password=False)
-        )
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture
-def make_tenant(
-    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., Path]:
-    def make(
-        plugins: list[str] | None = None,
-        products: Iterable[Mapping[str, Any]] = (),
-        **sections: dict[str, Any],
-    ) -> Path:
-        root = tmp_path / "tenant"
-        root.mkdir(exist_ok=True)
-        document: dict[str, Any] = {
-            "database": {"url": database_url},
-            "plugins": {"enabled": list(plugins or [])},
-            **sections,
-        }
-        seeds = [dict(p) for p in products]
-        if seeds:
-            document["products"] = seeds
-        if not (root / "keys" / "master.key").exists():
-            write_master_key(root / "keys" / "master.key")
-        config = root / "lendkit.toml"
-        config.write_text(tomlkit.dumps(document), encoding="utf-8")
-        monkeypatch.setenv(CONFIG_ENV, str(config))
-        monkeypatch.chdir(root)
-        return config
-
-    return make
-
-
-@pytest.fixture
-def runtime(make_tenant: Callable[..., Path]) -> Iterator[Runtime]:
-    if CONFIG_ENV not in os.environ:
-        make_tenant()
-    opened = open_runtime()
-    opened.upgrade()
-    try:
-        yield opened
-    finally:
-        opened.close()
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -206,49 +121,49 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-def live_server(runtime: Runtime) -> Iterator[str]:
-    """Serve ``runtime`` with uvicorn on loopback in a thread; yield the base URL."""
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0, every: float = 0.02) -> Any:
+    """Poll ``condition`` until it returns something truthy (and return it).
+
+    For what arrives on another thread (a callback, a worker's job); fails
+    with :class:`AssertionError` after ``timeout`` seconds. It measures
+    nothing: a test asserts on what arrived, never on how soon.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(every)
+
+
+@contextmanager
+def serve_app(runtime: Runtime, port: int | None = None) -> Iterator[str]:
+    """The tenant's web app served by uvicorn on loopback, in a thread; yields its URL.
+
+    ``port`` is a free one by default; name it when the tenant's settings
+    must know it beforehand (a ``callback_base_url`` vendors call back on).
+    """
     import uvicorn
 
     from lendkit.web.app import create_app
 
-    port = free_port()
+    port = port or free_port()
     config = uvicorn.Config(
         create_app(runtime), host="127.0.0.1", port=port, log_config=None, access_log=False
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("test server did not start")
-        time.sleep(0.02)
+    wait_for(lambda: server.started or not thread.is_alive(), timeout=10)
+    if not server.started:
+        raise RuntimeError("test server did not start")
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-
-
-@pytest.fixture
-def lendkit_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run ``lendkit ARGS`` in a subprocess with the test's environment."""
-
-    def run(
-        *args: str, timeout: float = 120, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603 - our own CLI, argv list
-            [sys.executable, "-m", "lendkit", *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env={**os.environ, **(env or {})},
-            check=False,
-        )
-
-    return run
 
 
 def add_borrower(runtime: Runtime, phone: str, *, kyc_status: str = "registered") -> int:
@@ -279,6 +194,8 @@ PUBLIC_API: Mapping[str, frozenset[str] | None] = {
     "lendkit.db": None,
     "lendkit.hookspecs": None,
     "lendkit.testing": None,
+    "lendkit.testing.fixtures": None,
+    "lendkit.testing.factories": None,
     "lendkit.crypto.orm": None,
     "lendkit.audit": frozenset({"record"}),
     "lendkit.errors": None,
@@ -290,6 +207,22 @@ PUBLIC_API: Mapping[str, frozenset[str] | None] = {
     "lendkit.views": None,
     "lendkit.ledger": None,
     "lendkit.callers": None,
+    # The vendor kit: signing, replay protection, callbacks, fake servers on loopback.
+    "lendkit.vendorkit": None,
+    **{
+        f"lendkit.vendorkit.{module}": None
+        for module in (
+            "callbacks",
+            "errors",
+            "fake",
+            "headers",
+            "loopback",
+            "nonces",
+            "recorder",
+            "scheduler",
+            "signing",
+        )
+    },
 }
 
 # Column names that say "personal data": such a column must be Encrypted.

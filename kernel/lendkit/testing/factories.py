@@ -1,9 +1,10 @@
-"""Loans for tests, benchmarks and demos: booked and disbursed without a gateway.
+"""Loans for tests, benchmarks and the demo: booked and disbursed without a gateway.
 
 The disbursement is posted exactly as a confirmed payment order of
 ``channel`` would post it (reserve, then confirm), so the books are those
 of a real loan; only the payment order and the gateway round trip are
-skipped. The caller names the channel: the kernel knows none.
+skipped. The caller names the channel: the kernel knows none. Not part of
+the runtime: nothing in the kernel's own code paths books a loan this way.
 """
 
 from __future__ import annotations
