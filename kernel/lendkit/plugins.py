@@ -43,8 +43,7 @@ BUILTIN_PLUGINS = (
     "lendkit.auth.plugin",
     "lendkit.builtin.audit",
     "lendkit.builtin.backups",
-    "lendkit.clearing.commands",
-    "lendkit.lifecycle.commands",
+    "lendkit.clearing.plugin",
     "lendkit.lifecycle.events",
     "lendkit.lifecycle.loans_api",
     "lendkit.lifecycle.kyc_plugin",
@@ -52,12 +51,10 @@ BUILTIN_PLUGINS = (
     "lendkit.lifecycle.products_api",
     "lendkit.lifecycle.contracts_api",
     "lendkit.lifecycle.collections_api",
-    "lendkit.crypto.commands",
     "lendkit.web.health",
     "lendkit.web.pages",
     "lendkit.web.branding",
     "lendkit.web.admin_plugins",
-    "lendkit.builtin.partner",
 )
 
 # A plugin module may declare the plugins it needs enabled beside it:

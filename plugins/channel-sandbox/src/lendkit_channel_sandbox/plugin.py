@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import click
 import lendkit
 from lendkit.settings import Settings
 from lendkit.types import ComplianceItem, PaymentChannel
@@ -33,22 +32,6 @@ def register_channels(settings: Settings) -> list[PaymentChannel]:
             timeout=float(options.get("timeout", 10)),
         )
     ]
-
-
-@click.command("sandbox-gateway")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8765, show_default=True)
-@click.option("--callback-delay", default=0.5, show_default=True, help="Seconds to the callback.")
-def sandbox_gateway(host: str, port: int, callback_delay: float) -> None:
-    """Run the fake payment gateway the sandbox channel talks to (loopback only)."""
-    from lendkit_channel_sandbox.gateway import main
-
-    main(["--host", host, "--port", str(port), "--callback-delay", str(callback_delay)])
-
-
-@lendkit.hookimpl
-def register_commands(cli: click.Group) -> None:
-    cli.add_command(sandbox_gateway)
 
 
 @lendkit.hookimpl

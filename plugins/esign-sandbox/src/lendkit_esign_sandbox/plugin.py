@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import click
 import httpx
 import lendkit
 from lendkit.hookspecs import (
@@ -172,25 +171,6 @@ def parse_signature_callback(
         )
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise SignatureCallbackRejected("bad_format", f"callback not understood: {exc}") from None
-
-
-@click.command("esign-sandbox-server")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8766, show_default=True)
-@click.option("--callback-delay", default=0.3, show_default=True, help="Seconds to the signature.")
-def esign_sandbox_server(host: str, port: int, callback_delay: float) -> None:
-    """Run the sandbox e-sign vendor on its own (loopback only; NOT legally valid).
-
-    Point the app at it with ESIGN_SANDBOX_URL=http://HOST:PORT.
-    """
-    from lendkit_esign_sandbox.server import main
-
-    main(["--host", host, "--port", str(port), "--callback-delay", str(callback_delay)])
-
-
-@lendkit.hookimpl
-def register_commands(cli: click.Group) -> None:
-    cli.add_command(esign_sandbox_server)
 
 
 @lendkit.hookimpl
