@@ -7,13 +7,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from importlib.metadata import EntryPoint, version
+from importlib.metadata import entry_points, version
 
 import click
 import lendkit
 import pytest
 from click.testing import CliRunner
-from lendkit.cli import _load, cli
+from lendkit.cli import CommandGroup, _load, cli
+from lendkit.entry_point_scan import EntryPoint, normal_name, scan
 from lendkit.errors import StartupError
 
 
@@ -229,16 +230,35 @@ def test_the_plugins_variable_enables_commands_as_it_enables_plugins(tmp_path, l
 
 def test_a_command_name_two_plugins_claim_is_a_startup_error():
     claims = (
-        EntryPoint("twice", "lendkit.server_cli:serve", "lendkit.commands"),
-        EntryPoint("twice", "lendkit.server_cli:worker", "lendkit.commands"),
+        EntryPoint("twice", "lendkit.server_cli:serve", "lendkit.commands", "lendkit-one"),
+        EntryPoint("twice", "lendkit.server_cli:worker", "lendkit.commands", "lendkit-two"),
     )
 
-    with pytest.raises(StartupError, match="command 'twice' is claimed by"):
+    with pytest.raises(StartupError, match="command 'twice' is claimed by lendkit-one "):
         _load("twice", claims)
 
 
 def test_an_entry_point_that_is_no_command_is_a_startup_error():
-    claim = (EntryPoint("odd", "lendkit.cli:main", "lendkit.commands"),)
+    claim = (EntryPoint("odd", "lendkit.cli:main", "lendkit.commands", "lendkit-odd"),)
 
     with pytest.raises(StartupError, match="is not a click command"):
         _load("odd", claim)
+
+
+@pytest.mark.parametrize("group", ["lendkit", "lendkit.commands", "console_scripts"])
+def test_the_quick_scan_finds_what_importlib_metadata_finds(group):
+    expected = {
+        (ep.name, ep.value, normal_name(ep.dist.name) if ep.dist else "?")
+        for ep in entry_points(group=group)
+    }
+
+    found = {(ep.name, ep.value, ep.distribution) for ep in scan({group})}
+
+    assert found == expected
+    assert len(found) == len(scan({group}))  # no distribution read twice
+
+
+def test_an_entry_point_loads_its_attribute_path():
+    point = EntryPoint("x", "lendkit.cli:CommandGroup.get_command", "g", "lendkit")
+
+    assert point.load() is CommandGroup.get_command

@@ -1,7 +1,8 @@
 """The ``lendkit`` command-line tool: the root group, its errors, and tenant helpers.
 
 Commands are data: entry points in the group ``lendkit.commands`` (name =
-command name, value = ``module:attribute`` of a click command or group). The
+command name, value = ``module:attribute`` of a click command or group),
+read by :mod:`lendkit.entry_point_scan` without importlib.metadata. The
 kernel's are declared in its own distribution, a plugin's in its
 distribution; the root group lists the kernel's and those of the plugins the
 tenant's ``lendkit.toml`` enables, and imports a command's module only when
@@ -33,11 +34,10 @@ import click
 
 import lendkit
 from lendkit.config_file import CONFIG_ENV, config_path, enabled_plugins
+from lendkit.entry_point_scan import EntryPoint, normal_name, scan
 from lendkit.errors import LendkitError, StartupError
 
 if TYPE_CHECKING:
-    from importlib.metadata import EntryPoint
-
     from lendkit.runtime import Runtime
 
 __all__ = [
@@ -58,11 +58,6 @@ DEMO_TENANT_DIR = "demo-tenant"
 _META_KEY = "lendkit.command_entry_points"
 
 
-def _normal(distribution: str) -> str:
-    """A distribution name as packaging compares them (PEP 503)."""
-    return distribution.lower().replace("_", "-").replace(".", "-")
-
-
 def command_entry_points(enabled: Iterable[str]) -> dict[str, tuple[EntryPoint, ...]]:
     """The commands available, by name: the kernel's and those of the ``enabled`` plugins.
 
@@ -71,36 +66,22 @@ def command_entry_points(enabled: Iterable[str]) -> dict[str, tuple[EntryPoint, 
     stays the kernel's; a name two plugins claim maps to both claims, and
     running or listing it is a start-up error (:meth:`CommandGroup.get_command`).
     """
-    # Imported here, not at the top: `lendkit --version` needs no scan.
-    from importlib.metadata import entry_points
-
     enabled = set(enabled)
-    found = entry_points()  # one scan of the installed distributions; both groups from it
-    kernel = _normal(lendkit.PROJECT_NAME)
-    plugins = {_owner(ep) for ep in found.select(group=lendkit.PROJECT_NAME) if ep.name in enabled}
+    found = scan({lendkit.PROJECT_NAME, COMMANDS_GROUP})  # one scan; both groups from it
+    kernel = normal_name(lendkit.PROJECT_NAME)
+    plugins = {
+        ep.distribution for ep in found if ep.group == lendkit.PROJECT_NAME and ep.name in enabled
+    }
     kernel_commands: dict[str, tuple[EntryPoint, ...]] = {}
     plugin_commands: dict[str, tuple[EntryPoint, ...]] = {}
-    for ep in found.select(group=COMMANDS_GROUP):
-        owner = _owner(ep)
-        if owner == kernel:
+    for ep in found:
+        if ep.group != COMMANDS_GROUP:
+            continue
+        if ep.distribution == kernel:
             kernel_commands[ep.name] = (ep,)
-        elif owner in plugins:
+        elif ep.distribution in plugins:
             plugin_commands[ep.name] = (*plugin_commands.get(ep.name, ()), ep)
     return {**plugin_commands, **kernel_commands}
-
-
-def _owner(ep: EntryPoint) -> str:
-    """The normalized name of the distribution declaring ``ep``.
-
-    Taken from its ``.dist-info`` folder's name where the finder offers it, as
-    importlib.metadata itself does to tell distributions apart: ``dist.name``
-    parses every distribution's METADATA (and imports the email parser) at
-    each start.
-    """
-    if ep.dist is None:
-        return ""
-    folder_name: object = getattr(ep.dist, "_normalized_name", None)
-    return _normal(folder_name if isinstance(folder_name, str) else ep.dist.name)
 
 
 class CommandGroup(click.Group):
@@ -126,7 +107,7 @@ class CommandGroup(click.Group):
 def _load(name: str, claims: tuple[EntryPoint, ...]) -> click.Command:
     """Import the one command claiming ``name``; a :class:`StartupError` otherwise."""
     if len(claims) > 1:
-        owners = " and ".join(f"{ep.dist.name if ep.dist else '?'} ({ep.value})" for ep in claims)
+        owners = " and ".join(f"{ep.distribution} ({ep.value})" for ep in claims)
         raise StartupError(f"command {name!r} is claimed by {owners}: disable one of those plugins")
     (ep,) = claims
     try:
