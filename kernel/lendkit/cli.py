@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,10 +33,10 @@ import click
 
 import lendkit
 from lendkit.config_file import CONFIG_ENV, config_path, enabled_plugins
-from lendkit.entry_point_scan import EntryPoint, normal_name, scan
 from lendkit.errors import LendkitError, StartupError
 
 if TYPE_CHECKING:
+    from lendkit.entry_point_scan import EntryPoint
     from lendkit.runtime import Runtime
 
 __all__ = [
@@ -66,6 +65,8 @@ def command_entry_points(enabled: Iterable[str]) -> dict[str, tuple[EntryPoint, 
     stays the kernel's; a name two plugins claim maps to both claims, and
     running or listing it is a start-up error (:meth:`CommandGroup.get_command`).
     """
+    from lendkit.entry_point_scan import normal_name, scan
+
     enabled = set(enabled)
     found = scan({lendkit.PROJECT_NAME, COMMANDS_GROUP})  # one scan; both groups from it
     kernel = normal_name(lendkit.PROJECT_NAME)
@@ -185,6 +186,8 @@ def open_checked_runtime(*, migrated: bool = False) -> Runtime:
 
 def serve_runtime(runtime: Runtime, host: str, port: int, *, with_worker: bool) -> None:
     """Serve the web app (and optionally the worker in a thread) until interrupted."""
+    import threading
+
     import uvicorn
 
     from lendkit.logs import configure_logging

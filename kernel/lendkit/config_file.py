@@ -30,11 +30,12 @@ def config_path(path: Path | None = None) -> Path:
 def enabled_plugins(path: Path | None = None) -> list[str]:
     """The names in ``[plugins] enabled``; empty when absent or unreadable."""
     # Imported here: `lendkit --version` never reads the file.
-    import json
     import tomllib
 
     variable = os.environ.get(ENABLED_ENV)
     if variable is not None:
+        import json
+
         try:
             value: object = json.loads(variable)
         except ValueError:

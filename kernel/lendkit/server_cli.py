@@ -6,8 +6,6 @@ worker's scheduled jobs too); each imports what it runs inside its function.
 
 from __future__ import annotations
 
-import threading
-
 import click
 
 __all__ = ["serve", "worker"]
@@ -31,6 +29,8 @@ def serve(host: str | None, port: int | None, with_worker: bool) -> None:
 @click.command()
 def worker() -> None:
     """Run the outbox dispatcher and scheduled jobs until Ctrl-C."""
+    import threading
+
     from lendkit.cli import open_checked_runtime
     from lendkit.logs import configure_logging
     from lendkit.worker import run_worker

@@ -7,7 +7,6 @@ of the ORM.
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
@@ -127,6 +126,8 @@ def quote_command(
     except ValidationFailed as exc:
         raise click.UsageError(exc.detail) from None
     if as_json:
+        import json
+
         click.echo(json.dumps(offer.as_json(), ensure_ascii=False))
     else:
         _print_table(offer)
