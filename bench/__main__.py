@@ -13,6 +13,7 @@ BENCHMARKS = (
     "eod",
     "reconcile",
     "repayments",
+    "cli_start",
 )
 
 

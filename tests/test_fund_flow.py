@@ -9,9 +9,10 @@ from decimal import Decimal
 
 import openpyxl
 from click.testing import CliRunner
-from lendkit.clearing import colending, commands, funding, ledger, reconcile, reports
+from lendkit.clearing import colending, funding, ledger, reconcile, reports
 from lendkit.clearing.colending import Agreement, Funder, Repayment
 from lendkit.clearing.ledger import Line
+from lendkit.clearing.report_cli import report_group
 from lendkit.types import StatementLine
 
 D = Decimal
@@ -230,9 +231,9 @@ def test_cli_writes_csv_and_html(runtime, tmp_path):
     book_a_day(runtime)
     runner = CliRunner()
 
-    printed = runner.invoke(commands.report_group, ["fund-flow", "--date", DAY.isoformat()])
+    printed = runner.invoke(report_group, ["fund-flow", "--date", DAY.isoformat()])
     written = runner.invoke(
-        commands.report_group,
+        report_group,
         [
             "fund-flow",
             "--date",
@@ -248,7 +249,7 @@ def test_cli_writes_csv_and_html(runtime, tmp_path):
     assert "sandbox,1000.00,2000.00" in printed.output
     assert written.exit_code == 0, written.output
     assert "<svg" in (tmp_path / "r.html").read_text(encoding="utf-8")
-    empty = runner.invoke(commands.report_group, ["fund-flow", "--date", "2020-01-01"])
+    empty = runner.invoke(report_group, ["fund-flow", "--date", "2020-01-01"])
     assert empty.exit_code == 0
     assert "own,自有资金 Own funds,0.00" in empty.output
 
@@ -258,7 +259,7 @@ def test_cli_writes_xlsx_to_a_file_only(runtime, tmp_path):
     runner = CliRunner()
     target = tmp_path / "fund-flow.xlsx"
     written = runner.invoke(
-        commands.report_group,
+        report_group,
         ["fund-flow", "--date", DAY.isoformat(), "--format", "xlsx", "--output", str(target)],
     )
     assert written.exit_code == 0, written.output
@@ -267,7 +268,7 @@ def test_cli_writes_xlsx_to_a_file_only(runtime, tmp_path):
         "通道 Channels",
     ]
     refused = runner.invoke(
-        commands.report_group, ["fund-flow", "--date", DAY.isoformat(), "--format", "xlsx"]
+        report_group, ["fund-flow", "--date", DAY.isoformat(), "--format", "xlsx"]
     )
     assert refused.exit_code == 2
     assert "give --output" in refused.output

@@ -23,7 +23,7 @@ MIGRATIONS = KERNEL / "migrations" / "versions"
 # Constants that equal a plugin's name but mean something else, each looked at.
 NOT_A_PLUGIN = frozenset(
     {
-        ("crypto/commands.py", "demo"),  # the `lendkit crypto demo` command
+        ("crypto/crypto_cli.py", "demo"),  # the `lendkit crypto demo` command
         ("settings.py", "demo"),  # the default tenant slug
     }
 )

@@ -13,10 +13,12 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 from lendkit.audit import AuditEntry
-from lendkit.clearing import colending, commands, funding, ledger, reports, settlement
+from lendkit.clearing import colending, funding, ledger, reports, settlement
 from lendkit.clearing.colending import Funder, Repayment
 from lendkit.clearing.ledger import JournalEntry, Line
+from lendkit.clearing.ledger_cli import ledger_group
 from lendkit.clearing.payments import business_today
+from lendkit.clearing.report_cli import report_group
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
 from sqlalchemy import func, select, text
 
@@ -379,19 +381,17 @@ def test_cli_prints_writes_filters_and_pays(runtime, tmp_path):
     book(runtime)
     runner = CliRunner()
 
-    printed = runner.invoke(
-        commands.report_group, ["partner-settlement", "--date", DAY.isoformat()]
-    )
+    printed = runner.invoke(report_group, ["partner-settlement", "--date", DAY.isoformat()])
     assert printed.exit_code == 0, printed.output
     assert "bank_a,甲银行 <Bank A>,1050.00" in printed.output
     one = runner.invoke(
-        commands.report_group,
+        report_group,
         ["partner-settlement", "--date", DAY.isoformat(), "--source", "bank_b"],
     )
     assert one.exit_code == 0, one.output
     assert "bank_a" not in one.output
     unknown = runner.invoke(
-        commands.report_group,
+        report_group,
         ["partner-settlement", "--date", DAY.isoformat(), "--source", "own"],
     )
     assert unknown.exit_code == 2
@@ -399,7 +399,7 @@ def test_cli_prints_writes_filters_and_pays(runtime, tmp_path):
     for form in ("html", "xlsx"):
         target = tmp_path / f"statement.{form}"
         written = runner.invoke(
-            commands.report_group,
+            report_group,
             [
                 "partner-settlement",
                 "--date",
@@ -413,16 +413,16 @@ def test_cli_prints_writes_filters_and_pays(runtime, tmp_path):
         assert written.exit_code == 0, written.output
         assert target.stat().st_size > 0
     refused = runner.invoke(
-        commands.report_group,
+        report_group,
         ["partner-settlement", "--date", DAY.isoformat(), "--format", "xlsx"],
     )
     assert refused.exit_code == 2
 
     pay = ["settle-partner", "bank_a", "--date", DAY.isoformat(), "--key", "cli-wire"]
-    paid = runner.invoke(commands.ledger_group, [*pay, "--amount", "22.34", "--note", "rest"])
+    paid = runner.invoke(ledger_group, [*pay, "--amount", "22.34", "--note", "rest"])
     assert paid.exit_code == 0, paid.output
     assert "paid 22.34 to bank_a" in paid.output
-    too_much = runner.invoke(commands.ledger_group, [*pay[:-1], "cli-wire-2", "--amount", "0.01"])
+    too_much = runner.invoke(ledger_group, [*pay[:-1], "cli-wire-2", "--amount", "0.01"])
     assert too_much.exit_code == 1
     assert "settlement_exceeds_due" in too_much.output
     with runtime.sessions() as session:
@@ -451,9 +451,7 @@ def test_a_statement_that_disagrees_with_the_kept_balances_exits_1(runtime):
         )
 
     report = statement(runtime)
-    result = CliRunner().invoke(
-        commands.report_group, ["partner-settlement", "--date", DAY.isoformat()]
-    )
+    result = CliRunner().invoke(report_group, ["partner-settlement", "--date", DAY.isoformat()])
 
     assert report.problems == [
         "bank_b: partner_payable:bank_b: the statement closes at 42.00, kept balance is 43.00"

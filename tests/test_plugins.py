@@ -153,6 +153,30 @@ def test_a_misspelled_hook_fails_the_pending_check_naming_it(extra_entry_points)
     assert detail.startswith("plugin 'typo': unknown hook 'on_loan_evnt' in plugin")
 
 
+def test_a_retired_hook_says_what_replaced_it(extra_entry_points):
+    extra_entry_points.add(
+        "oldcli",
+        extra_entry_points.module(
+            "lendkit_test_oldcli",
+            """
+            import lendkit
+
+            @lendkit.hookimpl
+            def register_commands(cli):
+                pass
+            """,
+        ),
+    )
+
+    detail = startup_error(["oldcli"])
+
+    assert detail.startswith("plugin 'oldcli': unknown hook 'register_commands' in plugin")
+    assert (
+        'register_commands is retired: declare each command as an entry point in the group "lendkit.commands"'
+        in detail
+    )
+
+
 def test_a_misspelled_hook_of_a_disabled_plugin_is_never_loaded(extra_entry_points):
     extra_entry_points.add(
         "typo",

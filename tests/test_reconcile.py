@@ -10,10 +10,11 @@ from decimal import Decimal
 import pytest
 from click.testing import CliRunner
 from lendkit.audit import AuditEntry
-from lendkit.clearing import commands, ledger, payments, reconcile
+from lendkit.clearing import ledger, payments, reconcile
 from lendkit.clearing.ledger import JournalEntry, Line
 from lendkit.clearing.payments import Payee
 from lendkit.clearing.reconcile import ReconException, ReconResolution, ReconRun
+from lendkit.clearing.reconcile_cli import RESOLVE_ACTIONS, reconcile_group
 from lendkit.errors import ConflictError, ValidationFailed
 from lendkit.types import StatementLine
 from lendkit_channel_sandbox.testing import wait_for
@@ -329,21 +330,24 @@ def test_cli_reconciles_lists_and_resolves(tenant, lendkit_cli):
     # The rest in-process (same commands, without another interpreter start-up).
     runner = CliRunner(env=tenant.env)
     settled = runner.invoke(
-        commands.reconcile_group,
+        reconcile_group,
         ["resolve", str(exception.id), "--action", "book_suspense", "--note", "short-paid"],
     )
     assert settled.exit_code == 0, settled.output
     assert "resolved by book_suspense" in settled.output
-    again = runner.invoke(
-        commands.reconcile_group, ["--date", day.isoformat(), "--channel", "sandbox"]
-    )
+    again = runner.invoke(reconcile_group, ["--date", day.isoformat(), "--channel", "sandbox"])
     assert again.exit_code == 0, again.output
-    listed = runner.invoke(commands.reconcile_group, ["exceptions", "--all"])
+    listed = runner.invoke(reconcile_group, ["exceptions", "--all"])
     assert f"#{exception.id}" in listed.output
     with runtime.sessions() as session:
         assert session.scalar(
             select(AuditEntry.actor).where(AuditEntry.object == f"recon_exception:{exception.id}")
         ).startswith("cli:")
+
+
+def test_the_resolve_command_offers_every_action_the_queue_knows():
+    # The command spells the actions out (its help needs no ORM); they must not drift.
+    assert set(RESOLVE_ACTIONS) == {a for actions in reconcile.ACTIONS.values() for a in actions}
 
 
 def test_lines_of_one_order_merge_before_matching(tenant):

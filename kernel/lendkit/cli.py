@@ -1,9 +1,19 @@
-"""The ``lendkit`` command-line tool.
+"""The ``lendkit`` command-line tool: the root group, its errors, and tenant helpers.
+
+Commands are data: entry points in the group ``lendkit.commands`` (name =
+command name, value = ``module:attribute`` of a click command or group),
+read by :mod:`lendkit.entry_point_scan` without importlib.metadata. The
+kernel's are declared in its own distribution, a plugin's in its
+distribution; the root group lists the kernel's and those of the plugins the
+tenant's ``lendkit.toml`` enables, and imports a command's module only when
+that command is listed in ``--help`` or run. So ``lendkit --version`` and
+``lendkit quote`` start without the ORM, Alembic or any plugin; command
+modules import click and light things at the top and the rest inside their
+functions.
 
 Commands find the tenant through ``$LENDKIT_CONFIG`` or ``./lendkit.toml``;
 a command that needs a tenant refuses to run without that file (it says
-where a tenant is, and creates nothing in the current folder). Plugins add
-commands through the ``register_commands`` hook. A
+where a tenant is, and creates nothing in the current folder). A
 :class:`~lendkit.errors.StartupError` (no tenant, bad settings, unknown
 plugin, unreachable database, pending migrations) prints one line and
 exits with code 2; any other :class:`~lendkit.errors.LendkitError` (a
@@ -15,30 +25,102 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 import lendkit
-from lendkit import migrate, outbox
+from lendkit.config_file import CONFIG_ENV, config_path, enabled_plugins
 from lendkit.errors import LendkitError, StartupError
-from lendkit.plugins import installed_plugins, make_plugin_manager
-from lendkit.runtime import Runtime, open_runtime
-from lendkit.settings import CONFIG_ENV, config_path, load_settings
 
 if TYPE_CHECKING:
-    from lendkit.models import JobRun
+    from lendkit.entry_point_scan import EntryPoint
+    from lendkit.runtime import Runtime
 
-__all__ = ["cli", "main", "require_tenant"]
+__all__ = [
+    "COMMANDS_GROUP",
+    "CommandGroup",
+    "cli",
+    "command_entry_points",
+    "main",
+    "open_checked_runtime",
+    "require_tenant",
+    "serve_runtime",
+]
 
+COMMANDS_GROUP = "lendkit.commands"
 # Where the kit's `make demo` creates its tenant, relative to the kit's folder.
 DEMO_TENANT_DIR = "demo-tenant"
+# Key in click's ctx.meta: one entry-point scan per invocation, however many lookups.
+_META_KEY = "lendkit.command_entry_points"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def command_entry_points(enabled: Iterable[str]) -> dict[str, tuple[EntryPoint, ...]]:
+    """The commands available, by name: the kernel's and those of the ``enabled`` plugins.
+
+    A plugin's commands are the ``lendkit.commands`` entry points of the
+    distribution holding its ``lendkit`` entry point. A kernel command's name
+    stays the kernel's; a name two plugins claim maps to both claims, and
+    running or listing it is a start-up error (:meth:`CommandGroup.get_command`).
+    """
+    from lendkit.entry_point_scan import normal_name, scan
+
+    enabled = set(enabled)
+    found = scan({lendkit.PROJECT_NAME, COMMANDS_GROUP})  # one scan; both groups from it
+    kernel = normal_name(lendkit.PROJECT_NAME)
+    plugins = {
+        ep.distribution for ep in found if ep.group == lendkit.PROJECT_NAME and ep.name in enabled
+    }
+    kernel_commands: dict[str, tuple[EntryPoint, ...]] = {}
+    plugin_commands: dict[str, tuple[EntryPoint, ...]] = {}
+    for ep in found:
+        if ep.group != COMMANDS_GROUP:
+            continue
+        if ep.distribution == kernel:
+            kernel_commands[ep.name] = (ep,)
+        elif ep.distribution in plugins:
+            plugin_commands[ep.name] = (*plugin_commands.get(ep.name, ()), ep)
+    return {**plugin_commands, **kernel_commands}
+
+
+class CommandGroup(click.Group):
+    """The root group: commands come from entry points and are imported on first use."""
+
+    def _entry_points(self, ctx: click.Context) -> dict[str, tuple[EntryPoint, ...]]:
+        found: dict[str, tuple[EntryPoint, ...]] | None = ctx.meta.get(_META_KEY)
+        if found is None:
+            found = ctx.meta[_META_KEY] = command_entry_points(enabled_plugins())
+        return found
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._entry_points(ctx)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        claims = self._entry_points(ctx).get(cmd_name)
+        return None if claims is None else _load(cmd_name, claims)
+
+
+def _load(name: str, claims: tuple[EntryPoint, ...]) -> click.Command:
+    """Import the one command claiming ``name``; a :class:`StartupError` otherwise."""
+    if len(claims) > 1:
+        owners = " and ".join(f"{ep.distribution} ({ep.value})" for ep in claims)
+        raise StartupError(f"command {name!r} is claimed by {owners}: disable one of those plugins")
+    (ep,) = claims
+    try:
+        command = ep.load()
+    except Exception as exc:  # a plugin's module that does not import
+        raise StartupError(f"command {name!r} ({ep.value}) failed to import: {exc}") from exc
+    if not isinstance(command, click.Command):
+        raise StartupError(f"command {name!r}: {ep.value} is not a click command")
+    return command
+
+
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(lendkit.__version__, prog_name="lendkit")
 def cli() -> None:
     """lendkit: run and operate a lending tenant."""
@@ -47,6 +129,9 @@ def cli() -> None:
 @cli.command()
 def version() -> None:
     """Print the kernel version and the enabled plugins' versions."""
+    from lendkit.plugins import installed_plugins
+    from lendkit.settings import load_settings
+
     click.echo(f"lendkit {lendkit.__version__}")
     enabled = set(load_settings().plugins.enabled)
     for name, plugin in sorted(installed_plugins().items()):
@@ -80,6 +165,9 @@ def require_tenant() -> Path:
 
 def open_checked_runtime(*, migrated: bool = False) -> Runtime:
     """The tenant's runtime, its database reachable (and migrated, if asked)."""
+    from lendkit import migrate
+    from lendkit.runtime import open_runtime
+
     require_tenant()
     runtime = open_runtime()
     runtime.check_database()
@@ -98,6 +186,8 @@ def open_checked_runtime(*, migrated: bool = False) -> Runtime:
 
 def serve_runtime(runtime: Runtime, host: str, port: int, *, with_worker: bool) -> None:
     """Serve the web app (and optionally the worker in a thread) until interrupted."""
+    import threading
+
     import uvicorn
 
     from lendkit.logs import configure_logging
@@ -118,240 +208,7 @@ def serve_runtime(runtime: Runtime, host: str, port: int, *, with_worker: bool) 
             worker.join(timeout=10)
 
 
-@cli.command()
-@click.option("--host", help="Address to bind (default: server.host).")
-@click.option("--port", type=int, help="Port to bind (default: server.port).")
-@click.option("--with-worker", is_flag=True, help="Also run the worker in this process.")
-def serve(host: str | None, port: int | None, with_worker: bool) -> None:
-    """Serve the web app (migrations must be current)."""
-    from lendkit.logs import configure_logging
-
-    configure_logging()  # before the runtime opens: its start-up warnings are logs too
-    runtime = open_checked_runtime(migrated=True)
-    server = runtime.settings.server
-    serve_runtime(runtime, host or server.host, port or server.port, with_worker=with_worker)
-
-
-@cli.command()
-def worker() -> None:
-    """Run the outbox dispatcher and scheduled jobs until Ctrl-C."""
-    from lendkit.logs import configure_logging
-    from lendkit.worker import run_worker
-
-    configure_logging()
-    stop = threading.Event()
-    try:
-        run_worker(open_checked_runtime(migrated=True), stop)
-    except KeyboardInterrupt:
-        stop.set()
-
-
-@cli.command()
-def jobs() -> None:
-    """List the scheduled jobs: schedule, last run, outcome and next slot.
-
-    One line per job; the times are China time. Exits 1 when the last run of
-    any job failed, so a monitor can run it.
-    """
-    from lendkit import job_runs, registry
-    from lendkit.db import utcnow
-
-    runtime = open_checked_runtime(migrated=True)
-    now = utcnow()
-    with runtime.read_sessions() as session:
-        last = job_runs.last_runs(session)
-    failed = False
-    for job in registry.jobs(runtime.pm):
-        every = f"every {_duration(job.every)}"
-        if job.every_worker:
-            click.echo(f"{job.name:<24} {every:<14} runs in every worker")
-            continue
-        run = last.get(job.name)
-        slot = job_runs.slot_of(job.every, now)
-        next_slot = slot + job.every if run is not None and run.slot >= slot else slot
-        failed = failed or (run is not None and run.outcome == "failed")
-        click.echo(
-            f"{job.name:<24} {every:<14} last {_last_run(run, now):<40} "
-            f"next {'now' if next_slot <= now else _china(next_slot)}"
-        )
-    if failed:
-        sys.exit(1)
-
-
-def _duration(every: timedelta) -> str:
-    seconds = int(every.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{every.total_seconds():g}s"
-
-
-def _china(moment: datetime) -> str:
-    return moment.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _last_run(run: JobRun | None, now: datetime) -> str:
-    if run is None:
-        return "-"
-    when = _china(run.slot)
-    if run.outcome == "failed":
-        return f"{when} failed: {' '.join((run.error or '').split())}"
-    if run.outcome is not None:
-        return f"{when} {run.outcome}"
-    if run.lease_until < now:
-        return f"{when} stalled ({run.worker} stopped; the next worker takes over)"
-    return f"{when} running ({run.worker})"
-
-
-@cli.group()
-def db() -> None:
-    """Database schema: upgrade and inspect migrations."""
-
-
-def _print_status(statuses: list[migrate.BranchStatus]) -> None:
-    for s in statuses:
-        state = "current" if s.up_to_date else "behind" if s.current else "not installed"
-        flag = "enabled" if s.enabled else "disabled"
-        click.echo(f"{s.branch:<20} {s.current or '-':<12} head {s.head:<12} {state} ({flag})")
-
-
-@db.command("upgrade")
-def db_upgrade() -> None:
-    """Apply the heads of the kernel and every enabled plugin."""
-    runtime = open_checked_runtime()
-    _print_status(runtime.upgrade())
-
-
-@db.command("current")
-def db_current() -> None:
-    """Show each branch's revision in the database and its head."""
-    runtime = open_checked_runtime()
-    _print_status(migrate.status(runtime.engine, runtime.settings.plugins.enabled))
-
-
-@cli.group()
-def plugins() -> None:
-    """List, enable and disable plugins of this tenant."""
-
-
-@plugins.command("list")
-def plugins_list() -> None:
-    """Installed plugins and whether this tenant enables them."""
-    enabled = set(load_settings().plugins.enabled)
-    found = installed_plugins()
-    for name, plugin in sorted(found.items()):
-        state = "enabled" if name in enabled else "disabled"
-        click.echo(f"{name:<20} {plugin.version:<10} {state:<9} {plugin.distribution}")
-    for name in sorted(enabled - found.keys()):
-        click.echo(f"{name:<20} {'?':<10} {'missing':<9} enabled but not installed")
-
-
-def _audit_plugin_change(runtime: Runtime, action: str, names: tuple[str, ...]) -> None:
-    from lendkit import audit
-
-    with runtime.sessions.begin() as session:
-        for name in names:
-            audit.record(session, "cli", action, f"plugin:{name}")
-
-
-@plugins.command("enable")
-@click.argument("names", metavar="NAME...", nargs=-1, required=True)
-def plugins_enable(names: tuple[str, ...]) -> None:
-    """Enable NAME...: update lendkit.toml and apply their migrations.
-
-    A plugin that needs others (its REQUIRES) is refused unless they are
-    enabled already or named too.
-    """
-    from lendkit.plugins import check_requirements
-    from lendkit.tenant_config import set_plugin_enabled
-
-    require_tenant()
-    installed = installed_plugins()
-    for name in names:
-        if name not in installed:
-            raise StartupError(
-                f"unknown plugin {name!r} (installed: {', '.join(sorted(installed)) or 'none'})"
-            )
-    check_requirements([*load_settings().plugins.enabled, *names], installed)
-    changed = [set_plugin_enabled(config_path(), name, enabled=True) for name in names]
-    runtime = open_checked_runtime()
-    runtime.upgrade()
-    _audit_plugin_change(runtime, "plugins.enable", names)
-    for name, was_changed in zip(names, changed, strict=True):
-        click.echo(
-            f"{name}: {'enabled' if was_changed else 'already enabled'}; "
-            "restart the server to mount its routes"
-        )
-
-
-@plugins.command("disable")
-@click.argument("names", metavar="NAME...", nargs=-1, required=True)
-def plugins_disable(names: tuple[str, ...]) -> None:
-    """Disable NAME...: update lendkit.toml; their tables and rows are kept.
-
-    Refused while another enabled plugin needs one of them.
-    """
-    from lendkit.plugins import check_can_disable
-    from lendkit.tenant_config import set_plugin_enabled
-
-    require_tenant()
-    check_can_disable(names, load_settings().plugins.enabled, installed_plugins())
-    _audit_plugin_change(open_checked_runtime(), "plugins.disable", names)
-    for name in names:
-        changed = set_plugin_enabled(config_path(), name, enabled=False)
-        click.echo(
-            f"{name}: {'disabled' if changed else 'already disabled'}; its data is kept; "
-            "restart the server"
-        )
-
-
-@cli.group("outbox")
-def outbox_group() -> None:
-    """Inspect and requeue event deliveries."""
-
-
-@outbox_group.command("dead")
-def outbox_dead() -> None:
-    """List dead-lettered deliveries (plugins that kept failing)."""
-    runtime = open_checked_runtime(migrated=True)
-    with runtime.sessions.begin() as session:
-        rows = outbox.dead_letters(session)
-        for d in rows:
-            click.echo(
-                f"{d.id:>6} event {d.event_id:>6} {d.event.topic:<24} {d.subscriber:<16} "
-                f"attempts {d.attempts}: {d.last_error}"
-            )
-        click.echo(f"{len(rows)} dead deliveries")
-
-
-@outbox_group.command("retry")
-@click.argument("ids", nargs=-1, type=int)
-@click.option("--all", "retry_all", is_flag=True, help="Requeue every dead delivery.")
-def outbox_retry(ids: tuple[int, ...], retry_all: bool) -> None:
-    """Requeue dead deliveries IDS (or --all) for a fresh set of attempts."""
-    if not ids and not retry_all:
-        raise click.UsageError("give delivery ids or --all")
-    runtime = open_checked_runtime(migrated=True)
-    with runtime.sessions.begin() as session:
-        count = outbox.requeue(session, None if retry_all else list(ids))
-    click.echo(f"requeued {count} deliveries")
-
-
-def _register_plugin_commands() -> None:
-    try:
-        pm = make_plugin_manager(load_settings().plugins.enabled)
-    except StartupError:
-        # Bad settings: offer the built-in commands; those that need the
-        # tenant report the problem themselves.
-        try:
-            pm = make_plugin_manager([])
-        except StartupError:
-            return
-    pm.hook.register_commands(cli=cli)
-
-
 def main() -> None:
-    _register_plugin_commands()
     try:
         cli.main(prog_name="lendkit")
     except StartupError as exc:

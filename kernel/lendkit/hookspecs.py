@@ -44,7 +44,6 @@ import pluggy
 from lendkit import PROJECT_NAME
 
 if TYPE_CHECKING:
-    import click
     from litestar.types import ControllerRouterHandler
     from sqlalchemy.orm import Session
 
@@ -134,16 +133,6 @@ def register_templates() -> list[Path]:
     up tenant first, then plugins (in registration order), then the kit's
     defaults, so a plugin may override a kit template by using its name and
     a tenant may override either.
-    """
-
-
-@hookspec
-def register_commands(cli: click.Group) -> None:
-    """Add commands to the ``lendkit`` command-line tool.
-
-    Called once when the CLI starts, with the root :class:`click.Group`;
-    add commands with ``cli.add_command`` or ``@cli.command()``. Returns
-    nothing. Command names must not clash with the kernel's.
     """
 
 

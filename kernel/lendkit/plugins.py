@@ -43,8 +43,7 @@ BUILTIN_PLUGINS = (
     "lendkit.auth.plugin",
     "lendkit.builtin.audit",
     "lendkit.builtin.backups",
-    "lendkit.clearing.commands",
-    "lendkit.lifecycle.commands",
+    "lendkit.clearing.plugin",
     "lendkit.lifecycle.events",
     "lendkit.lifecycle.loans_api",
     "lendkit.lifecycle.kyc_plugin",
@@ -52,13 +51,18 @@ BUILTIN_PLUGINS = (
     "lendkit.lifecycle.products_api",
     "lendkit.lifecycle.contracts_api",
     "lendkit.lifecycle.collections_api",
-    "lendkit.crypto.commands",
     "lendkit.web.health",
     "lendkit.web.pages",
     "lendkit.web.branding",
     "lendkit.web.admin_plugins",
-    "lendkit.builtin.partner",
 )
+
+# Hooks the kernel no longer calls -> what to do instead: pluggy alone would only
+# call an implementation of one an "unknown hook".
+RETIRED_HOOKS = {
+    "register_commands": 'declare each command as an entry point in the group "lendkit.commands" '
+    "of the plugin's distribution (docs/plugins.md, Commands)",
+}
 
 # A plugin module may declare the plugins it needs enabled beside it:
 # ``REQUIRES = ("marketing",)``, a literal read from the source, never imported.
@@ -276,7 +280,7 @@ def make_plugin_manager(enabled: Iterable[str]) -> pluggy.PluginManager:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         name = pm.get_name(exc.plugin) or "?"
-        raise StartupError(f"plugin {name!r}: {_one_line(str(exc))}") from None
+        raise StartupError(f"plugin {name!r}: {_one_line(str(exc))}{_retired(str(exc))}") from None
     return pm
 
 
@@ -289,6 +293,14 @@ def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
         raise StartupError(f"cannot register plugin {name!r}: {reason}") from None
     except pluggy.PluginValidationError as exc:
         raise StartupError(f"plugin {name!r}: {_one_line(str(exc))}") from None
+
+
+def _retired(message: str) -> str:
+    """What to do instead, when pluggy's message names a retired hook."""
+    for hook, instead in RETIRED_HOOKS.items():
+        if f"unknown hook {hook!r}" in message:
+            return f" ({hook} is retired: {instead})"
+    return ""
 
 
 def _one_line(message: str) -> str:

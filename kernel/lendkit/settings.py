@@ -35,11 +35,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from lendkit.branding import check_logo_setting
+from lendkit.config_file import CONFIG_ENV, config_path
 from lendkit.errors import LendkitError, StartupError
 
 __all__ = ["CONFIG_ENV", "TOTP_ROLES", "Settings", "config_path", "load_settings"]
 
-CONFIG_ENV = "LENDKIT_CONFIG"
 ENV_PREFIX = "LENDKIT_"
 SUPPORTED_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
 TOTP_ROLES = ("admin", "risk_officer", "finance")
@@ -294,13 +294,6 @@ class Settings(BaseSettings):
             # Like every relative path in the settings: relative to the tenant root.
             return url.set(database=str(self.path(file))).render_as_string(hide_password=False)
         return self.database.url
-
-
-def config_path(path: Path | None = None) -> Path:
-    """The settings file in use: explicit, ``$LENDKIT_CONFIG``, or ``./lendkit.toml``."""
-    if path is not None:
-        return path.resolve()
-    return Path(os.environ.get(CONFIG_ENV, "lendkit.toml")).resolve()
 
 
 def load_settings(path: Path | None = None) -> Settings:

@@ -11,5 +11,6 @@ One module, one job:
 ``otp``          SMS one-time codes; ``notify`` sends them (hook + sandbox)
 ``signing``      HMAC-SM3 request signing; ``apikeys`` verifies it
 ``login``        the sign-in flows; ``api_*`` the routes; ``plugin`` the hooks
+``staff_cli``    the ``lendkit staff`` commands
 ``models``       the tables (migration ``k0005``)
 """

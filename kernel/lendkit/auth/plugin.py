@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import click
 from litestar.types import ControllerRouterHandler
 
 import lendkit
 from lendkit.auth import api_account, api_borrowers, api_staff, cleanup
-from lendkit.auth.commands import staff
 from lendkit.types import ComplianceItem, Job
 
 __all__: list[str] = []
@@ -18,11 +16,6 @@ __all__: list[str] = []
 @lendkit.hookimpl
 def register_routes() -> list[ControllerRouterHandler]:
     return [*api_account.ROUTES, *api_borrowers.ROUTES, *api_staff.ROUTES]
-
-
-@lendkit.hookimpl
-def register_commands(cli: click.Group) -> None:
-    cli.add_command(staff)
 
 
 @lendkit.hookimpl

@@ -1,23 +1,22 @@
-"""Built-in plugin: scheduled backups and ``lendkit backup``."""
+"""Built-in plugin: scheduled backups (``lendkit backup`` takes one now: :mod:`lendkit.backup_cli`)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-
-import click
 
 import lendkit
 from lendkit.backup import backup_database, prune
 from lendkit.runtime import Runtime
 from lendkit.types import Job
 
-__all__: list[str] = []
+__all__ = ["take_backup"]
 
 # Hourly, as requirement R6 prefers; `keep` in [backup] sets the retention.
 BACKUP_EVERY = timedelta(hours=1)
 
 
-def _run(runtime: Runtime, now: datetime) -> object:
+def take_backup(runtime: Runtime, now: datetime) -> object:
+    """Back the database up into backup.dir and prune old copies; return the new path."""
     settings = runtime.settings
     directory = settings.path(settings.backup.dir)
     path = backup_database(settings.database_url, directory, now)
@@ -27,19 +26,4 @@ def _run(runtime: Runtime, now: datetime) -> object:
 
 @lendkit.hookimpl
 def register_jobs() -> list[Job]:
-    return [Job(name="backup", every=BACKUP_EVERY, run=_run)]
-
-
-@click.command("backup")
-def backup_command() -> None:
-    """Take a consistent backup now (the worker takes one every hour)."""
-    from lendkit.cli import open_checked_runtime
-
-    runtime = open_checked_runtime()
-    path = _run(runtime, datetime.now().astimezone())
-    click.echo(f"backup written to {path}")
-
-
-@lendkit.hookimpl
-def register_commands(cli: click.Group) -> None:
-    cli.add_command(backup_command)
+    return [Job(name="backup", every=BACKUP_EVERY, run=take_backup)]

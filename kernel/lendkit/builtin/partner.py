@@ -1,4 +1,4 @@
-"""Built-in plugin: ``lendkit plugins new``, the partner kit's generator.
+"""The partner kit's generator, behind ``lendkit plugins new`` (:mod:`lendkit.plugins_cli`).
 
 Renders the partner kit's Copier template into a new plugin distribution:
 an entry point, hook implementations, a migration branch, a template, tests
@@ -14,8 +14,6 @@ from __future__ import annotations
 import re
 from importlib import resources
 from pathlib import Path
-
-import click
 
 import lendkit
 from lendkit.errors import StartupError
@@ -74,35 +72,3 @@ def new_plugin(
         unsafe=False,  # the partner template runs no tasks
     )
     return dest
-
-
-@click.command("new")
-@click.argument("name")
-@click.option(
-    "--dest",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Folder to create (default: ./lendkit-NAME with - for _).",
-)
-@click.option("--description", default=None, help="One line saying what the plugin does.")
-@click.option("--author", default=None, help="Author or company, for the package metadata.")
-def plugins_new(name: str, dest: Path | None, description: str | None, author: str | None) -> None:
-    """Create a new plugin distribution NAME from the partner template."""
-    target = dest or Path(f"lendkit-{name.replace('_', '-')}")
-    data: dict[str, object] = {}
-    if description:
-        data["description"] = description
-    if author:
-        data["author"] = author
-    new_plugin(name, target, data=data)
-    click.echo(f"created plugin {name!r} in {target}")
-    click.echo("  next: install it into a tenant (from the tenant: uv add --editable PATH),")
-    click.echo(
-        f"        then `lendkit plugins enable {name}` and run its tests (uv run pytest PATH)"
-    )
-
-
-@lendkit.hookimpl
-def register_commands(cli: click.Group) -> None:
-    group = cli.commands.get("plugins")
-    if isinstance(group, click.Group):
-        group.add_command(plugins_new)

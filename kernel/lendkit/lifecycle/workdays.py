@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import chinese_calendar
-
 __all__ = ["is_working_day", "next_working_day"]
 
 
 def is_working_day(day: date) -> bool:
+    # Imported on first use: its tables of dates cost `lendkit quote` its start
+    # though only products that move due dates off holidays look at them.
+    import chinese_calendar
+
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:  # a year not yet announced

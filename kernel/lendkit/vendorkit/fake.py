@@ -59,7 +59,7 @@ from lendkit.vendorkit.nonces import NonceCache
 from lendkit.vendorkit.scheduler import Scheduler
 
 if TYPE_CHECKING:
-    import click
+    pass
 
 __all__ = [
     "FakeConfig",
@@ -69,7 +69,6 @@ __all__ = [
     "parse_command_line",
     "post",
     "quick_config",
-    "serve_command",
 ]
 
 
@@ -387,30 +386,3 @@ def parse_command_line(
         duplicate_callbacks=args.duplicate_callbacks,
     )
     return config, args.host, args.port
-
-
-def serve_command(
-    name: str,
-    main: Callable[[list[str]], None],
-    *,
-    port: int,
-    callback_delay: float,
-    help: str,
-    delay_help: str = "Seconds to the callback.",
-) -> click.Command:
-    """A ``lendkit NAME`` command running a fake vendor's ``main`` on its own.
-
-    Options ``--host`` (loopback), ``--port`` and ``--callback-delay``, passed
-    to ``main`` as its command line (:func:`parse_command_line`). A plugin
-    adds it in its ``register_commands`` hook.
-    """
-    import click  # only when the plugin registers its commands
-
-    @click.command(name, help=help)
-    @click.option("--host", default=LOOPBACK, show_default=True)
-    @click.option("--port", default=port, show_default=True)
-    @click.option("--callback-delay", default=callback_delay, show_default=True, help=delay_help)
-    def command(host: str, port: int, callback_delay: float) -> None:
-        main(["--host", host, "--port", str(port), "--callback-delay", str(callback_delay)])
-
-    return command

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import click
 import lendkit
 from lendkit.settings import Settings
 from lendkit.types import ComplianceItem, PaymentChannel
-from lendkit.vendorkit.fake import serve_command
 
 from lendkit_channel_sandbox.channel import SandboxChannel
-from lendkit_channel_sandbox.gateway import GatewayConfig, main
+from lendkit_channel_sandbox.gateway import GatewayConfig
 
 __all__: list[str] = []
 
@@ -45,17 +43,3 @@ def register_channels(settings: Settings) -> list[PaymentChannel]:
 @lendkit.hookimpl
 def compliance_items() -> list[ComplianceItem]:
     return [COMPLIANCE]
-
-
-sandbox_gateway = serve_command(
-    "sandbox-gateway",
-    main,
-    port=8765,
-    callback_delay=GatewayConfig.callback_delay,
-    help="Run the fake payment gateway the sandbox channel talks to (loopback only).",
-)
-
-
-@lendkit.hookimpl
-def register_commands(cli: click.Group) -> None:
-    cli.add_command(sandbox_gateway)

@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import click
 import httpx
 import lendkit
 from lendkit.hookspecs import (
@@ -36,10 +35,9 @@ from lendkit.settings import Settings
 from lendkit.types import ComplianceItem
 from lendkit.vendorkit.callbacks import verify_callback
 from lendkit.vendorkit.errors import VendorError
-from lendkit.vendorkit.fake import serve_command
 
 from lendkit_esign_sandbox import signing
-from lendkit_esign_sandbox.server import SandboxSigner, SignerConfig, main
+from lendkit_esign_sandbox.server import SandboxSigner, SignerConfig
 
 __all__ = ["NAME", "Endpoint", "endpoint"]
 
@@ -175,22 +173,6 @@ def parse_signature_callback(
         )
     except (ValueError, KeyError, TypeError, binascii.Error) as exc:
         raise SignatureCallbackRejected("bad_format", f"callback not understood: {exc}") from None
-
-
-esign_sandbox_server = serve_command(
-    "esign-sandbox-server",
-    main,
-    port=8766,
-    callback_delay=SignerConfig.callback_delay,
-    help="Run the sandbox e-sign vendor on its own (loopback only; NOT legally valid).\n\n"
-    f"Point the app at it with {URL_ENV}=http://HOST:PORT.",
-    delay_help="Seconds to the signature.",
-)
-
-
-@lendkit.hookimpl
-def register_commands(cli: click.Group) -> None:
-    cli.add_command(esign_sandbox_server)
 
 
 @lendkit.hookimpl

@@ -1,18 +1,12 @@
-"""Built-in plugin: the ``lendkit keys`` and ``lendkit crypto`` commands."""
+"""The ``lendkit keys`` commands: the master key and the data keys."""
 
 from __future__ import annotations
 
-import secrets
-import sys
-
 import click
 
-import lendkit
-from lendkit.crypto import selftest
-from lendkit.crypto.fields import context, open_value, seal_value
-from lendkit.crypto.sm4 import BACKENDS, DecryptionError
+from lendkit.errors import StartupError
 
-__all__: list[str] = []
+__all__ = ["keys"]
 
 
 @click.group()
@@ -25,7 +19,6 @@ def keys_init() -> None:
     """Create the master key file named by keys.master_key_file (never overwrites)."""
     from lendkit.cli import require_tenant
     from lendkit.crypto.keys import write_master_key
-    from lendkit.errors import StartupError
     from lendkit.settings import load_settings
 
     settings = load_settings(require_tenant())
@@ -97,60 +90,3 @@ def keys_rotate(batch_size: int) -> None:
     click.echo(
         f"{verb} key {result.key_id}: {result.rows} rows re-encrypted; retired keys: {retired}"
     )
-
-
-@click.group()
-def crypto() -> None:
-    """National-cryptography checks and a demonstration."""
-
-
-@crypto.command("selftest")
-def crypto_selftest() -> None:
-    """Check both backends (OpenSSL, gmssl) on the standard vectors; exit 0 if all pass."""
-    results = selftest.run()
-    for check in results:
-        click.echo(f"{'PASS' if check.passed else 'FAIL'}  {check.name}")
-    failed = sum(not c.passed for c in results)
-    click.echo(
-        f"{failed} of {len(results)} checks failed"
-        if failed
-        else f"all {len(results)} checks passed"
-    )
-    sys.exit(1 if failed else 0)
-
-
-@crypto.command("demo")
-@click.option(
-    "--value", default="110101199003071235", show_default=True, help="Sample value to encrypt."
-)
-def crypto_demo(value: str) -> None:
-    """Encrypt a sample value with SM4-GCM; show that only the right key opens it."""
-    backend = BACKENDS["openssl"]
-    right, wrong = secrets.token_bytes(16), secrets.token_bytes(16)
-    ctx = context("borrower", "id_number", secrets.token_bytes(16))
-    sealed = seal_value(backend, 1, right, value.encode(), ctx)
-    click.echo(f"plaintext             {value}")
-    click.echo(f"stored (hex)          {sealed.hex()}")
-    click.echo(
-        "                      = version | key id | nonce (12 B) | SM4-GCM ciphertext | tag (16 B)"
-    )
-    try:
-        open_value(backend, wrong, sealed, ctx)
-        click.echo("wrong key             OPENED (this must never happen)")
-        sys.exit(1)
-    except DecryptionError as exc:
-        click.echo(f"wrong key             refused: {exc}")
-    try:
-        open_value(
-            backend, right, sealed, context("borrower", "id_number", secrets.token_bytes(16))
-        )
-        sys.exit(1)
-    except DecryptionError as exc:
-        click.echo(f"right key, other row  refused: {exc}")
-    click.echo(f"right key             {open_value(backend, right, sealed, ctx).decode()}")
-
-
-@lendkit.hookimpl
-def register_commands(cli: click.Group) -> None:
-    cli.add_command(keys)
-    cli.add_command(crypto)

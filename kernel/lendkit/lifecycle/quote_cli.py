@@ -1,23 +1,25 @@
-"""Built-in plugin of the loan lifecycle's commands: ``lendkit quote``.
+"""The ``lendkit quote`` command: price an offer with no tenant and no database.
 
-``lendkit quote`` prices an offer — its repayment schedule and all-in
-annualized rate, both ways — with no tenant and no database.
+It prints the repayment schedule and the all-in annualized rate, both ways.
+Quick to start: pricing is pure ``Decimal`` arithmetic and imports nothing
+of the ORM.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 import click
 
-import lendkit
-from lendkit.errors import ConflictError, ValidationFailed
-from lendkit.lifecycle.pricing import Quote, quote
+from lendkit.errors import ValidationFailed
 from lendkit.lifecycle.schedules import MAX_TERM_MONTHS, METHODS
 
-__all__: list[str] = []
+if TYPE_CHECKING:
+    from lendkit.lifecycle.pricing import Quote
+
+__all__ = ["DECIMAL", "DecimalType", "quote_command"]
 
 
 class DecimalType(click.ParamType[Decimal, object]):
@@ -106,6 +108,8 @@ def quote_command(
             f"{annual_rate} is over 100 %; give the rate as a fraction, e.g. 0.109 for 10.9 %",
             param_hint="'--annual-rate'",
         )
+    from lendkit.lifecycle.pricing import quote
+
     day: date = start.date() if start is not None else date.today()  # type: ignore[attr-defined]
     try:
         offer = quote(
@@ -122,6 +126,8 @@ def quote_command(
     except ValidationFailed as exc:
         raise click.UsageError(exc.detail) from None
     if as_json:
+        import json
+
         click.echo(json.dumps(offer.as_json(), ensure_ascii=False))
     else:
         _print_table(offer)
@@ -153,55 +159,3 @@ def _print_table(offer: Quote) -> None:
 
 def _percent(rate: Decimal) -> str:
     return f"{rate * 100:.2f} %"
-
-
-@click.command("eod")
-@click.option(
-    "--date", "day", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Business date."
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 16),
-    default=1,
-    show_default=True,
-    help="Parallel worker processes (PostgreSQL; SQLite runs one).",
-)
-@click.option("--chunk-size", type=click.IntRange(1, 100_000), default=5000, show_default=True)
-def eod_command(day: datetime, workers: int, chunk_size: int) -> None:
-    """End of day: accrual, due and overdue, penalty, DPD, classification, events.
-
-    Idempotent per business date and resumable: after a crash, run it again.
-    Days run one after another.
-    """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    from lendkit.cli import open_checked_runtime
-    from lendkit.lifecycle import eod
-
-    runtime = open_checked_runtime(migrated=True)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    ) as bar:
-        task = bar.add_task(f"end of day {day.date()}", total=None)
-        try:
-            summary = eod.run(
-                runtime,
-                day.date(),
-                workers=workers,
-                chunk_size=chunk_size,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
-        except ConflictError as exc:
-            raise click.ClickException(exc.detail) from None
-    verb = "was already done" if summary.already_done else "done"
-    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.counts.items()) if v)
-    click.echo(f"end of day {summary.business_date} {verb}: {summary.loans} loans; {counts}")
-
-
-@lendkit.hookimpl
-def register_commands(cli: click.Group) -> None:
-    cli.add_command(quote_command)
-    cli.add_command(eod_command)
