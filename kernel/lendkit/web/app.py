@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from litestar import Litestar, Request, Router
+from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import ImproperlyConfiguredException
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 from sqlalchemy.orm import Session
@@ -21,7 +20,7 @@ from lendkit.callers import Caller, caller_of
 from lendkit.errors import StartupError
 from lendkit.runtime import Runtime
 from lendkit.templating import make_environment
-from lendkit.web import paging, plugin_pages
+from lendkit.web import apidocs, paging, plugin_pages
 from lendkit.web.ids import id_guard
 from lendkit.web.problems import exception_handlers
 from lendkit.web.request import LendkitRequest
@@ -65,6 +64,7 @@ def create_app(runtime: Runtime) -> Litestar:
                 *registry.routes(runtime.pm),
                 *plugin_pages.INDEX_ROUTES,
                 *plugin_pages.page_routes(pages),
+                apidocs.static_router(),
             ],
             dependencies={
                 "runtime": Provide(provide_runtime, sync_to_thread=False),
@@ -86,13 +86,9 @@ def create_app(runtime: Runtime) -> Litestar:
                     make_environment(settings, runtime.pm)
                 )
             ),
-            openapi_config=OpenAPIConfig(
-                title=f"{settings.tenant.display_name} API (lendkit)",
-                version=__version__,
-                path="/schema",
-                openapi_router=Router(
-                    path="/schema", route_handlers=[], opt={"permission": "public"}
-                ),
+            # The schema and its docs page, whose scripts are the kit's own static files.
+            openapi_config=apidocs.openapi_config(
+                f"{settings.tenant.display_name} API (lendkit)", __version__
             ),
             logging_config=None,
         )

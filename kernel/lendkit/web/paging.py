@@ -23,7 +23,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
 from litestar import Request
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -77,11 +77,11 @@ def provide_window(
     request: Request[Any, Any, Any],
     limit: Annotated[
         str | None,
-        Parameter(query="limit", description=f"Items per page, 1 to {MOST} (default {DEFAULT})."),
+        QueryParameter(description=f"Items per page, 1 to {MOST} (default {DEFAULT})."),
     ] = None,
     offset: Annotated[
         str | None,
-        Parameter(query="offset", description="Items to skip (or follow `next`)."),
+        QueryParameter(description="Items to skip (or follow `next`)."),
     ] = None,
 ) -> Window:
     """The ``window`` dependency: ``limit`` and ``offset`` from the query, checked."""
