@@ -115,7 +115,7 @@ def page_of(
     windowed = query.limit(window.limit).offset(window.offset)
     rows: Sequence[Any] = (
         session.scalars(windowed).all()
-        if len(query.selected_columns) == 1
+        if len(query.column_descriptions) == 1
         else [tuple(row) for row in session.execute(windowed)]
     )
     return _page(window, [view(row) for row in rows], total or 0)
