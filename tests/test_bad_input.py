@@ -22,11 +22,14 @@ from decimal import Decimal
 import httpx
 import pytest
 from lendkit.auth.testing import borrower_headers, staff_headers
+from lendkit.clearing.money import parse_amount
+from lendkit.errors import ValidationFailed
 from lendkit.lifecycle import loans
 from lendkit.lifecycle.testing import add_capital, disbursed_loan
 from lendkit.models import Borrower
 from lendkit.testing import SAMPLE_PRODUCTS
 from lendkit.web.app import create_app
+from lendkit.web.bodies import MAX_DEPTH, BodyRefused, decode_json, nesting_depth
 from lendkit_channel_sandbox.testing import sandbox_tenant_on
 from lendkit_demo.people import demo_people
 
@@ -302,3 +305,74 @@ def test_the_frameworks_own_problems_are_bilingual(sweep, method, path, status, 
     assert " / " in str(body["title"])
     if status == 405:
         assert "GET" in response.headers["allow"]
+
+
+# -- The parts, directly ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "depth"),
+    [
+        (b"{}", 1),
+        (b'{"a": [1, {"b": []}]}', 3),
+        (b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["}', 1),
+        (b'["\\"[[[[", "\\\\"]', 1),  # an escaped quote does not end the string
+        (b"[" * 65 + b"]" * 65, 65),
+        (b"[[]]" * 100, 2),  # many brackets, little depth
+    ],
+)
+def test_nesting_is_counted_outside_strings_without_parsing(body, depth):
+    counted = nesting_depth(body)
+    if depth > MAX_DEPTH:
+        assert counted == depth
+    else:
+        assert counted <= MAX_DEPTH
+
+
+def test_a_body_nested_a_million_deep_is_refused_before_decoding():
+    with pytest.raises(BodyRefused) as refused:
+        decode_json(b"[" * 1_000_000)
+    assert refused.value.code == "body_too_deep"
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [("1066.19", "1066.19"), (" 12 ", "12.00"), (5, "5.00"), (Decimal("7.10"), "7.10")],
+)
+def test_an_amount_is_read_exactly(value, parsed):
+    assert parse_amount(value) == Decimal(parsed)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1e309",
+        "1E3",
+        "NaN",
+        "Infinity",
+        "-5",
+        "0",
+        "12.345",
+        "1,000.00",
+        ".5",
+        "5.",
+        "+5",
+        "9" * 16,
+        "9" * 1_000_000,
+        "１２３",  # full-width digits
+        12.5,
+        True,
+        None,
+        [],
+        10**16,
+        Decimal("1e309"),
+        Decimal("NaN"),
+        Decimal("0.001"),
+    ],
+)
+def test_an_amount_out_of_form_or_range_is_a_bilingual_422(value):
+    with pytest.raises(ValidationFailed) as refused:
+        parse_amount(value, name="amount", label="还款金额", code="amount_invalid")
+    assert (refused.value.status, refused.value.code) == (422, "amount_invalid")
+    assert "还款金额" in refused.value.detail
+    assert "amount" in refused.value.detail

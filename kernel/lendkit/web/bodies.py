@@ -3,13 +3,11 @@ gets a specific, bilingual 4xx instead of a framework's generic one (or a 500).
 
 A JSON body is checked in this order, each refusal a 400 with its own code:
 
-=================  ==========================================================
-``body_not_utf8``  the bytes are not UTF-8 (RFC 8259 §8.1 requires it)
-``body_too_deep``  arrays and objects nested more than :data:`MAX_DEPTH` deep
-``body_not_json``  not JSON at all
-``body_number_out_of_range``  a number no float can hold (``1e400``): send
-                   amounts as strings
-=================  ==========================================================
+* ``body_not_utf8`` — the bytes are not UTF-8 (RFC 8259 §8.1 requires it);
+* ``body_too_deep`` — arrays and objects nested more than :data:`MAX_DEPTH` deep;
+* ``body_not_json`` — not JSON at all;
+* ``body_number_out_of_range`` — a number no float holds (``1e400``): amounts
+  go as strings.
 
 The size is checked before any of these, as the body is read (413
 ``body_too_large``, ``[server] max_body_kib``). Depth is counted on the raw
@@ -47,7 +45,7 @@ class BodyRefused(LendkitError):
 
     status = 400
     code = "body_not_json"
-    title = "Unreadable request body"
+    title = "请求体无法读取 / Unreadable request body"
 
 
 def nesting_depth(body: bytes) -> int:
