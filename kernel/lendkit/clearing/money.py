@@ -64,7 +64,7 @@ def parse_amount(
         if len(text) > MAX_DIGITS + 4 or not _PLAIN.fullmatch(text):
             raise ValidationFailed(
                 f"{label}须为至多 {MAX_DIGITS} 位整数、两位小数的数字字符串，如 {example}"
-                f"（不用科学计数法）/ {name} must be a plain number with at most {MAX_DIGITS} "
+                f"（不用科学计数法） / {name} must be a plain number with at most {MAX_DIGITS} "
                 f"digits and two decimals, such as {example} (no exponent)",
                 code=code,
             )

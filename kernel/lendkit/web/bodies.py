@@ -69,7 +69,7 @@ def decode_json(body: bytes) -> Any:
         body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BodyRefused(
-            f"请求体须为 UTF-8 编码（第 {exc.start} 字节起无效）/ the body must be UTF-8 "
+            f"请求体须为 UTF-8 编码（第 {exc.start} 字节起无效） / the body must be UTF-8 "
             f"(invalid from byte {exc.start})",
             code="body_not_utf8",
         ) from None

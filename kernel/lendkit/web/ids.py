@@ -26,7 +26,7 @@ MAX_ID = 2**63 - 1
 
 def _out_of_range(name: str) -> NotFoundError:
     return NotFoundError(
-        f"{name} 超出范围，没有这样的记录（编号为 1 至 {MAX_ID}）/ no record has this "
+        f"{name} 超出范围，没有这样的记录（编号为 1 至 {MAX_ID}） / no record has this "
         f"{name}: ids run from 1 to {MAX_ID}",
         code="id_out_of_range",
     )
