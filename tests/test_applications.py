@@ -101,7 +101,7 @@ def add_borrower(runtime, base, phone="13900000001", *, kyc="verified", consent=
         borrower_id = person.id
     headers = borrower_headers(runtime, borrower_id)
     if consent:
-        text = {t["purpose"]: t for t in httpx.get(f"{base}/api/consents/texts").json()}
+        text = {t["purpose"]: t for t in httpx.get(f"{base}/api/consents/texts").json()["items"]}
         agreed = httpx.post(
             f"{base}/api/borrowers/me/consents",
             headers=headers,
@@ -187,7 +187,9 @@ def test_a_good_applicant_is_approved_at_once_with_a_priced_offer(runtime, live_
     assert topics(runtime) == ["application.submitted", "application.approved"]
     [approved] = audit_rows(runtime, "application.approved")
     assert approved.actor == "system:credit"
-    listed = httpx.get(f"{live_server}/api/borrowers/me/applications", headers=headers).json()
+    listed = httpx.get(f"{live_server}/api/borrowers/me/applications", headers=headers).json()[
+        "items"
+    ]
     assert [a["id"] for a in listed] == [body["id"]]
 
 
@@ -471,7 +473,7 @@ def test_staff_approve_from_the_queue_for_less_with_reasons_audited(runtime, liv
     application_id = review(live_server, runtime, bureau, headers)
     officer = staff_headers(runtime, "risk_officer", "wang")
 
-    queue = httpx.get(f"{live_server}/api/applications/reviews", headers=officer).json()
+    queue = httpx.get(f"{live_server}/api/applications/reviews", headers=officer).json()["items"]
     assert [item["id"] for item in queue] == [application_id]
     assert queue[0]["reasons"] == [
         {"code": "score_in_review_band", "outcome": "review", "source": "policy"}
@@ -499,7 +501,9 @@ def test_staff_approve_from_the_queue_for_less_with_reasons_audited(runtime, liv
     assert audited.actor == "staff:wang"
     assert audited.details["reasons"] == ["income_verified"]
     assert topics(runtime)[-1] == "application.approved"
-    assert httpx.get(f"{live_server}/api/applications/reviews", headers=officer).json() == []
+    assert (
+        httpx.get(f"{live_server}/api/applications/reviews", headers=officer).json()["items"] == []
+    )
     mine = httpx.get(
         f"{live_server}/api/borrowers/me/applications/{application_id}", headers=headers
     ).json()

@@ -355,7 +355,7 @@ def test_sms_code_login_through_the_sandbox_sender(runtime, live_server, caplog)
 
     shown = httpx.get(
         f"{live_server}/api/sms-sandbox/messages", headers=staff_headers(runtime, "support")
-    ).json()
+    ).json()["items"]
     assert shown[0]["to"] == "138****5678"
     assert code in shown[0]["text"]
 

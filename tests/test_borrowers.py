@@ -107,7 +107,7 @@ def register(base, runtime, phone):
 
 def agree(base, headers, shown="privacy_policy", **overrides):
     """Agree to the text of purpose ``shown`` as the API serves it (``overrides``: tamper)."""
-    text = {t["purpose"]: t for t in httpx.get(f"{base}/api/consents/texts").json()}[shown]
+    text = {t["purpose"]: t for t in httpx.get(f"{base}/api/consents/texts").json()["items"]}[shown]
     body = {"purpose": shown, "version": text["version"], "digest": text["digest"]}
     return httpx.post(
         f"{base}/api/borrowers/me/consents", headers=headers, json={**body, **overrides}
@@ -444,7 +444,7 @@ def test_review_goes_to_staff_who_decide_once(runtime, live_server, alice):
         "forbidden",
     )
 
-    queue = httpx.get(f"{live_server}/api/kyc/reviews", headers=officer).json()
+    queue = httpx.get(f"{live_server}/api/kyc/reviews", headers=officer).json()["items"]
 
     assert [(q["borrower_id"], q["reasons"], q["name"]) for q in queue] == [
         (borrower_id, ["face_low_similarity"], "王**")
@@ -476,7 +476,7 @@ def test_review_goes_to_staff_who_decide_once(runtime, live_server, alice):
     again = httpx.post(url, headers=officer, json={"decision": "rejected"})
     assert_problem(again, 409, "review_closed")
     assert state(runtime, borrower_id) == before
-    assert httpx.get(f"{live_server}/api/kyc/reviews", headers=officer).json() == []
+    assert httpx.get(f"{live_server}/api/kyc/reviews", headers=officer).json()["items"] == []
 
 
 @pytest.mark.parametrize("plugins", [["sms-sandbox"]])  # codes, but no identity verifier
@@ -523,7 +523,9 @@ def test_consents_are_recorded_as_shown_idempotent_and_revocable(runtime, live_s
 
     assert (first.status_code, repeat.status_code) == (201, 200)
     assert first.json() == repeat.json()
-    shown = {t["purpose"]: t for t in httpx.get(f"{live_server}/api/consents/texts").json()}
+    shown = {
+        t["purpose"]: t for t in httpx.get(f"{live_server}/api/consents/texts").json()["items"]
+    }
     assert first.json()["digest"] == consents.digest_of(shown["credit_query"]["text"])
     with runtime.sessions.begin() as session:
         assert (

@@ -134,7 +134,7 @@ def test_the_whole_loop_over_http(tenant):
 
     # Consents, as shown.
     for purpose in ("privacy_policy", "credit_query"):
-        texts = {t["purpose"]: t for t in loop.call("GET", "/api/consents/texts", 200)}
+        texts = {t["purpose"]: t for t in loop.call("GET", "/api/consents/texts", 200)["items"]}
         shown = texts[purpose]
         loop.call(
             "POST",

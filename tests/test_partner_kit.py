@@ -255,19 +255,19 @@ def test_the_api_lists_plugins_and_refuses_to_switch_them_pointing_at_lendkit_to
     config = Path(os.environ["LENDKIT_CONFIG"])  # the tenant `runtime` made
     admin = staff_headers(runtime, "admin")
 
-    listed = httpx.get(f"{live_server}/api/admin/plugins", headers=admin)
+    listed = httpx.get(f"{live_server}/api/admin/plugins?limit=200", headers=admin)
     enabled = httpx.post(f"{live_server}/api/admin/plugins/marketing/enable", headers=admin)
     disabled = httpx.post(f"{live_server}/api/admin/plugins/marketing/disable", headers=admin)
 
     assert listed.status_code == 200, listed.text
-    [marketing] = [p for p in listed.json() if p["plugin"] == "marketing"]
+    [marketing] = [p for p in listed.json()["items"] if p["plugin"] == "marketing"]
     assert (marketing["enabled"], marketing["loaded"], marketing["restart_required"]) == (
         False,
         False,
         False,
     )
     assert marketing["stand_in"] is None
-    [sms] = [p for p in listed.json() if p["plugin"] == "sms-sandbox"]
+    [sms] = [p for p in listed.json()["items"] if p["plugin"] == "sms-sandbox"]
     assert (sms["stand_in"], sms["enabled"]) == ("SMS are kept for the demo, never sent", False)
     for answer, action in ((enabled, "enable"), (disabled, "disable")):
         assert answer.status_code == 409, answer.text

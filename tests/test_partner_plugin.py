@@ -107,7 +107,8 @@ class Partner:
         headers = borrower_headers(self.runtime, borrower_id)
         if verified:
             texts = {
-                t["purpose"]: t for t in self.call("GET", "/api/consents/texts", 200, {}).json()
+                t["purpose"]: t
+                for t in self.call("GET", "/api/consents/texts", 200, {}).json()["items"]
             }
             for purpose in ("privacy_policy", "credit_query"):
                 shown = texts[purpose]

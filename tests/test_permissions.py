@@ -325,7 +325,7 @@ def test_admin_changes_a_role_which_ends_the_users_sessions_and_is_audited(
         )
     ]
     listed = httpx.get(f"{live_server}/api/staff", headers=staff_headers(runtime, "auditor"))
-    assert {s["username"]: s["role"] for s in listed.json()}["lily"] == "collections"
+    assert {s["username"]: s["role"] for s in listed.json()["items"]}["lily"] == "collections"
     # Not one's own role, not an unknown role, not admin without TOTP.
     own = httpx.put(
         f"{live_server}/api/staff/{admin_id}/role", headers=admin, json={"role": "finance"}

@@ -164,7 +164,7 @@ def antifraud(runtime):
 def applicant(runtime, base, phone):
     borrower_id = add_borrower(runtime, phone, kyc_status="verified")
     headers = borrower_headers(runtime, borrower_id)
-    shown = {t["purpose"]: t for t in httpx.get(f"{base}/api/consents/texts").json()}
+    shown = {t["purpose"]: t for t in httpx.get(f"{base}/api/consents/texts").json()["items"]}
     agreed = httpx.post(
         f"{base}/api/borrowers/me/consents",
         headers=headers,

@@ -105,7 +105,13 @@ def create(base, headers, **changes):
 
 def test_staff_create_version_and_retire_a_product_over_http(runtime, live_server):
     admin = staff_headers(runtime, "admin", "li")
-    assert httpx.get(f"{live_server}/api/products").json() == {"items": [], "total": 0}
+    assert httpx.get(f"{live_server}/api/products").json() == {
+        "items": [],
+        "total": 0,
+        "limit": 50,
+        "offset": 0,
+        "next": None,
+    }
 
     first = create(live_server, admin)
     assert first.status_code == 201, first.text

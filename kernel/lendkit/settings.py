@@ -213,6 +213,9 @@ class Auth(_Section):
 class Server(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    # The largest request body accepted, in KiB (413 ``body_too_large`` above it).
+    # The kit's own bodies are a few KiB; this bounds what one request costs.
+    max_body_kib: int = Field(256, ge=1, le=100 * 1024)
 
 
 class Outbox(_Section):

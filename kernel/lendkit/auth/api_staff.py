@@ -21,6 +21,7 @@ from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
 from lendkit.masking import mask_name
 from lendkit.models import StaffUser
 from lendkit.runtime import Runtime
+from lendkit.web import paging
 
 __all__ = ["ROUTES"]
 
@@ -50,9 +51,11 @@ def _staff_view(staff: StaffUser) -> dict[str, Any]:
 
 
 @get("/api/staff", opt={"permission": "staff.view"}, sync_to_thread=True)
-def list_staff(db_session: NamedDependency[Session]) -> list[dict[str, Any]]:
-    """Every staff user with role and state (names masked)."""
-    return [_staff_view(s) for s in db_session.scalars(select(StaffUser).order_by(StaffUser.id))]
+def list_staff(
+    db_session: NamedDependency[Session], window: NamedDependency[paging.Window]
+) -> dict[str, Any]:
+    """Every staff user with role and state (names masked; a page)."""
+    return paging.page_of(db_session, window, select(StaffUser).order_by(StaffUser.id), _staff_view)
 
 
 @put("/api/staff/{staff_id:int}/role", opt={"permission": "staff.manage"}, sync_to_thread=True)

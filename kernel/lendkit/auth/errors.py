@@ -140,7 +140,5 @@ class NotificationFailed(AuthError):
 
 def auth_problem(_: Request[Any, Any, Any], exc: AuthError) -> Response[dict[str, Any]]:
     """The problem document of ``exc``, with its headers and ``reason``."""
-    extra = {"reason": exc.reason} if exc.reason else {}
-    response = problem(exc.status, exc.code, exc.title, exc.detail, **extra)
-    response.headers.update(exc.headers)
-    return response
+    extra: dict[str, Any] = {"reason": exc.reason} if exc.reason else {}
+    return problem(exc.status, exc.code, exc.title, exc.detail, headers=exc.headers, **extra)

@@ -27,6 +27,7 @@ from lendkit.masking import mask_text
 from lendkit.runtime import Runtime
 from lendkit.settings import Settings
 from lendkit.types import ChannelError, PaymentChannel
+from lendkit.web.schema import VENDOR_CALLBACK, described
 
 if TYPE_CHECKING:
     import pluggy
@@ -103,6 +104,7 @@ def callback_url(settings: Settings, name: str) -> str:
     # move an order along its state machine, never post twice.
     opt={"permission": "public"},
     sync_to_thread=True,
+    operation_class=described(VENDOR_CALLBACK, media_type="application/octet-stream"),
     status_code=200,
 )
 def channel_callback(

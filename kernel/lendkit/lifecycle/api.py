@@ -27,11 +27,14 @@ from sqlalchemy.orm import Session
 import lendkit
 from lendkit.auth.principal import Principal, current
 from lendkit.errors import NotFoundError, ValidationFailed
+from lendkit.lifecycle import api_bodies as bodies
 from lendkit.lifecycle import applications, client_context, loans
 from lendkit.lifecycle.application_models import Application
 from lendkit.runtime import Runtime
 from lendkit.types import ComplianceItem, Job
+from lendkit.web import paging
 from lendkit.web.bodies import json_object
+from lendkit.web.schema import described
 
 __all__ = ["ROUTES"]
 
@@ -68,7 +71,13 @@ def _note(body: Mapping[str, Any]) -> str | None:
 # -- The borrower ----------------------------------------------------------------------
 
 
-@post("/api/borrowers/me/applications", opt=SELF, sync_to_thread=True, status_code=HTTP_201_CREATED)
+@post(
+    "/api/borrowers/me/applications",
+    opt=SELF,
+    sync_to_thread=True,
+    status_code=HTTP_201_CREATED,
+    operation_class=described(bodies.APPLICATION),
+)
 def submit_application(
     data: JSONBody[Any],
     request: Request[Any, Any, Any],
@@ -98,14 +107,18 @@ def submit_application(
 
 @get("/api/borrowers/me/applications", opt=SELF, sync_to_thread=True)
 def my_applications(
-    request: Request[Any, Any, Any], db_session: NamedDependency[Session]
-) -> list[dict[str, Any]]:
-    """My applications, newest first, each with its offer if it has one."""
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[Session],
+    window: NamedDependency[paging.Window],
+) -> dict[str, Any]:
+    """My applications, newest first, each with its offer if it has one (a page)."""
     _, borrower_id = _me(request)
-    return [
-        applications.application_view(db_session, app)
-        for app in applications.of_borrower(db_session, borrower_id)
-    ]
+    return paging.page_of(
+        db_session,
+        window,
+        applications.of_borrower(borrower_id),
+        lambda app: applications.application_view(db_session, app),
+    )
 
 
 def _mine(db_session: Session, borrower_id: int, application_id: int) -> Application:
@@ -150,11 +163,16 @@ def accept_offer(
 
 
 @get("/api/applications/reviews", opt=REVIEW, sync_to_thread=True)
-def review_queue(db_session: NamedDependency[Session]) -> list[dict[str, Any]]:
-    """Applications waiting for a person, oldest first, with the decision's reasons."""
-    return [
-        applications.queue_view(db_session, app) for app in applications.review_queue(db_session)
-    ]
+def review_queue(
+    db_session: NamedDependency[Session], window: NamedDependency[paging.Window]
+) -> dict[str, Any]:
+    """Applications waiting for a person, oldest first, with the decision's reasons (a page)."""
+    return paging.page_of(
+        db_session,
+        window,
+        applications.review_queue(),
+        lambda app: applications.queue_view(db_session, app),
+    )
 
 
 @get("/api/applications/{application_id:int}", opt=REVIEW, sync_to_thread=True)
@@ -173,6 +191,7 @@ def application_record(
     opt=REVIEW,
     sync_to_thread=True,
     status_code=HTTP_200_OK,
+    operation_class=described(bodies.APPROVAL, required=False),
 )
 def approve_application(
     application_id: FromPath[int],
@@ -202,6 +221,7 @@ def approve_application(
     opt=REVIEW,
     sync_to_thread=True,
     status_code=HTTP_200_OK,
+    operation_class=described(bodies.REJECTION),
 )
 def reject_application(
     application_id: FromPath[int],

@@ -29,8 +29,9 @@ from lendkit.errors import NotFoundError, ValidationFailed
 from lendkit.lifecycle import borrowers, consents
 from lendkit.lifecycle.identity import InvalidIdentity
 from lendkit.masking import mask_id_number, mask_name
-from lendkit.models import Borrower
+from lendkit.models import Borrower, KycTransition
 from lendkit.runtime import Runtime
+from lendkit.web import paging
 from lendkit.web.problems import problem
 
 __all__ = ["IDENTITY_PROBLEMS", "ROUTES", "identity_problem"]
@@ -97,9 +98,9 @@ def _borrower(db_session: Session, principal: Principal, borrower_id: int) -> Bo
 
 
 @get("/api/consents/texts", opt=PUBLIC, sync_to_thread=False)
-def consent_texts() -> list[dict[str, str]]:
-    """The current text of each consent; send back its version and digest to agree."""
-    return [
+def consent_texts(window: NamedDependency[paging.Window]) -> dict[str, Any]:
+    """The current text of each consent; send back its version and digest to agree (a page)."""
+    texts = [
         {
             "purpose": t.purpose,
             "version": t.version,
@@ -109,6 +110,7 @@ def consent_texts() -> list[dict[str, str]]:
         }
         for t in consents.current_texts()
     ]
+    return paging.page_of_list(window, texts)
 
 
 # -- The borrower himself ----------------------------------------------------------
@@ -253,21 +255,25 @@ def borrower_consents(
     return _consents(db_session, borrower.id)
 
 
+def _review_view(row: tuple[Borrower, KycTransition]) -> dict[str, Any]:
+    borrower, transition = row
+    return {
+        "review_id": transition.id,
+        "borrower_id": borrower.id,
+        "since": transition.occurred_at.isoformat(),
+        "provider": transition.provider,
+        "reasons": list(transition.reasons),
+        "name": mask_name(borrower.name or ""),
+        "id_number": mask_id_number(borrower.id_number or ""),
+    }
+
+
 @get("/api/kyc/reviews", opt=REVIEW, sync_to_thread=True)
-def review_queue(db_session: NamedDependency[Session]) -> list[dict[str, Any]]:
-    """Real-name checks waiting for a person, oldest first (masked)."""
-    return [
-        {
-            "review_id": transition.id,
-            "borrower_id": borrower.id,
-            "since": transition.occurred_at.isoformat(),
-            "provider": transition.provider,
-            "reasons": list(transition.reasons),
-            "name": mask_name(borrower.name or ""),
-            "id_number": mask_id_number(borrower.id_number or ""),
-        }
-        for borrower, transition in borrowers.review_queue(db_session)
-    ]
+def review_queue(
+    db_session: NamedDependency[Session], window: NamedDependency[paging.Window]
+) -> dict[str, Any]:
+    """Real-name checks waiting for a person, oldest first (masked; a page)."""
+    return paging.page_of(db_session, window, borrowers.review_queue(), _review_view)
 
 
 @post("/api/kyc/reviews/{review_id:int}", opt=REVIEW, sync_to_thread=True, status_code=HTTP_200_OK)

@@ -44,16 +44,16 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final
 
 import pluggy
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from lendkit import audit, outbox
-from lendkit.clearing.money import ZERO, money
+from lendkit.clearing.money import ZERO, money, parse_amount
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, LendkitError, NotFoundError, ValidationFailed
 from lendkit.lifecycle import client_context, consents, credit, offers, products
@@ -174,23 +174,10 @@ def _amount(data: Mapping[str, Any], name: str, label: str) -> Decimal:
     value = data.get(name)
     if value is None:
         raise _invalid(name, f"请填写{label}", f"{name} is required")
-    if isinstance(value, bool | float) or not isinstance(value, int | str | Decimal):
-        raise _invalid(
-            name,
-            f'{label}须为数字字符串，如 "50000.00"',
-            f'{name} must be a string of digits such as "50000.00" (or a whole number)',
-        )
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise _invalid(name, f"{label}不是数字", f"{name} is not a number") from None
-    if not amount.is_finite() or amount <= 0:
-        raise _invalid(name, f"{label}须大于零", f"{name} must be more than zero")
+    amount = parse_amount(value, name=name, label=label, code=f"invalid_{name}")
     if amount >= MAX_AMOUNT:
         raise _invalid(name, f"{label}金额过大", f"{name} is too large")
-    if amount != money(amount):
-        raise _invalid(name, f"{label}最多两位小数", f"{name} must be a whole number of fen (0.01)")
-    return money(amount)
+    return amount
 
 
 def parse_submission(
@@ -798,23 +785,17 @@ def expire_offers(session: Session, now: datetime | None = None, limit: int = 50
 # -- Reading ---------------------------------------------------------------------------
 
 
-def review_queue(session: Session) -> list[Application]:
-    """Applications waiting for a person, oldest first."""
-    return list(
-        session.scalars(
-            select(Application).where(Application.status == S.REVIEW).order_by(Application.id)
-        )
-    )
+def review_queue() -> Select[Application]:
+    """Applications waiting for a person, oldest first (a query, to page through)."""
+    return select(Application).where(Application.status == S.REVIEW).order_by(Application.id)
 
 
-def of_borrower(session: Session, borrower_id: int) -> list[Application]:
-    """A borrower's applications, newest first."""
-    return list(
-        session.scalars(
-            select(Application)
-            .where(Application.borrower_id == borrower_id)
-            .order_by(Application.id.desc())
-        )
+def of_borrower(borrower_id: int) -> Select[Application]:
+    """A borrower's applications, newest first (a query, to page through)."""
+    return (
+        select(Application)
+        .where(Application.borrower_id == borrower_id)
+        .order_by(Application.id.desc())
     )
 
 

@@ -33,7 +33,7 @@ from types import MappingProxyType
 from typing import Any
 
 import pluggy
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -370,10 +370,11 @@ def _move(
 # -- Manual review -----------------------------------------------------------------
 
 
-def review_queue(session: Session) -> list[tuple[Borrower, KycTransition]]:
-    """Borrowers waiting for a person to decide, oldest first, with the transition."""
+def review_queue() -> Select[Borrower, KycTransition]:
+    """Borrowers waiting for a person to decide, oldest first, with the transition
+    (a query, to page through)."""
     later = aliased(KycTransition)
-    rows = session.execute(
+    return (
         select(Borrower, KycTransition)
         .join(KycTransition, KycTransition.borrower_id == Borrower.id)
         .where(
@@ -385,7 +386,6 @@ def review_queue(session: Session) -> list[tuple[Borrower, KycTransition]]:
         )
         .order_by(KycTransition.id)
     )
-    return [(borrower, transition) for borrower, transition in rows.all()]
 
 
 def decide_review(

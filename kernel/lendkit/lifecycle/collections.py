@@ -31,11 +31,10 @@ jobs, which open their own). The routes are in ``collections_api.py``.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import and_, case, func, select
@@ -44,7 +43,7 @@ from sqlalchemy.orm import Session
 from lendkit import audit
 from lendkit.auth import notify
 from lendkit.auth.errors import NotificationFailed
-from lendkit.clearing.money import ZERO, money
+from lendkit.clearing.money import ZERO, money, parse_amount
 from lendkit.clearing.payments import CHINA, business_today
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, LendkitError, NotFoundError, ValidationFailed
@@ -128,7 +127,6 @@ MAX_TEXT = 2000
 MAX_PAGE = 200
 COLLECTION_TEMPLATE = "collection_overdue"
 REMINDER_TEMPLATE = "loan_due_soon"
-_AMOUNT = re.compile(r"^\d{1,16}(\.\d{1,2})?$")
 
 # How the built-in sandbox shows these messages (a vendor plugin maps the
 # template name to its own registered template).
@@ -746,22 +744,7 @@ def _send_by_notification(
 
 
 def _amount(value: object) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValidationFailed(
-            '承诺金额须为数字字符串，如 "500.00" / amount must be a string such as "500.00"',
-            code="promise_amount_invalid",
-        )
-    text = str(value).strip()
-    if not _AMOUNT.match(text):
-        raise ValidationFailed(
-            '承诺金额须为至多两位小数的金额，如 "500.00" / amount must be a sum in yuan with '
-            'at most two decimals, such as "500.00"',
-            code="promise_amount_invalid",
-        )
-    try:
-        return money(Decimal(text))
-    except InvalidOperation:  # pragma: no cover - the pattern admits only numbers
-        raise ValidationFailed("金额无效 / invalid amount", code="promise_amount_invalid") from None
+    return parse_amount(value, label="承诺金额", code="promise_amount_invalid")
 
 
 def _date(value: object) -> date:

@@ -31,10 +31,13 @@ import lendkit
 from lendkit.auth.principal import current
 from lendkit.clearing.payments import business_today
 from lendkit.errors import ValidationFailed
+from lendkit.lifecycle import api_bodies as bodies
 from lendkit.lifecycle import collections
 from lendkit.runtime import Runtime
 from lendkit.types import ComplianceItem, Event, Job, Permission
+from lendkit.web import paging
 from lendkit.web.bodies import json_object
+from lendkit.web.schema import described
 
 __all__ = ["ROUTES"]
 
@@ -43,16 +46,6 @@ EVENT_TOPICS = collections.TOPICS
 WORK = {"permission": "collections.work"}
 MANAGE = {"permission": "collections.manage"}
 BASE = "/api/collections/loans/{loan_id:int}"
-
-
-def _whole(value: str | None, name: str, default: int) -> int:
-    if value is None or value == "":
-        return default
-    if not value.isdigit():
-        raise ValidationFailed(
-            f"{name} 须为非负整数 / {name} must be a whole number", code="page_invalid"
-        )
-    return int(value)
 
 
 def _actor_and_day(request: Request[Any, Any, Any]) -> tuple[str, Any]:
@@ -65,9 +58,11 @@ def _actor_and_day(request: Request[Any, Any, Any]) -> tuple[str, Any]:
 
 @get("/api/collections/queue", opt=WORK, sync_to_thread=True)
 def overdue_queue(
-    request: Request[Any, Any, Any], db_session: NamedDependency[Session]
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[Session],
+    window: NamedDependency[paging.Window],
 ) -> dict[str, Any]:
-    """Overdue loans, worst bucket first, then days past due, then amount due.
+    """Overdue loans, worst bucket first, then days past due, then amount due (a page).
 
     Query: ``bucket`` (M1, M2, M3, M3+), ``collector`` (a username, ``me``,
     or ``none`` for unassigned), ``limit`` (1–200, default 50), ``offset``.
@@ -82,13 +77,14 @@ def overdue_queue(
                 code="collector_invalid",
             )
         collector = principal.actor.removeprefix("staff:")
-    return collections.queue(
+    found = collections.queue(
         db_session,
         bucket=query.get("bucket") or None,
         collector=collector,
-        limit=_whole(query.get("limit"), "limit", 50),
-        offset=_whole(query.get("offset"), "offset", 0),
+        limit=window.limit,
+        offset=window.offset,
     )
+    return {**found, "next": window.next_url(found["total"])}
 
 
 @get(BASE, opt=WORK, sync_to_thread=True)
@@ -102,7 +98,13 @@ def collection_record(
 # -- Working a case -----------------------------------------------------------------
 
 
-@post(f"{BASE}/assign", opt=MANAGE, sync_to_thread=True, status_code=HTTP_200_OK)
+@post(
+    f"{BASE}/assign",
+    opt=MANAGE,
+    sync_to_thread=True,
+    status_code=HTTP_200_OK,
+    operation_class=described(bodies.ASSIGNMENT),
+)
 def assign_case(
     loan_id: FromPath[int],
     request: Request[Any, Any, Any],
@@ -131,7 +133,13 @@ def assign_case(
     return collections.case_view(db_session, loan_id)
 
 
-@post(f"{BASE}/notes", opt=WORK, sync_to_thread=True, status_code=HTTP_201_CREATED)
+@post(
+    f"{BASE}/notes",
+    opt=WORK,
+    sync_to_thread=True,
+    status_code=HTTP_201_CREATED,
+    operation_class=described(bodies.NOTE),
+)
 def add_note(
     loan_id: FromPath[int],
     request: Request[Any, Any, Any],
@@ -146,7 +154,13 @@ def add_note(
     return collections.note_view(note)
 
 
-@post(f"{BASE}/contacts", opt=WORK, sync_to_thread=True, status_code=HTTP_201_CREATED)
+@post(
+    f"{BASE}/contacts",
+    opt=WORK,
+    sync_to_thread=True,
+    status_code=HTTP_201_CREATED,
+    operation_class=described(bodies.CONTACT),
+)
 def log_contact(
     loan_id: FromPath[int],
     request: Request[Any, Any, Any],
@@ -171,7 +185,13 @@ def log_contact(
     return collections.contact_view(row)
 
 
-@post(f"{BASE}/contacts/send", opt=WORK, sync_to_thread=True, status_code=HTTP_201_CREATED)
+@post(
+    f"{BASE}/contacts/send",
+    opt=WORK,
+    sync_to_thread=True,
+    status_code=HTTP_201_CREATED,
+    operation_class=described(bodies.SEND_CONTACT),
+)
 def send_contact(
     loan_id: FromPath[int],
     request: Request[Any, Any, Any],
@@ -192,7 +212,13 @@ def send_contact(
     )
 
 
-@post(f"{BASE}/promises", opt=WORK, sync_to_thread=True, status_code=HTTP_201_CREATED)
+@post(
+    f"{BASE}/promises",
+    opt=WORK,
+    sync_to_thread=True,
+    status_code=HTTP_201_CREATED,
+    operation_class=described(bodies.PROMISE),
+)
 def make_promise(
     loan_id: FromPath[int],
     request: Request[Any, Any, Any],
@@ -208,7 +234,13 @@ def make_promise(
     return collections.promise_view(made)
 
 
-@post(f"{BASE}/write-off", opt=WORK, sync_to_thread=True, status_code=HTTP_200_OK)
+@post(
+    f"{BASE}/write-off",
+    opt=WORK,
+    sync_to_thread=True,
+    status_code=HTTP_200_OK,
+    operation_class=described(bodies.WRITE_OFF),
+)
 def request_write_off(
     loan_id: FromPath[int],
     request: Request[Any, Any, Any],

@@ -33,6 +33,7 @@ from lendkit.lifecycle.models import Loan
 from lendkit.masking import mask_text
 from lendkit.runtime import Runtime
 from lendkit.types import ComplianceItem, Permission
+from lendkit.web.schema import VENDOR_CALLBACK, described
 
 __all__ = ["ROUTES"]
 
@@ -173,6 +174,7 @@ def loan_contract(loan_id: FromPath[int], db_session: NamedDependency[Session]) 
     # signing request along its history, never sign a different document.
     opt={"permission": "public"},
     sync_to_thread=True,
+    operation_class=described(VENDOR_CALLBACK, media_type="application/octet-stream"),
     status_code=HTTP_200_OK,
 )
 def esign_callback(

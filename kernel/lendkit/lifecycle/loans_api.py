@@ -12,7 +12,7 @@ and changes nothing: the request's transaction rolls back.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from litestar import Request, Response, get, post
@@ -26,14 +26,17 @@ from sqlalchemy.orm import Session
 import lendkit
 from lendkit.auth.principal import current
 from lendkit.clearing import channels, payments
-from lendkit.clearing.money import money
+from lendkit.clearing.money import parse_amount
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
+from lendkit.lifecycle import api_bodies as bodies
 from lendkit.lifecycle import loans
 from lendkit.lifecycle.models import RUNNING, Instalment, Loan, LoanEvent
 from lendkit.models import Borrower
 from lendkit.runtime import Runtime
 from lendkit.types import Permission
+from lendkit.web import paging
 from lendkit.web.bodies import json_object
+from lendkit.web.schema import described
 
 __all__: list[str] = []
 
@@ -55,17 +58,7 @@ def _key(body: Mapping[str, Any], request: Request[Any, Any, Any]) -> str:
 
 
 def _amount(value: object) -> Decimal:
-    try:
-        amount = Decimal(value) if isinstance(value, str) else None
-    except InvalidOperation:
-        amount = None
-    if amount is None or not amount.is_finite() or amount <= 0 or amount != money(amount):
-        raise ValidationFailed(
-            '金额须为大于 0、至多两位小数的字符串，如 "1066.19" / amount must be a string '
-            'with a positive number of at most two decimals, e.g. "1066.19"',
-            code="amount_invalid",
-        )
-    return amount
+    return parse_amount(value, label="还款金额", code="amount_invalid")
 
 
 def view(session: Session, loan: Loan, *, history: bool = False) -> dict[str, Any]:
@@ -164,14 +157,14 @@ def _order(order: payments.PaymentOrder) -> dict[str, Any]:
 
 @get("/api/borrowers/me/loans", opt=SELF, sync_to_thread=True)
 def my_loans(
-    request: Request[Any, Any, Any], db_session: NamedDependency[Session]
-) -> list[dict[str, Any]]:
-    """My loans, newest first."""
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[Session],
+    window: NamedDependency[paging.Window],
+) -> dict[str, Any]:
+    """My loans, newest first (a page)."""
     borrower_id = current(request).subject_id
-    found = db_session.scalars(
-        select(Loan).where(Loan.borrower_id == borrower_id).order_by(Loan.id.desc())
-    )
-    return [view(db_session, loan) for loan in found]
+    query = select(Loan).where(Loan.borrower_id == borrower_id).order_by(Loan.id.desc())
+    return paging.page_of(db_session, window, query, lambda loan: view(db_session, loan))
 
 
 @get("/api/borrowers/me/loans/{loan_id:int}", opt=SELF, sync_to_thread=True)
@@ -202,6 +195,7 @@ def my_payoff(
     opt=SELF,
     sync_to_thread=True,
     status_code=HTTP_201_CREATED,
+    operation_class=described(bodies.REPAYMENT),
 )
 def repay(
     loan_id: FromPath[int],
@@ -260,31 +254,32 @@ def repay(
 # -- Staff ---------------------------------------------------------------------
 
 
+def _summary(loan: Loan) -> dict[str, Any]:
+    return {
+        "id": loan.id,
+        "borrower_id": loan.borrower_id,
+        "principal": str(loan.principal),
+        "status": loan.status,
+        "dpd": loan.dpd,
+        "bucket": loan.bucket,
+        "classification": loan.classification,
+    }
+
+
 @get("/api/loans", opt=READ, sync_to_thread=True)
 def list_loans(
     db_session: NamedDependency[Session],
+    window: NamedDependency[paging.Window],
     status: FromQuery[str | None] = None,
     bucket: FromQuery[str | None] = None,
-    limit: FromQuery[int] = 100,
-) -> list[dict[str, Any]]:
-    """Loans, newest first, optionally by ``status`` and ``bucket`` (at most 500)."""
-    query = select(Loan).order_by(Loan.id.desc()).limit(max(1, min(limit, 500)))
+) -> dict[str, Any]:
+    """Loans, newest first, optionally by ``status`` and ``bucket`` (a page: follow ``next``)."""
+    query = select(Loan).order_by(Loan.id.desc())
     if status:
         query = query.where(Loan.status == status)
     if bucket:
         query = query.where(Loan.bucket == bucket)
-    return [
-        {
-            "id": loan.id,
-            "borrower_id": loan.borrower_id,
-            "principal": str(loan.principal),
-            "status": loan.status,
-            "dpd": loan.dpd,
-            "bucket": loan.bucket,
-            "classification": loan.classification,
-        }
-        for loan in db_session.scalars(query)
-    ]
+    return paging.page_of(db_session, window, query, _summary)
 
 
 @get("/api/loans/{loan_id:int}", opt=READ, sync_to_thread=True)
@@ -301,6 +296,7 @@ def loan_record(loan_id: FromPath[int], db_session: NamedDependency[Session]) ->
     opt=DISBURSE,
     sync_to_thread=True,
     status_code=HTTP_201_CREATED,
+    operation_class=described(bodies.DISBURSEMENT),
 )
 def disburse(
     loan_id: FromPath[int],

@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from lendkit.clearing.money import money
+from lendkit.clearing.money import money, parse_amount
 from lendkit.errors import ValidationFailed
 from lendkit.lifecycle.pricing import AnnualizedRate, Quote, check_rate_cap, quote
 from lendkit.lifecycle.schedules import MAX_AMOUNT, METHODS
@@ -89,17 +89,12 @@ def _decimal(data: Mapping[str, Any], name: str) -> Decimal:
 
 
 def _amount(data: Mapping[str, Any], name: str, *, positive: bool) -> Decimal:
-    number = _decimal(data, name)
-    if number < 0 or (positive and number == 0):
-        wanted = "大于零" if positive else "不能为负"
-        raise _invalid(
-            name,
-            f"{name} 须{wanted}",
-            f"{name} must be {'more than zero' if positive else 'zero or more'}",
-        )
-    if number != money(number):
-        raise _invalid(name, f"{name} 最多两位小数", f"{name} must be a whole number of fen")
-    return money(number)
+    amount = parse_amount(
+        data[name], name=name, label=name, code=f"invalid_{name}", allow_zero=not positive
+    )
+    if amount >= MAX_AMOUNT:
+        raise _invalid(name, f"{name} 不是有效数字", f"{name} is not a usable number")
+    return amount
 
 
 def _rate(data: Mapping[str, Any], name: str, high: Decimal) -> Decimal:

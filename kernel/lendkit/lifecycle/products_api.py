@@ -26,10 +26,13 @@ from sqlalchemy.orm import Session
 import lendkit
 from lendkit.auth.principal import current
 from lendkit.errors import NotFoundError, ValidationFailed
+from lendkit.lifecycle import api_bodies as bodies
 from lendkit.lifecycle import products
 from lendkit.runtime import Runtime
 from lendkit.types import ComplianceItem
+from lendkit.web import paging
 from lendkit.web.bodies import json_object
+from lendkit.web.schema import described
 
 __all__ = ["ROUTES"]
 
@@ -50,11 +53,14 @@ def _offered(db_session: Session, runtime: Runtime, code: str) -> products.Produ
 
 @get("/api/products", opt=PUBLIC, sync_to_thread=True)
 def list_products(
-    db_session: NamedDependency[Session], runtime: NamedDependency[Runtime]
+    db_session: NamedDependency[Session],
+    runtime: NamedDependency[Runtime],
+    window: NamedDependency[paging.Window],
 ) -> dict[str, Any]:
-    """The products on offer, by code: each current version's terms, with ``apr_irr_max``."""
+    """The products on offer, by code: each current version's terms, with ``apr_irr_max``
+    (a page)."""
     offered = [products.product_view(p) for p in products.on_offer(db_session, runtime.pm)]
-    return {"items": offered, "total": len(offered)}
+    return paging.page_of_list(window, offered)
 
 
 @get("/api/products/{code:str}", opt=PUBLIC, sync_to_thread=True)
@@ -67,14 +73,23 @@ def get_product(
 
 @get(ADMIN, opt=MANAGE, sync_to_thread=True)
 def manage_list(
-    db_session: NamedDependency[Session], runtime: NamedDependency[Runtime]
+    db_session: NamedDependency[Session],
+    runtime: NamedDependency[Runtime],
+    window: NamedDependency[paging.Window],
 ) -> dict[str, Any]:
-    """Every product, retired ones too, with where it comes from (``table`` or ``plugin``)."""
+    """Every product, retired ones too, with where it comes from (``table`` or ``plugin``;
+    a page)."""
     every = [products.product_view(p) for p in products.all_products(db_session, runtime.pm)]
-    return {"items": every, "total": len(every)}
+    return paging.page_of_list(window, every)
 
 
-@post(ADMIN, opt=MANAGE, sync_to_thread=True, status_code=HTTP_201_CREATED)
+@post(
+    ADMIN,
+    opt=MANAGE,
+    sync_to_thread=True,
+    status_code=HTTP_201_CREATED,
+    operation_class=described(bodies.PRODUCT),
+)
 def manage_create(
     data: JSONBody[Any],
     request: Request[Any, Any, Any],
@@ -120,7 +135,13 @@ def _base_version(body: dict[str, Any]) -> int | None:
     return value
 
 
-@patch(f"{ADMIN}/{{code:str}}", opt=MANAGE, sync_to_thread=True, status_code=HTTP_200_OK)
+@patch(
+    f"{ADMIN}/{{code:str}}",
+    opt=MANAGE,
+    sync_to_thread=True,
+    status_code=HTTP_200_OK,
+    operation_class=described(bodies.PRODUCT_CHANGE),
+)
 def manage_update(
     code: FromPath[str],
     data: JSONBody[Any],

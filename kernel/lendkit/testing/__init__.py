@@ -223,6 +223,8 @@ PUBLIC_API: Mapping[str, frozenset[str] | None] = {
             "signing",
         )
     },
+    # List endpoints in the kit's one shape: {items, total, limit, offset, next}.
+    "lendkit.web.paging": frozenset({"Window", "page_of", "page_of_list"}),
 }
 
 # Column names that say "personal data": such a column must be Encrypted.

@@ -28,6 +28,7 @@ from lendkit.errors import ConflictError
 from lendkit.plugins import installed_plugins, plugin_names
 from lendkit.runtime import Runtime
 from lendkit.settings import load_settings
+from lendkit.web import paging
 
 __all__ = ["PERMISSION"]
 
@@ -40,11 +41,13 @@ def _enabled_in_file() -> list[str]:
 
 
 @get("/api/admin/plugins", opt=PERMISSION, sync_to_thread=True)
-def list_plugins(runtime: NamedDependency[Runtime]) -> list[dict[str, Any]]:
-    """Installed plugins: version, needs, stand-in or not, enabled in lendkit.toml, loaded."""
+def list_plugins(
+    runtime: NamedDependency[Runtime], window: NamedDependency[paging.Window]
+) -> dict[str, Any]:
+    """Installed plugins, a page of them: version, needs, stand-in or not, enabled, loaded."""
     enabled = set(_enabled_in_file())
     loaded = set(plugin_names(runtime.pm))
-    return [
+    listed = [
         {
             "plugin": name,
             "distribution": plugin.distribution,
@@ -57,6 +60,7 @@ def list_plugins(runtime: NamedDependency[Runtime]) -> list[dict[str, Any]]:
         }
         for name, plugin in sorted(installed_plugins().items())
     ]
+    return paging.page_of_list(window, listed)
 
 
 def _managed_in_settings(name: str, action: str) -> ConflictError:

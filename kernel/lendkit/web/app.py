@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from litestar import Litestar, Request, Router
+from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import ImproperlyConfiguredException
-from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template import TemplateConfig
 from sqlalchemy.orm import Session
@@ -21,8 +20,10 @@ from lendkit.callers import Caller, caller_of
 from lendkit.errors import StartupError
 from lendkit.runtime import Runtime
 from lendkit.templating import make_environment
-from lendkit.web import plugin_pages
+from lendkit.web import apidocs, paging, plugin_pages
+from lendkit.web.ids import id_guard
 from lendkit.web.problems import exception_handlers
+from lendkit.web.request import LendkitRequest
 from lendkit.web.request_id import request_id_middleware
 
 __all__ = ["create_app"]
@@ -63,28 +64,31 @@ def create_app(runtime: Runtime) -> Litestar:
                 *registry.routes(runtime.pm),
                 *plugin_pages.INDEX_ROUTES,
                 *plugin_pages.page_routes(pages),
+                apidocs.static_router(),
             ],
             dependencies={
                 "runtime": Provide(provide_runtime, sync_to_thread=False),
                 "db_session": Provide(provide_db_session),
                 "caller": Provide(provide_caller, sync_to_thread=False),
+                # limit and offset of a list endpoint (lendkit.web.paging).
+                "window": Provide(paging.provide_window, sync_to_thread=False),
             },
             state=State({"runtime": runtime, "permissions": permissions, "pages": pages}),
             exception_handlers={**exception_handlers, AuthError: auth_problem},
-            # Every route's opt["permission"], enforced (lendkit.auth.guard).
-            guards=[auth_guard],
+            # Every route's opt["permission"], enforced (lendkit.auth.guard); then no
+            # path id beyond what a database column holds (lendkit.web.ids).
+            guards=[auth_guard, id_guard],
+            # JSON bodies decoded with specific 400s (lendkit.web.bodies).
+            request_class=LendkitRequest,
+            request_max_body_size=settings.server.max_body_kib * 1024,
             template_config=TemplateConfig(
                 instance=JinjaTemplateEngine.from_environment(
                     make_environment(settings, runtime.pm)
                 )
             ),
-            openapi_config=OpenAPIConfig(
-                title=f"{settings.tenant.display_name} API (lendkit)",
-                version=__version__,
-                path="/schema",
-                openapi_router=Router(
-                    path="/schema", route_handlers=[], opt={"permission": "public"}
-                ),
+            # The schema and its docs page, whose scripts are the kit's own static files.
+            openapi_config=apidocs.openapi_config(
+                f"{settings.tenant.display_name} API (lendkit)", __version__
             ),
             logging_config=None,
         )

@@ -85,7 +85,9 @@ def borrower_with(wanted, runtime, base):
             break
     headers = borrower_headers(runtime, borrower_id)
     text = next(
-        t for t in httpx.get(f"{base}/api/consents/texts").json() if t["purpose"] == "credit_query"
+        t
+        for t in httpx.get(f"{base}/api/consents/texts").json()["items"]
+        if t["purpose"] == "credit_query"
     )
     agreed = httpx.post(
         f"{base}/api/borrowers/me/consents",

@@ -108,7 +108,7 @@ def test_the_demo_runs_every_flow_with_one_command(tmp_path):
         )
         assert signed_in.status_code == 200, signed_in.text
         me = session_headers(signed_in.cookies[SESSION_COOKIE])
-        (loan,) = httpx.get(f"{base}/api/borrowers/me/loans", headers=me).json()
+        (loan,) = httpx.get(f"{base}/api/borrowers/me/loans", headers=me).json()["items"]
         contract = httpx.get(f"{base}/api/borrowers/me/loans/{loan['id']}/contract", headers=me)
         assert contract.json()["status"] == "signed"
 

@@ -98,7 +98,7 @@ def test_a_demo_borrower_is_verified_has_a_signed_contract_and_can_repay(tenant)
         assert kyc["verification"]["stand_in"] is True
         granted = httpx.get(f"{base}/api/borrowers/me/consents", headers=me).json()["active"]
         assert granted == {"privacy_policy": True, "credit_query": True, "credit_report": True}
-        loans = httpx.get(f"{base}/api/borrowers/me/loans", headers=me).json()
+        loans = httpx.get(f"{base}/api/borrowers/me/loans", headers=me).json()["items"]
         assert [(loan["id"], loan["status"]) for loan in loans] == [(loan_id, "active")]
         contract = httpx.get(f"{base}/api/borrowers/me/loans/{loan_id}/contract", headers=me)
         assert contract.json()["status"] == "signed"

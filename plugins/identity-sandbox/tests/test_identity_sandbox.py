@@ -74,7 +74,7 @@ def borrower_with_consent(runtime, base):
     headers = borrower_headers(runtime, borrower_id)
     text = next(
         t
-        for t in httpx.get(f"{base}/api/consents/texts").json()
+        for t in httpx.get(f"{base}/api/consents/texts").json()["items"]
         if t["purpose"] == "privacy_policy"
     )
     agreed = httpx.post(

@@ -55,7 +55,7 @@ def test_coupon_list_is_empty_for_a_new_tenant(live_server, staff):
     response = httpx.get(f"{live_server}/api/marketing/coupons", headers=staff)
 
     assert response.status_code == 200
-    assert response.json() == []
+    assert response.json() == {"items": [], "total": 0, "limit": 50, "offset": 0, "next": None}
 
 
 def test_coupon_list_returns_seeded_and_added_coupons_with_amounts_as_strings(
@@ -68,7 +68,7 @@ def test_coupon_list_returns_seeded_and_added_coupons_with_amounts_as_strings(
     response = httpx.get(f"{live_server}/api/marketing/coupons", headers=staff)
 
     assert response.status_code == 200
-    assert response.json() == [
+    assert response.json()["items"] == [
         {"code": "SPRING-50", "amount": "50.00", "borrower_id": None},
         {"code": "FIRSTLOAN-30", "amount": "30.00", "borrower_id": None},
         {"code": "REFER-10", "amount": "10.00", "borrower_id": None},
@@ -100,7 +100,7 @@ def test_a_registered_borrower_gets_one_welcome_coupon(runtime, live_server, sta
 
     assert result == outbox.DispatchResult(delivered=1)
     assert coupons(runtime) == [(f"WELCOME-{event_id}", Decimal("20.00"), 42, event_id)]
-    listed = httpx.get(f"{live_server}/api/marketing/coupons", headers=staff).json()
+    listed = httpx.get(f"{live_server}/api/marketing/coupons", headers=staff).json()["items"]
     assert listed == [{"code": f"WELCOME-{event_id}", "amount": "20.00", "borrower_id": 42}]
 
 

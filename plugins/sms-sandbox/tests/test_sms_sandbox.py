@@ -70,7 +70,12 @@ def test_the_route_shows_numbers_masked_to_support_and_refuses_other_roles(runti
     anonymous = httpx.get(f"{live_server}/api/sms-sandbox/messages")
 
     assert shown.status_code == 200, shown.text
-    [message] = shown.json()
+    page = shown.json()
+    [message] = page["items"]
+    assert page["total"] >= 1
+    assert page["next"] == (
+        None if page["total"] == 1 else "/api/sms-sandbox/messages?limit=1&offset=1"
+    )
     assert (message["to"], message["template"], message["channel"]) == (
         "138****5678",
         "otp_register",

@@ -9,6 +9,7 @@ from typing import Any
 import lendkit
 from lendkit.settings import Settings
 from lendkit.types import ComplianceItem, Event, Permission
+from lendkit.web.paging import Window, page_of
 from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.response import Template
@@ -21,12 +22,16 @@ from lendkit_marketing.models import Coupon
 WELCOME_AMOUNT = Decimal("20.00")
 
 
+def _coupon(c: Coupon) -> dict[str, Any]:
+    return {"code": c.code, "amount": str(c.amount), "borrower_id": c.borrower_id}
+
+
 @get("/api/marketing/coupons", opt={"permission": "marketing.view"}, sync_to_thread=True)
-def list_coupons(db_session: NamedDependency[Session]) -> list[dict[str, Any]]:
-    coupons = db_session.scalars(select(Coupon).order_by(Coupon.id)).all()
-    return [
-        {"code": c.code, "amount": str(c.amount), "borrower_id": c.borrower_id} for c in coupons
-    ]
+def list_coupons(
+    db_session: NamedDependency[Session], window: NamedDependency[Window]
+) -> dict[str, Any]:
+    """Every coupon, oldest first: a page, ``{items, total, limit, offset, next}``."""
+    return page_of(db_session, window, select(Coupon).order_by(Coupon.id), _coupon)
 
 
 @get("/marketing/", opt={"permission": "marketing.view"}, sync_to_thread=True)

@@ -14,13 +14,14 @@ import lendkit
 from lendkit.masking import mask_phone
 from lendkit.settings import Settings
 from lendkit.types import ComplianceItem, Permission
+from lendkit.web.paging import Window, page_of
 from litestar import get
 from litestar.di import NamedDependency
-from litestar.params import FromQuery
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
 
 from lendkit_sms_sandbox import store
+from lendkit_sms_sandbox.models import KeptMessage
 
 __all__ = ["STAND_IN"]
 
@@ -33,22 +34,25 @@ READ = "sms-sandbox.read"
 log = logging.getLogger(__name__)
 
 
+def _view(row: KeptMessage) -> dict[str, Any]:
+    m = store.shown(row)
+    return {
+        "message_id": m.message_id,
+        "channel": m.channel,
+        "to": m.to_masked,
+        "template": m.template,
+        "text": m.text,
+        "created_at": m.created_at.isoformat(),
+    }
+
+
 @get("/api/sms-sandbox/messages", opt={"permission": READ}, sync_to_thread=True)
 def list_messages(
-    db_session: NamedDependency[Session], limit: FromQuery[int] = 50
-) -> list[dict[str, Any]]:
-    """The newest messages the stand-in kept (numbers masked; texts may hold codes)."""
-    return [
-        {
-            "message_id": m.message_id,
-            "channel": m.channel,
-            "to": m.to_masked,
-            "template": m.template,
-            "text": m.text,
-            "created_at": m.created_at.isoformat(),
-        }
-        for m in store.messages(db_session, limit=limit)
-    ]
+    db_session: NamedDependency[Session], window: NamedDependency[Window]
+) -> dict[str, Any]:
+    """The newest messages the stand-in kept (numbers masked; texts may hold codes): a
+    page, ``{items, total, limit, offset, next}``."""
+    return page_of(db_session, window, store.newest(), _view)
 
 
 @lendkit.hookimpl

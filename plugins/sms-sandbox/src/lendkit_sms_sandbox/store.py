@@ -17,12 +17,20 @@ from lendkit.auth.notify import STAND_IN_PREFIX, render
 from lendkit.db import utcnow
 from lendkit.masking import mask_phone
 from lendkit.settings import Settings
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from lendkit_sms_sandbox.models import KeptMessage
 
-__all__ = ["MESSAGE_ID_PREFIX", "Message", "keep", "latest_code", "messages"]
+__all__ = [
+    "MESSAGE_ID_PREFIX",
+    "Message",
+    "keep",
+    "latest_code",
+    "messages",
+    "newest",
+    "shown",
+]
 
 # The kernel's collections marks a contact whose message id starts so as one that
 # reached nobody.
@@ -68,28 +76,30 @@ def keep(
     return message_id
 
 
+def newest() -> Select[KeptMessage]:
+    """Every kept message, newest first: a query to page through (rows via :func:`shown`)."""
+    return select(KeptMessage).order_by(KeptMessage.id.desc())
+
+
+def shown(row: KeptMessage) -> Message:
+    """A kept row as shown: the number masked."""
+    return Message(
+        row.message_id, row.channel, row.recipient_masked, row.template, row.text, row.created_at
+    )
+
+
 def messages(
     session: Session, *, to: str | None = None, template: str | None = None, limit: int = 50
 ) -> list[Message]:
     """The newest kept messages first, optionally only those to ``to`` / of ``template``."""
-    query = select(KeptMessage).order_by(KeptMessage.id.desc())
+    query = newest()
     if template is not None:
         query = query.where(KeptMessage.template == template)
     if to is None:
         query = query.limit(max(1, min(limit, MAX_LIMIT)))
     # The number is encrypted (no index): a stand-in keeps few messages, filter here.
     rows = [row for row in session.scalars(query) if to is None or row.recipient == to]
-    return [
-        Message(
-            row.message_id,
-            row.channel,
-            row.recipient_masked,
-            row.template,
-            row.text,
-            row.created_at,
-        )
-        for row in rows[: max(1, min(limit, MAX_LIMIT))]
-    ]
+    return [shown(row) for row in rows[: max(1, min(limit, MAX_LIMIT))]]
 
 
 def latest_code(session: Session, to: str, template: str | None = None) -> str:
