@@ -25,9 +25,9 @@ from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.clearing.money import parse_amount
 from lendkit.errors import ValidationFailed
 from lendkit.lifecycle import loans
-from lendkit.lifecycle.testing import add_capital, disbursed_loan
 from lendkit.models import Borrower
 from lendkit.testing import SAMPLE_PRODUCTS
+from lendkit.testing.factories import add_capital, disbursed_loan
 from lendkit.web.app import create_app
 from lendkit.web.bodies import MAX_DEPTH, BodyRefused, decode_json, nesting_depth
 from lendkit_channel_sandbox.testing import sandbox_tenant_on

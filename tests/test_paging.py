@@ -12,7 +12,7 @@ import pytest
 from lendkit.auth.testing import staff_headers
 from lendkit.errors import ValidationFailed
 from lendkit.lifecycle import loans
-from lendkit.lifecycle.testing import borrower
+from lendkit.testing.factories import borrower
 from lendkit.web import paging
 from lendkit.web.paging import Window, page_of_list
 
