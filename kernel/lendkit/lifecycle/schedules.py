@@ -264,8 +264,17 @@ def _due_dates(
     Cached: all the quotes and loans of a day share their start date and a
     few terms, and the holiday look-up is the slowest step of a schedule.
     """
-    dues = (_due_on(start, period, repayment_day) for period in range(1, term + 1))
-    return tuple(next_working_day(due) if shift_holidays else due for due in dues)
+    day = start.day if repayment_day is None else repayment_day
+    year, month = start.year, start.month
+    dues = []
+    for _ in range(term):  # month by month: what due_date() gives, a step at a time
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        if day > 28:
+            last = 29 if month == 2 and calendar.isleap(year) else _MONTH_DAYS[month]
+            dues.append(date(year, month, min(day, last)))
+        else:
+            dues.append(date(year, month, day))
+    return tuple(map(next_working_day, dues)) if shift_holidays else tuple(dues)
 
 
 def _to_fen(value: Decimal) -> int:
