@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from lendkit import outbox
-from lendkit.clearing import funding, ledger
+from lendkit.clearing import funding, ledger, payments
 from lendkit.clearing.colending import Funder
 from lendkit.clearing.ledger import Line
 from lendkit.clearing.money import money
@@ -96,7 +96,8 @@ def simulate(runtime: Runtime, echo: Callable[[str], object] = print, days: int 
         products = {
             code: kernel_products.find(session, runtime.pm, code).spec for code, _, _ in MIX
         }
-    today = date.today()
+    # The business date is China's: on a UTC machine after 16:00 the two differ.
+    today = payments.business_today()
     start = today - timedelta(days=days)
     with runtime.sessions.begin() as session:
         funding.add_source(session, code=PARTNER, name="合作银行（演示）", actor="demo")
