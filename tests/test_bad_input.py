@@ -25,7 +25,6 @@ from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.clearing.money import parse_amount
 from lendkit.errors import ValidationFailed
 from lendkit.lifecycle import loans
-from lendkit.models import Borrower
 from lendkit.testing import SAMPLE_PRODUCTS
 from lendkit.testing.factories import add_capital, disbursed_loan
 from lendkit.web.app import create_app
@@ -112,13 +111,7 @@ def sweep(request, tmp_path_factory) -> Iterator[Sweep]:
         day = date.today()
         with runtime.sessions.begin() as session:
             add_capital(session, "own", Decimal("1000000"), day, f"capital:{uuid.uuid4()}")
-            person = Borrower(
-                phone=someone.phone,
-                name=someone.name,
-                id_number=someone.id_number,
-                bank_card=someone.bank_card,
-                kyc_status="verified",
-            )
+            person = someone.verified_borrower()
             session.add(person)
             session.flush()
             loan = disbursed_loan(

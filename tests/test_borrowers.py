@@ -13,6 +13,7 @@ import pytest
 from lendkit.audit import AuditEntry
 from lendkit.auth.cookies import SESSION_COOKIE
 from lendkit.auth.testing import session_headers, staff_headers
+from lendkit.clock import china_today
 from lendkit.crypto.orm import lookup
 from lendkit.db import utcnow
 from lendkit.errors import ValidationFailed
@@ -26,7 +27,7 @@ from stdnum.cn import ric
 
 FAST_ARGON2 = {"password_time_cost": 1, "password_memory_kib": 8, "password_parallelism": 1}
 PASSWORD = "borrow2026x"
-TODAY = identity.china_today()
+TODAY = china_today()
 
 
 def with_check_digit(body):

@@ -16,7 +16,6 @@ from lendkit.clearing import ledger, payments
 from lendkit.clearing.ledger import Line
 from lendkit.lifecycle import loans
 from lendkit.lifecycle.models import Loan
-from lendkit.models import Borrower
 from lendkit_channel_sandbox.testing import sandbox_tenant_on, wait_for
 from lendkit_demo.people import demo_people
 from sqlalchemy import select
@@ -58,13 +57,7 @@ PEOPLE = iter(demo_people(40, seed=20261125))
 def _booked(runtime) -> tuple[int, int]:
     someone = next(PEOPLE)
     with runtime.sessions.begin() as session:
-        person = Borrower(
-            phone=someone.phone,
-            name=someone.name,
-            id_number=someone.id_number,
-            bank_card=someone.bank_card,
-            kyc_status="verified",
-        )
+        person = someone.verified_borrower()
         session.add(person)
         session.flush()
         loan = loans.book(

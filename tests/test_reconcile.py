@@ -15,6 +15,7 @@ from lendkit.clearing.ledger import JournalEntry, Line
 from lendkit.clearing.payments import Payee
 from lendkit.clearing.reconcile import ReconException, ReconResolution, ReconRun
 from lendkit.clearing.reconcile_cli import RESOLVE_ACTIONS, reconcile_group
+from lendkit.clock import CHINA
 from lendkit.errors import ConflictError, ValidationFailed
 from lendkit.types import StatementLine
 from lendkit_channel_sandbox.testing import wait_for
@@ -303,7 +304,7 @@ def test_the_daily_job_reconciles_yesterday_once(tenant):
     runtime, day = tenant.runtime, tenant.day
     number = pay(runtime, "collect", "20.00")
     settle(runtime, number)
-    next_morning = datetime.combine(day + timedelta(days=1), time(6, 0), payments.CHINA)
+    next_morning = datetime.combine(day + timedelta(days=1), time(6, 0), CHINA)
 
     first = reconcile.reconcile_yesterday(runtime, next_morning)
     second = reconcile.reconcile_yesterday(runtime, next_morning)

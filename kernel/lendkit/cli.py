@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,7 @@ __all__ = [
     "command_entry_points",
     "main",
     "open_checked_runtime",
+    "progress",
     "require_tenant",
     "serve_runtime",
 ]
@@ -182,6 +184,17 @@ def open_checked_runtime(*, migrated: bool = False) -> Runtime:
                 f"migrations pending for {', '.join(stale)}: run `lendkit db upgrade`"
             )
     return runtime
+
+
+@contextmanager
+def progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar for a long command; yields the ``(done, total)`` callback that moves it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, TimeRemainingColumn()) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def serve_runtime(runtime: Runtime, host: str, port: int, *, with_worker: bool) -> None:

@@ -27,13 +27,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from lendkit.clock import CHINA
 from lendkit.db import utcnow
 from lendkit.masking import mask_text
 from lendkit.models import JobRun
@@ -62,8 +63,8 @@ LEASE = timedelta(seconds=60)
 RETENTION = timedelta(days=2)
 ERROR_CHARS = 300
 
-# China has kept UTC+8 without daylight saving since 1991; any midnight there will do.
-_EPOCH = datetime(2000, 1, 1, tzinfo=timezone(timedelta(hours=8)))
+# Slots are counted from a midnight in China, so a daily slot is a business date.
+_EPOCH = datetime(2000, 1, 1, tzinfo=CHINA)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import click
+
+from lendkit.clock import CHINA
 
 if TYPE_CHECKING:
     from lendkit.models import JobRun
@@ -56,7 +58,7 @@ def _duration(every: timedelta) -> str:
 
 
 def _china(moment: datetime) -> str:
-    return moment.astimezone(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _last_run(run: JobRun | None, now: datetime) -> str:

@@ -48,7 +48,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
@@ -70,6 +70,7 @@ from lendkit import audit, outbox
 from lendkit.clearing import colending, ledger
 from lendkit.clearing.funding import funders_of, set_loan_funding
 from lendkit.clearing.money import money
+from lendkit.clock import china_today
 from lendkit.crypto.orm import Encrypted, EncryptedRow
 from lendkit.db import Base, BigId, UTCDateTime, utcnow
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
@@ -81,7 +82,6 @@ if TYPE_CHECKING:
     from lendkit.runtime import Runtime
 
 __all__ = [
-    "CHINA",
     "FINAL",
     "NOT_ACKNOWLEDGED",
     "Outcome",
@@ -104,8 +104,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# China has kept one offset and no daylight saving since 1991: business dates are +08:00.
-CHINA = timezone(timedelta(hours=8), "CST")
 AMOUNT = Numeric(18, 2)
 LEASE = timedelta(seconds=60)  # a claimed order is not claimed again for this long
 MAX_BACKOFF = timedelta(minutes=5)
@@ -115,7 +113,7 @@ NOT_ACKNOWLEDGED = "not_acknowledged"
 
 def business_today(now: datetime | None = None) -> date:
     """Today's business date in China."""
-    return (now or utcnow()).astimezone(CHINA).date()
+    return china_today(now or utcnow())
 
 
 class Status(StrEnum):

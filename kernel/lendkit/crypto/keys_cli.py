@@ -69,22 +69,12 @@ def keys_rotate(batch_size: int) -> None:
     Resumable: after a crash, run it again and it finishes the interrupted
     rotation instead of starting another.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    from lendkit.cli import open_checked_runtime
+    from lendkit.cli import open_checked_runtime, progress
     from lendkit.crypto.rotation import rotate
 
     runtime = open_checked_runtime(migrated=True)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    ) as bar:
-        task = bar.add_task("re-encrypting", total=None)
-        result = rotate(
-            runtime, batch_size, lambda done, total: bar.update(task, completed=done, total=total)
-        )
+    with progress("re-encrypting") as moved:
+        result = rotate(runtime, batch_size, moved)
     verb = "resumed rotation to" if result.resumed else "rotated to"
     retired = ", ".join(map(str, result.retired)) or "none"
     click.echo(

@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session
 
 from lendkit import audit, outbox
 from lendkit.clearing.money import ZERO, money, parse_amount
+from lendkit.clock import china_today
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, LendkitError, NotFoundError, ValidationFailed
 from lendkit.lifecycle import client_context, consents, credit, offers, products
@@ -63,7 +64,6 @@ from lendkit.lifecycle.application_models import (
     ApplicationStatus,
     CreditDecision,
 )
-from lendkit.lifecycle.identity import china_today
 from lendkit.lifecycle.models import Loan, LoanStatus
 from lendkit.lifecycle.pricing import Quote, check_rate_cap
 from lendkit.lifecycle.product_rules import price

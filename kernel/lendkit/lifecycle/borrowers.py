@@ -38,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from lendkit import audit, outbox
+from lendkit.clock import china_today
 from lendkit.crypto.orm import lookup
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
@@ -210,7 +211,7 @@ def submit_real_name(
         submission.bank_card,
         submission.phone or borrower.phone,
         card_confirmed=submission.card_confirmed,
-        today=today or identity.china_today(now),
+        today=today or china_today(now),
     )
     index = lookup(session, "id_number", checked.id_number.number)
     taken = select(Borrower.id).where(Borrower.id_number_index == index, Borrower.id != borrower.id)

@@ -44,7 +44,8 @@ from lendkit import audit
 from lendkit.auth import notify
 from lendkit.auth.errors import NotificationFailed
 from lendkit.clearing.money import ZERO, money, parse_amount
-from lendkit.clearing.payments import CHINA, business_today
+from lendkit.clearing.payments import business_today
+from lendkit.clock import CHINA
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, LendkitError, NotFoundError, ValidationFailed
 from lendkit.hookspecs import ContactReceipt, ContactRequest

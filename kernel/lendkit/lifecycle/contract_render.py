@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lendkit.clearing.payments import CHINA
+from lendkit.clock import CHINA
 from lendkit.lifecycle.models import Loan, LoanEvent
 from lendkit.lifecycle.pricing import AnnualizedRate
 from lendkit.lifecycle.schedules import Schedule

@@ -29,26 +29,18 @@ def eod_command(day: datetime, workers: int, chunk_size: int) -> None:
     Idempotent per business date and resumable: after a crash, run it again.
     Days run one after another.
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    from lendkit.cli import open_checked_runtime
+    from lendkit.cli import open_checked_runtime, progress
     from lendkit.lifecycle import eod
 
     runtime = open_checked_runtime(migrated=True)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    ) as bar:
-        task = bar.add_task(f"end of day {day.date()}", total=None)
+    with progress(f"end of day {day.date()}") as moved:
         try:
             summary = eod.run(
                 runtime,
                 day.date(),
                 workers=workers,
                 chunk_size=chunk_size,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                progress=moved,
             )
         except ConflictError as exc:
             raise click.ClickException(exc.detail) from None

@@ -31,7 +31,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date
 from types import MappingProxyType
 from typing import Literal, TypeVar
 
@@ -39,6 +39,7 @@ from stdnum import luhn
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError as StdnumError
 
+from lendkit.clock import china_today
 from lendkit.crypto.blind import normalize
 from lendkit.errors import ValidationFailed
 
@@ -57,21 +58,14 @@ __all__ = [
     "check_name",
     "check_phone",
     "check_real_name",
-    "china_today",
 ]
 
 MIN_AGE = 18
 T = TypeVar("T")
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving since 1991
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 _NAME = re.compile(rf"[{_HAN}]+(?:·[{_HAN}]+)*")
 _DOTS = str.maketrans({"•": "·", "・": "·", "．": "·", ".": "·", "‧": "·"})
-
-
-def china_today(now: datetime | None = None) -> date:
-    """Today's date in China (birth dates and ages are counted there)."""
-    return (now or datetime.now(UTC)).astimezone(CHINA).date()
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lendkit import audit, outbox, registry
+from lendkit.clock import china_today
 from lendkit.db import utcnow
 from lendkit.errors import (
     ConflictError,
@@ -45,7 +46,6 @@ from lendkit.errors import (
     StartupError,
     ValidationFailed,
 )
-from lendkit.lifecycle.identity import china_today
 from lendkit.lifecycle.product_models import ProductStatus, ProductVersion
 from lendkit.lifecycle.product_rules import check_worst_case, parse_spec, spec_data, worst_case
 from lendkit.settings import Settings

@@ -9,9 +9,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from stdnum import luhn
 from stdnum.cn import ric
+
+if TYPE_CHECKING:
+    from lendkit.models import Borrower
 
 __all__ = ["DemoPerson", "demo_people"]
 
@@ -55,6 +59,19 @@ class DemoPerson:
     id_number: str
     bank_card: str
     address: str
+
+    def verified_borrower(self) -> Borrower:
+        """This person as a borrower whose real name is verified (not yet added to a session)."""
+        from lendkit.models import Borrower
+
+        return Borrower(
+            phone=self.phone,
+            name=self.name,
+            id_number=self.id_number,
+            bank_card=self.bank_card,
+            address=self.address,
+            kyc_status="verified",
+        )
 
 
 def _id_number(rng: random.Random) -> str:

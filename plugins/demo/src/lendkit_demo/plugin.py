@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import lendkit
 from lendkit import audit
-from lendkit.models import Borrower
 from lendkit.settings import Settings
 from lendkit.types import ComplianceItem
 from sqlalchemy.orm import Session
@@ -25,16 +24,7 @@ BOOK_BORROWERS = 300  # the people of the simulated loan book
 def seed_demo(session: Session, settings: Settings) -> None:
     # First, so other plugins' demo data can refer to the borrowers.
     for person in demo_people(BOOK_BORROWERS):
-        session.add(
-            Borrower(
-                phone=person.phone,
-                name=person.name,
-                id_number=person.id_number,
-                bank_card=person.bank_card,
-                address=person.address,
-                kyc_status="verified",
-            )
-        )
+        session.add(person.verified_borrower())
     signins.seed(session, settings)
     audit.record(session, "system", "demo.seed", "tenant", borrowers=BOOK_BORROWERS)
 
