@@ -16,7 +16,7 @@ import httpx
 import pytest
 from lendkit.audit import AuditEntry
 from lendkit.auth.testing import borrower_headers, staff_headers
-from lendkit.crypto.gm import sm3
+from lendkit.crypto.sm3 import sm3
 from lendkit.errors import ConflictError
 from lendkit.hookspecs import SignatureResult, SignatureTicket
 from lendkit.lifecycle import contracts, loans

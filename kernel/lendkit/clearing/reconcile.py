@@ -68,7 +68,7 @@ from lendkit.clearing import ledger, payments
 from lendkit.clearing.ledger import Line
 from lendkit.clearing.money import ZERO, money
 from lendkit.clearing.payments import PaymentOrder, Status
-from lendkit.crypto.gm import sm3
+from lendkit.crypto.sm3 import sm3
 from lendkit.db import Base, BigId, Json, UTCDateTime, utcnow
 from lendkit.errors import ConflictError, LendkitError, NotFoundError, ValidationFailed
 from lendkit.types import ChannelError, ChannelResult, StatementLine

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from lendkit import audit
 from lendkit.clearing.payments import business_today
+from lendkit.crypto.sm3 import sm3_hex
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, LendkitError, NotFoundError
 from lendkit.hookspecs import ContractSigner, ContractToSign, SignatureResult, SignatureTicket
@@ -54,7 +55,6 @@ from lendkit.lifecycle.contract_render import (
     agreement_context,
     booked_on,
     render,
-    sm3_hex,
 )
 from lendkit.lifecycle.models import Loan, LoanStatus
 from lendkit.lifecycle.pricing import annualized_rate
@@ -73,7 +73,6 @@ __all__ = [
     "prepare",
     "request_signature",
     "require_signed",
-    "sm3_hex",
     "status_view",
 ]
 

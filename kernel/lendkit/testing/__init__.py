@@ -197,6 +197,8 @@ PUBLIC_API: Mapping[str, frozenset[str] | None] = {
     "lendkit.testing.fixtures": None,
     "lendkit.testing.factories": None,
     "lendkit.crypto.orm": None,
+    # SM3 and HMAC-SM3, the kit's one implementation (OpenSSL).
+    "lendkit.crypto.sm3": None,
     "lendkit.audit": frozenset({"record"}),
     "lendkit.errors": None,
     "lendkit.settings": frozenset({"Settings"}),
