@@ -197,6 +197,8 @@ PUBLIC_API: Mapping[str, frozenset[str] | None] = {
     "lendkit.testing.fixtures": None,
     "lendkit.testing.factories": None,
     "lendkit.crypto.orm": None,
+    # China's time zone and business date, defined once.
+    "lendkit.clock": None,
     # SM3 and HMAC-SM3, the kit's one implementation (OpenSSL).
     "lendkit.crypto.sm3": None,
     "lendkit.audit": frozenset({"record"}),
