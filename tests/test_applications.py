@@ -254,7 +254,7 @@ def test_an_unverified_borrower_cannot_apply(runtime, live_server, bureau):
 @pytest.mark.parametrize(
     ("fields", "code"),
     [
-        ({"product_code": "no-such"}, "product_unknown"),
+        ({"product_code": "no-such"}, "invalid_product"),
         ({"amount": "999.99"}, "amount_out_of_range"),
         ({"amount": "200000.01"}, "amount_out_of_range"),
         ({"term": 5}, "term_not_offered"),

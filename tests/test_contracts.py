@@ -18,13 +18,13 @@ from lendkit.audit import AuditEntry
 from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.crypto.sm3 import sm3
 from lendkit.errors import ConflictError
-from lendkit.hookspecs import SignatureResult, SignatureTicket
 from lendkit.lifecycle import contracts, loans
 from lendkit.lifecycle.contract_models import Contract, ContractSignature
 from lendkit.lifecycle.pricing import quote
 from lendkit.masking import mask_id_number
 from lendkit.models import Borrower, OutboxEvent
 from lendkit.testing import free_port
+from lendkit.types import SignatureResult, SignatureTicket
 from lendkit_esign_sandbox import signing
 from lendkit_esign_sandbox.server import SandboxSigner
 from lendkit_esign_sandbox.testing import point_plugin_at, quick_config, serve, wait_for

@@ -212,7 +212,7 @@ def test_an_unknown_channel_is_refused(tenant):
             channel="nowhere",
             payee=Payee(NAME, card()),
         )
-    assert refused.value.code == "unknown_channel"
+    assert refused.value.code == "invalid_channel"
 
 
 def test_co_lending_reserves_each_funders_share_and_enforces_the_minimum_own_share(tenant):

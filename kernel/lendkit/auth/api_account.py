@@ -22,7 +22,6 @@ from lendkit.auth.passwords import check_borrower_password, check_staff_password
 from lendkit.auth.permissions import Matrix
 from lendkit.auth.principal import current
 from lendkit.db import utcnow
-from lendkit.lifecycle.api_borrowers import IDENTITY_PROBLEMS
 from lendkit.models import Borrower, StaffUser
 from lendkit.runtime import Runtime
 
@@ -117,7 +116,6 @@ def borrower_login(
     opt=PUBLIC,
     sync_to_thread=True,
     status_code=HTTP_202_ACCEPTED,
-    exception_handlers=IDENTITY_PROBLEMS,
 )
 def request_code(data: JSONBody[OtpRequest], runtime: NamedDependency[Runtime]) -> dict[str, Any]:
     """Send a code by SMS: to sign in (answers alike for unknown numbers) or to register."""
@@ -140,7 +138,6 @@ def request_code(data: JSONBody[OtpRequest], runtime: NamedDependency[Runtime]) 
     opt=PUBLIC,
     sync_to_thread=True,
     status_code=HTTP_201_CREATED,
-    exception_handlers=IDENTITY_PROBLEMS,
 )
 def register(
     data: JSONBody[Registration],

@@ -1,9 +1,8 @@
 """Authentication and authorization errors: stable codes, bilingual details.
 
 Each is a :class:`~lendkit.errors.LendkitError`, so it becomes an
-``application/problem+json`` document; :func:`auth_problem` (installed by
-the web app) adds ``Retry-After`` or ``WWW-Authenticate`` headers and an
-optional machine-readable ``reason``.
+``application/problem+json`` document with its ``Retry-After`` or
+``WWW-Authenticate`` headers and optional machine-readable ``reason``.
 
 =================  ======  ===================================================
 code               status  when
@@ -25,12 +24,7 @@ notification_failed 503    no sender delivered the one-time code
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request, Response
-
 from lendkit.errors import LendkitError
-from lendkit.web.problems import problem
 
 __all__ = [
     "AuthError",
@@ -44,23 +38,11 @@ __all__ = [
     "TotpNotEnrolled",
     "TotpRequired",
     "Unauthenticated",
-    "auth_problem",
 ]
 
 
 class AuthError(LendkitError):
-    """Base class: optional ``reason`` (machine-readable) and response headers."""
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        reason: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.headers = headers or {}
+    """Base class of sign-in and permission refusals."""
 
 
 class Unauthenticated(AuthError):
@@ -136,9 +118,3 @@ class NotificationFailed(AuthError):
     status = 503
     code = "notification_failed"
     title = "Message not sent"
-
-
-def auth_problem(_: Request[Any, Any, Any], exc: AuthError) -> Response[dict[str, Any]]:
-    """The problem document of ``exc``, with its headers and ``reason``."""
-    extra: dict[str, Any] = {"reason": exc.reason} if exc.reason else {}
-    return problem(exc.status, exc.code, exc.title, exc.detail, headers=exc.headers, **extra)

@@ -31,7 +31,7 @@ from lendkit.lifecycle import api_bodies as bodies
 from lendkit.lifecycle import applications, client_context, loans
 from lendkit.lifecycle.application_models import Application
 from lendkit.runtime import Runtime
-from lendkit.types import ComplianceItem, Job
+from lendkit.types import ComplianceItem, Job, JobContext
 from lendkit.web import paging
 from lendkit.web.bodies import json_object
 from lendkit.web.schema import described
@@ -259,8 +259,8 @@ ROUTES = [
 # -- Hook implementations ------------------------------------------------------------
 
 
-def _expire_offers(runtime: Runtime, now: datetime) -> int:
-    with runtime.sessions.begin() as session:
+def _expire_offers(ctx: JobContext, now: datetime) -> int:
+    with ctx.sessions.begin() as session:
         return applications.expire_offers(session, now)
 
 

@@ -14,27 +14,24 @@ Registration is with sign-in (``POST /api/auth/borrower/register``,
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from litestar.types import ExceptionHandlersMap
 from sqlalchemy.orm import Session
 
 from lendkit.auth.principal import Principal, current
 from lendkit.errors import NotFoundError, ValidationFailed
 from lendkit.lifecycle import borrowers, consents
-from lendkit.lifecycle.identity import InvalidIdentity
 from lendkit.masking import mask_id_number, mask_name
 from lendkit.models import Borrower, KycTransition
 from lendkit.runtime import Runtime
 from lendkit.web import paging
-from lendkit.web.problems import problem
 
-__all__ = ["IDENTITY_PROBLEMS", "ROUTES", "identity_problem"]
+__all__ = ["ROUTES"]
 
 SELF = {"permission": "borrower.self"}
 READ = {"permission": "borrowers.read"}
@@ -42,16 +39,6 @@ REVIEW = {"permission": "kyc.review"}
 PUBLIC = {"permission": "public"}
 _NOT_FOUND = "未找到该借款人。No such borrower."
 MAX_EVIDENCE_ITEMS, MAX_EVIDENCE_LENGTH = 10, 4096
-
-
-def identity_problem(_: Request[Any, Any, Any], exc: InvalidIdentity) -> Response[dict[str, Any]]:
-    """422 naming the first problem, with ``errors`` listing every field that failed."""
-    return problem(
-        exc.status, exc.code, exc.title, exc.detail, errors=[asdict(p) for p in exc.problems]
-    )
-
-
-IDENTITY_PROBLEMS: ExceptionHandlersMap = {InvalidIdentity: identity_problem}
 
 
 @dataclass
@@ -121,7 +108,6 @@ def consent_texts(window: NamedDependency[paging.Window]) -> dict[str, Any]:
     opt=SELF,
     sync_to_thread=True,
     status_code=HTTP_200_OK,
-    exception_handlers=IDENTITY_PROBLEMS,
 )
 def submit_real_name(
     data: JSONBody[RealNameBody],

@@ -48,7 +48,6 @@ from lendkit.clearing.payments import business_today
 from lendkit.clock import CHINA
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, LendkitError, NotFoundError, ValidationFailed
-from lendkit.hookspecs import ContactReceipt, ContactRequest
 from lendkit.lifecycle import loans, overdue
 from lendkit.lifecycle.collection_models import (
     Assignment,
@@ -64,7 +63,7 @@ from lendkit.lifecycle.collection_models import (
 from lendkit.lifecycle.models import RUNNING, Instalment, Loan, LoanEvent, LoanStatus
 from lendkit.masking import mask_name, mask_phone, mask_text
 from lendkit.models import Borrower, StaffUser
-from lendkit.types import Event
+from lendkit.types import ContactReceipt, ContactRequest, Event
 
 if TYPE_CHECKING:
     from lendkit.runtime import Runtime

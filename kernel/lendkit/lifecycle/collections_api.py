@@ -17,7 +17,7 @@ pay whose date has passed.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Request, get, post
@@ -33,8 +33,8 @@ from lendkit.clearing.payments import business_today
 from lendkit.errors import ValidationFailed
 from lendkit.lifecycle import api_bodies as bodies
 from lendkit.lifecycle import collections
-from lendkit.runtime import Runtime
-from lendkit.types import ComplianceItem, Event, Job, Permission
+from lendkit.runtime import Runtime, runtime_of
+from lendkit.types import ComplianceItem, Event, Job, JobContext, Permission
 from lendkit.web import paging
 from lendkit.web.bodies import json_object
 from lendkit.web.schema import described
@@ -304,11 +304,20 @@ def register_permissions() -> list[Permission]:
     ]
 
 
+# Reminders go through the notification hooks: the jobs need the whole runtime.
+def _reminders(ctx: JobContext, now: datetime) -> object:
+    return collections.reminder_job(runtime_of(ctx), now)
+
+
+def _promises(ctx: JobContext, now: datetime) -> object:
+    return collections.promise_job(runtime_of(ctx), now)
+
+
 @lendkit.hookimpl
 def register_jobs() -> list[Job]:
     return [
-        Job(name="collections-reminders", every=timedelta(minutes=1), run=collections.reminder_job),
-        Job(name="collections-promises", every=timedelta(minutes=10), run=collections.promise_job),
+        Job(name="collections-reminders", every=timedelta(minutes=1), run=_reminders),
+        Job(name="collections-promises", every=timedelta(minutes=10), run=_promises),
     ]
 
 

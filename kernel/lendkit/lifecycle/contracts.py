@@ -41,7 +41,6 @@ from lendkit.clearing.payments import business_today
 from lendkit.crypto.sm3 import sm3_hex
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, LendkitError, NotFoundError
-from lendkit.hookspecs import ContractSigner, ContractToSign, SignatureResult, SignatureTicket
 from lendkit.lifecycle.application_models import Application
 from lendkit.lifecycle.contract_models import (
     FINAL,
@@ -60,6 +59,7 @@ from lendkit.lifecycle.models import Loan, LoanStatus
 from lendkit.lifecycle.pricing import annualized_rate
 from lendkit.lifecycle.schedules import build_schedule
 from lendkit.models import Borrower
+from lendkit.types import ContractSigner, ContractToSign, SignatureResult, SignatureTicket
 
 if TYPE_CHECKING:
     from lendkit.runtime import Runtime

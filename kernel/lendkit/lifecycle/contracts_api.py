@@ -26,13 +26,12 @@ import lendkit
 from lendkit.auth.principal import current
 from lendkit.clearing.channels import CallbackMalformed, CallbackRejected
 from lendkit.errors import NotFoundError
-from lendkit.hookspecs import SignatureCallbackRejected, SignatureResult
 from lendkit.lifecycle import contracts
 from lendkit.lifecycle.contract_models import Contract, ContractStatus
 from lendkit.lifecycle.models import Loan
 from lendkit.masking import mask_text
 from lendkit.runtime import Runtime
-from lendkit.types import ComplianceItem, Permission
+from lendkit.types import ComplianceItem, Permission, SignatureCallbackRejected, SignatureResult
 from lendkit.web.schema import VENDOR_CALLBACK, described
 
 __all__ = ["ROUTES"]

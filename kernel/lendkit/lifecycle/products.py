@@ -217,12 +217,12 @@ def _unknown(code: str, choices: list[Product]) -> ValidationFailed:
     return ValidationFailed(
         f"没有代码为“{code[:40]}”的产品，可选 {listed} / there is no product {code[:40]!r}; "
         f"one of {listed}",
-        code="product_unknown",
+        code="invalid_product",
     )
 
 
 def find(session: Session, pm: pluggy.PluginManager, code: str) -> Product:
-    """The current version of product ``code``, retired or not (422 ``product_unknown``)."""
+    """The current version of product ``code``, retired or not (422 ``invalid_product``)."""
     spec = _registered(pm).get(code)
     row = _newest(session, code)
     if spec is not None and row is not None:
@@ -237,7 +237,7 @@ def find(session: Session, pm: pluggy.PluginManager, code: str) -> Product:
 def for_application(session: Session, pm: pluggy.PluginManager, code: str) -> Product:
     """The version a new application is priced on: the current one, if on offer.
 
-    422 ``product_unknown``, or ``product_retired`` for a retired product.
+    422 ``invalid_product``, or ``product_retired`` for a retired product.
     """
     product = find(session, pm, code)
     if not product.on_offer:
@@ -255,7 +255,7 @@ def version_of(
     """Version ``version`` of ``code`` (None: the plugin's product), retired or not.
 
     What an application was submitted on prices its offer and books its
-    loan, whatever changed since. 422 ``product_unknown`` when it is gone (a
+    loan, whatever changed since. 422 ``invalid_product`` when it is gone (a
     plugin's product whose plugin was disabled).
     """
     if version is None:
@@ -391,7 +391,7 @@ def update(
 
     ``base_version``, when given, is the version the change was made on: 409
     ``product_version_conflict`` if another change came first. 404
-    ``product_unknown``, 409 ``product_retired`` (a retired product stays
+    ``product_unknown``, 409 ``product_retired_readonly`` (a retired product stays
     retired: use a new code), 409 ``product_not_managed`` for a plugin's.
     """
     now = now or utcnow()
@@ -411,7 +411,7 @@ def update(
         raise ConflictError(
             f"产品“{code}”已停售，不能再修改 / product {code!r} is retired and cannot change; "
             "create a product with a new code",
-            code="product_retired",
+            code="product_retired_readonly",
         )
     before = _spec_of(current)
     spec = parse_spec({**spec_data(before), **changes, "code": code})

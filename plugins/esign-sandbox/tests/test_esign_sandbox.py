@@ -8,13 +8,13 @@ import json
 
 import httpx
 import pytest
-from lendkit.hookspecs import (
+from lendkit.settings import Settings
+from lendkit.testing import check_plugin
+from lendkit.types import (
     ContractSigner,
     ContractToSign,
     SignatureCallbackRejected,
 )
-from lendkit.settings import Settings
-from lendkit.testing import check_plugin
 from lendkit_esign_sandbox import plugin, signing
 from lendkit_esign_sandbox.server import SandboxSigner, stamp
 from lendkit_esign_sandbox.testing import point_plugin_at, quick_config, wait_for

@@ -24,15 +24,15 @@ from typing import Any
 
 import httpx
 import lendkit
-from lendkit.hookspecs import (
+from lendkit.masking import mask_id_number, mask_name
+from lendkit.settings import Settings
+from lendkit.types import (
+    ComplianceItem,
     ContractToSign,
     SignatureCallbackRejected,
     SignatureResult,
     SignatureTicket,
 )
-from lendkit.masking import mask_id_number, mask_name
-from lendkit.settings import Settings
-from lendkit.types import ComplianceItem
 from lendkit.vendorkit.callbacks import verify_callback
 from lendkit.vendorkit.errors import VendorError
 
