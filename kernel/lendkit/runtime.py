@@ -22,6 +22,7 @@ from lendkit.crypto.sm4 import BACKENDS
 from lendkit.db import make_engine, make_sessionmaker
 from lendkit.errors import StartupError
 from lendkit.masking import mask_text
+from lendkit.plugin_options import check_plugin_options
 from lendkit.plugins import make_plugin_manager, stand_in_warning, stand_ins
 from lendkit.settings import Settings, load_settings
 from lendkit.types import JobContext
@@ -94,6 +95,7 @@ def open_runtime(settings: Settings | None = None, config: Path | None = None) -
     """
     settings = settings or load_settings(config)
     pm = make_plugin_manager(settings.plugins.enabled)
+    check_plugin_options(settings, pm)
     found = stand_ins(pm)
     if found:
         log.warning(stand_in_warning(found), extra={"stand_ins": sorted(found)})

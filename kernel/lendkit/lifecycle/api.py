@@ -34,6 +34,7 @@ from lendkit.runtime import Runtime
 from lendkit.types import ComplianceItem, Job, JobContext
 from lendkit.web import paging
 from lendkit.web.bodies import json_object
+from lendkit.web.idempotency import key_of
 from lendkit.web.schema import described
 
 __all__ = ["ROUTES"]
@@ -91,9 +92,10 @@ def submit_application(
     ``app_version``). 201 with the decided application; 200 with the first one
     when the key was used before with the same terms."""
     principal, borrower_id = _me(request)
+    body = json_object(data)
     submission = applications.parse_submission(
-        json_object(data),
-        request.headers.get("idempotency-key"),
+        body,
+        key_of(body, request),
         seen_ip=client_context.seen_address(request.client.host if request.client else None),
     )
     result = applications.submit(

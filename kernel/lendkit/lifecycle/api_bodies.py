@@ -17,6 +17,7 @@ from lendkit.lifecycle import collections
 from lendkit.lifecycle.product_rules import CODE, MAX_PRODUCT_TERM
 from lendkit.lifecycle.schedules import MAX_TERM_MONTHS, METHODS
 from lendkit.types import ALLOCATION_ORDER
+from lendkit.web.idempotency import KEY_PATTERN
 from lendkit.web.schema import amount, flag, nullable, obj, obj_of, strings, text, whole
 
 __all__ = [
@@ -42,14 +43,8 @@ _IDEMPOTENCY = (
 )
 
 
-def _key(min_length: int, max_length: int, pattern: str | None = None) -> Schema:
-    return text(
-        _IDEMPOTENCY,
-        min_length=min_length,
-        max_length=max_length,
-        pattern=pattern,
-        example="app-7f3c9a21",
-    )
+def _key() -> Schema:
+    return text(_IDEMPOTENCY, max_length=96, pattern=KEY_PATTERN, example="app-7f3c9a21")
 
 
 CLIENT: Final = obj(
@@ -70,7 +65,7 @@ APPLICATION: Final = obj(
     term=whole("Months; one of the product's terms", 1, MAX_TERM_MONTHS, 12),
     method=text("One of the product's repayment methods", enum=_METHODS),
     annual_income=amount("The borrower's yearly income", "180000.00"),
-    idempotency_key=_key(1, 128, r"^[A-Za-z0-9._:-]{1,128}$"),
+    idempotency_key=_key(),
     referral_code=text(
         "The referral code the borrower was given (rides to the loan's events)",
         pattern=r"^[A-Za-z0-9_-]{1,32}$",
@@ -98,13 +93,13 @@ REPAYMENT: Final = obj(
     "Pay from the borrower's verified card (a withholding order)",
     amount=amount("What to pay now (at most what the loan owes today); or send prepay", "1066.19"),
     prepay=flag("true: settle the whole loan today instead of paying amount"),
-    idempotency_key=_key(8, 100),
+    idempotency_key=_key(),
     channel=text("The payment channel (needed only when more than one is enabled)"),
 )
 
 DISBURSEMENT: Final = obj(
     "Pay a booked, signed loan out to the borrower's card",
-    idempotency_key=_key(8, 100),
+    idempotency_key=_key(),
     channel=text("The payment channel (needed only when more than one is enabled)"),
 )
 

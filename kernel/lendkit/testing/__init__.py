@@ -204,6 +204,8 @@ PUBLIC_API: Mapping[str, frozenset[str] | None] = {
     "lendkit.audit": frozenset({"record"}),
     "lendkit.errors": None,
     "lendkit.settings": frozenset({"Settings"}),
+    # A plugin's own [plugins.options.<name>] section, as its OPTIONS model.
+    "lendkit.plugin_options": frozenset({"plugin_options"}),
     "lendkit.masking": None,
     # The kernel's message texts, for a plugin that shows messages instead of sending them.
     "lendkit.auth.notify": frozenset({"render", "TEMPLATES", "STAND_IN_PREFIX"}),

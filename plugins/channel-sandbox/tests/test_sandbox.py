@@ -197,7 +197,7 @@ def test_a_statement_file_that_breaks_the_layout_is_refused(change, message):
 def test_the_plugin_registers_the_sandbox_channel_with_its_options():
     pm = make_plugin_manager(["channel-sandbox"])
     settings = Settings(
-        payments={"channels": {"sandbox": {"url": "http://127.0.0.1:1", "secret": "x"}}}
+        plugins={"options": {"channel-sandbox": {"url": "http://127.0.0.1:1", "secret": "x"}}}
     )
     [[channel]] = pm.hook.register_channels(settings=settings)
     assert channel.name == "sandbox"
