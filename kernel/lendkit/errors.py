@@ -46,6 +46,23 @@ class LendkitError(Exception):
     code: ClassVar[str] = "bad_request"
     title: ClassVar[str] = "Bad request"
 
+    def __init_subclass__(
+        cls,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        title: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        # One line declares a refusal: class Gone(LendkitError, status=410, code="gone", ...).
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
+        if title is not None:
+            cls.title = title
+
     def __init__(
         self,
         detail: str,
@@ -73,30 +90,20 @@ class LendkitError(Exception):
         return fields
 
 
-class ValidationFailed(LendkitError):
-    status = 422
-    code = "validation_failed"
-    title = "Invalid input"
+class ValidationFailed(LendkitError, status=422, code="validation_failed", title="Invalid input"):
+    """Input that breaks a rule; ``errors`` may name each field."""
 
 
-class NotFoundError(LendkitError):
-    status = 404
-    code = "not_found"
-    title = "Not found"
+class NotFoundError(LendkitError, status=404, code="not_found", title="Not found"):
+    """No such record (or not one the caller may see)."""
 
 
-class ConflictError(LendkitError):
-    status = 409
-    code = "conflict"
-    title = "Conflict"
+class ConflictError(LendkitError, status=409, code="conflict", title="Conflict"):
+    """The request conflicts with the record's state."""
 
 
-class StartupError(LendkitError):
+class StartupError(LendkitError, status=500, code="startup_error", title="Cannot start"):
     """The tenant cannot start: bad settings, unknown plugin, unreachable DB.
 
     The CLI prints it as one line and exits with code 2.
     """
-
-    status = 500
-    code = "startup_error"
-    title = "Cannot start"
