@@ -552,6 +552,39 @@ def test_the_conformance_check_refuses_reading_kernel_tables_in_the_source_and_i
     sys.modules.pop("readers", None)
 
 
+GOOD_PLUGIN = """\
+import lendkit
+
+@lendkit.hookimpl
+def register_templates():
+    return []
+"""
+INTERNAL_TEST = """\
+from lendkit.auth.testing import staff_headers
+from lendkit.testing import check_plugin, staff_client
+import lendkit.outbox
+
+
+def test_it(runtime):
+    staff_headers(runtime)
+"""
+
+
+def test_the_conformance_check_refuses_kernel_internals_in_a_plugins_tests(tmp_path, monkeypatch):
+    src = src_layout_plugin(tmp_path / "tested", "tested", GOOD_PLUGIN, INTERNAL_TEST)
+    monkeypatch.syspath_prepend(str(src))
+    importlib.invalidate_caches()
+
+    problems = [p for p in check_plugin("tested") if "kernel internal" in p]
+
+    assert sorted(problems) == [
+        "tests/test_tested.py:1: imports kernel internal lendkit.auth.testing.staff_headers",
+        "tests/test_tested.py:3: imports kernel internal lendkit.outbox",
+    ]
+    sys.modules.pop("tested.plugin", None)
+    sys.modules.pop("tested", None)
+
+
 def test_the_kits_own_plugins_read_no_kernel_tables():
     from lendkit.testing import table_problems
 

@@ -5,12 +5,14 @@ modules behind it:
 
 :mod:`lendkit.testing.helpers`
     helpers that need no pytest: :func:`wait_for`, :func:`serve_app`,
-    :func:`free_port`, :func:`add_borrower`, :data:`SAMPLE_PRODUCTS`.
+    :func:`free_port`, :func:`add_borrower`, :func:`opened_tenant`,
+    :data:`SAMPLE_PRODUCTS`.
 :mod:`lendkit.testing.clients`
     signed-in staff and borrower clients of the app in memory
     (:func:`app_client`, :func:`staff_client`, :func:`borrower_client`),
     their headers for a served app (:func:`staff_headers`,
-    :func:`borrower_headers`), and event delivery (:func:`dispatch_events`).
+    :func:`borrower_headers`), and events (:func:`publish_event`,
+    :func:`dispatch_events`).
 :mod:`lendkit.testing.conformance`
     the plugin conformance check :func:`check_plugin` and :data:`PUBLIC_API`.
 :mod:`lendkit.testing.fixtures`
@@ -67,6 +69,7 @@ from lendkit.testing.clients import (
     borrower_client,
     borrower_headers,
     dispatch_events,
+    publish_event,
     staff_client,
     staff_headers,
 )
@@ -76,6 +79,7 @@ from lendkit.testing.helpers import (
     SAMPLE_PRODUCTS,
     add_borrower,
     free_port,
+    opened_tenant,
     postgres_admin_url,
     serve_app,
     wait_for,
@@ -93,7 +97,9 @@ __all__ = [
     "dispatch_events",
     "free_port",
     "kernel_tables",
+    "opened_tenant",
     "postgres_admin_url",
+    "publish_event",
     "serve_app",
     "staff_client",
     "staff_headers",

@@ -7,6 +7,7 @@ without a server or a sign-in flow::
         assert client.get("/api/marketing/coupons").status_code == 200
     with borrower_client(runtime, borrower_id) as client:
         client.post("/api/borrowers/me/applications", json={...})
+    publish_event(runtime, "loan.disbursed", {"loan_id": 7})
     dispatch_events(runtime)  # the outbox delivers to the plugins' event hooks
 
 The clients are litestar's in-memory ``TestClient`` over the real app
@@ -34,6 +35,7 @@ __all__ = [
     "borrower_client",
     "borrower_headers",
     "dispatch_events",
+    "publish_event",
     "staff_client",
     "staff_headers",
 ]
@@ -67,6 +69,14 @@ def borrower_client(runtime: Runtime, borrower_id: int) -> Iterator[TestClient[A
     """The app in memory, signed in as borrower ``borrower_id`` (see ``add_borrower``)."""
     with app_client(runtime, borrower_headers(runtime, borrower_id)) as client:
         yield client
+
+
+def publish_event(runtime: Runtime, topic: str, payload: Mapping[str, Any]) -> int:
+    """Commit an event as the kernel would (ids and amounts only); returns its id."""
+    from lendkit import outbox
+
+    with runtime.sessions.begin() as session:
+        return outbox.publish(session, topic, dict(payload)).id
 
 
 def dispatch_events(runtime: Runtime) -> int:

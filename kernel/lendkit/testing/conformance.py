@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +83,9 @@ def check_plugin(name: str, *, database_url: str | None = None) -> list[str]:
       module-level function named like a hook lacks ``@lendkit.hookimpl``;
     * its migrations upgrade, downgrade to base (removing every table they
       made) and upgrade again, and every table of its models has one;
-    * its source imports nothing from lendkit but :data:`PUBLIC_API` (test
-      support shipped in the package, ``testing.py`` and ``tests/``, aside);
+    * neither its source nor its tests import anything from lendkit but
+      :data:`PUBLIC_API` (test support the package ships for others,
+      ``testing.py``, aside): :mod:`lendkit.testing` is the whole test kit;
     * neither its source nor its tests (``tests/`` in the package, beside it,
       or beside ``src/``) read kernel tables directly: SQL text naming one,
       ``Base.metadata.tables``, ``Table("loan", ...)``, importing a kernel
@@ -113,6 +114,8 @@ def check_plugin(name: str, *, database_url: str | None = None) -> list[str]:
     package_dir = _package_dir(plugin.package)
     if package_dir is not None:
         problems += _import_problems(package_dir)
+        # Its tests too: lendkit.testing is the whole kit they need.
+        problems += _import_problems(package_dir, _test_files(package_dir))
         problems += table_problems(package_dir, _tests_dir(package_dir))
     try:
         enabled = _with_requirements(name, installed)
@@ -171,10 +174,25 @@ def _allowed(module: str, imported: str) -> bool:
     return names is None or imported in names
 
 
-def _import_problems(root: Path) -> list[str]:
+def _test_files(package_dir: Path) -> Iterator[Path]:
+    """A plugin's tests: ``tests/`` beside ``src/``, and tests inside the package."""
+    tests = _tests_dir(package_dir)
+    if tests is not None:
+        yield from sorted(p for p in tests.rglob("*.py") if "__pycache__" not in p.parts)
+    if package_dir.is_dir():
+        for path in sorted(package_dir.rglob("*.py")):
+            parts = path.relative_to(package_dir).parts
+            if "__pycache__" in parts:
+                continue
+            if "tests" in parts[:-1] or path.name == "conftest.py" or path.name.startswith("test_"):
+                yield path
+
+
+def _import_problems(root: Path, files: Iterable[Path] | None = None) -> list[str]:
+    """Imports of kernel internals in the source under ``root`` (or in ``files``)."""
     problems: list[str] = []
-    for path in _source_files(root):
-        where = path.relative_to(root.parent)
+    for path in _source_files(root) if files is None else files:
+        where = path.relative_to(root.parent.parent if files is not None else root.parent)
         try:
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         except (SyntaxError, UnicodeDecodeError) as exc:

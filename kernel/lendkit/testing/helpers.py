@@ -8,15 +8,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from lendkit.runtime import Runtime
+from lendkit.runtime import Runtime, open_runtime
 
 __all__ = [
     "DEFAULT_POSTGRES",
     "SAMPLE_PRODUCTS",
     "add_borrower",
     "free_port",
+    "opened_tenant",
     "postgres_admin_url",
     "serve_app",
     "wait_for",
@@ -104,6 +106,19 @@ def serve_app(runtime: Runtime, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def opened_tenant(config: Path | None = None) -> Iterator[Runtime]:
+    """The tenant of ``config`` (by default the one ``make_tenant`` wrote last, through
+    ``$LENDKIT_CONFIG``), opened and migrated; closed afterwards. Opening it checks its
+    settings, a plugin's own section among them (:class:`~lendkit.errors.StartupError`)."""
+    runtime = open_runtime(config=config)
+    try:
+        runtime.upgrade()
+        yield runtime
+    finally:
+        runtime.close()
 
 
 def add_borrower(runtime: Runtime, phone: str, *, kyc_status: str = "registered") -> int:
