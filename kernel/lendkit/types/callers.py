@@ -7,8 +7,18 @@ from dataclasses import dataclass
 __all__ = ["ApiClientCaller", "BorrowerCaller", "Caller", "StaffCaller"]
 
 
+class _Holder:
+    """What every caller answers: does he hold ``permission``?"""
+
+    __slots__ = ()
+    permissions: frozenset[str]
+
+    def holds(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
 @dataclass(frozen=True, slots=True)
-class StaffCaller:
+class StaffCaller(_Holder):
     """A signed-in member of staff: ``user_id`` (the staff user), ``role`` and every
     permission the role holds (the kernel's and the plugins'). ``actor`` names
     him in the audit log (``staff:alice``)."""
@@ -18,12 +28,9 @@ class StaffCaller:
     permissions: frozenset[str]
     actor: str
 
-    def holds(self, permission: str) -> bool:
-        return permission in self.permissions
-
 
 @dataclass(frozen=True, slots=True)
-class BorrowerCaller:
+class BorrowerCaller(_Holder):
     """A signed-in borrower: he may see and act on his own records only
     (``borrower_id``); ``permissions`` are the borrower role's."""
 
@@ -31,21 +38,15 @@ class BorrowerCaller:
     permissions: frozenset[str]
     actor: str
 
-    def holds(self, permission: str) -> bool:
-        return permission in self.permissions
-
 
 @dataclass(frozen=True, slots=True)
-class ApiClientCaller:
+class ApiClientCaller(_Holder):
     """A machine client signing its requests with an API key (``actor`` is ``apikey:lk_...``),
     with the permissions of the key's role."""
 
     role: str
     permissions: frozenset[str]
     actor: str
-
-    def holds(self, permission: str) -> bool:
-        return permission in self.permissions
 
 
 Caller = StaffCaller | BorrowerCaller | ApiClientCaller
