@@ -81,7 +81,7 @@ def decimal_rows(rows: Sequence[FenRow], dues: Sequence[date]) -> tuple[Instalme
     paid_fen, paid = -1, cent
     # The balance by subtraction, as the loan pays it down: cheaper than converting.
     owed = cent * (rows[0][0] + rows[0][4]) if rows else cent
-    made = []
+    made: list[Instalment] = []
     append = made.append
     for index, (principal, interest, each, payment, _) in enumerate(rows, start=first):
         if each != fee_fen:  # the same fee and payment most rows: one Decimal each
