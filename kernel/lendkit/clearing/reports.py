@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 from lendkit.clearing.funding import FundingSource
 from lendkit.clearing.ledger import Account, JournalEntry, JournalLine
 from lendkit.clearing.money import ZERO, money
-from lendkit.clearing.reconcile import ReconRun
+from lendkit.clearing.reconcile.models import ReconRun
 
 if TYPE_CHECKING:
     from lendkit.runtime import Runtime
