@@ -11,7 +11,7 @@ caller's key (the bank transfer's reference), and audited.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ from lendkit import audit
 from lendkit.clearing import ledger
 from lendkit.clearing.funding import FundingSource
 from lendkit.clearing.ledger import JournalEntry, Line
-from lendkit.clearing.money import money
+from lendkit.clearing.money import parse_amount
 from lendkit.clearing.settlement import due
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
 
@@ -56,14 +56,7 @@ def settle_partner(
             "an idempotency key of 1 to 100 characters is required",
             code="idempotency_key_missing",
         )
-    try:
-        value = money(amount)
-    except (TypeError, InvalidOperation):
-        raise ValidationFailed(f"amount {amount!r} is not money", code="invalid_amount") from None
-    if value <= 0 or value != amount:
-        raise ValidationFailed(
-            f"amount {amount} must be positive, in whole fen", code="invalid_amount"
-        )
+    value = parse_amount(amount)  # positive, in whole fen, else invalid_amount
     # Lock the partner: settlements of one partner are checked against what is due one at a time.
     partner = session.scalar(
         select(FundingSource)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPONENTS",
+    "Dated",
     "DayLines",
     "LoanMoves",
     "Table",
@@ -60,16 +61,15 @@ COMPONENTS = {
 
 @dataclass(kw_only=True)
 class LoanMoves:
-    """A funder's part of the day's loan business: disbursed (net of reversals),
-    the repayments allocated to it by component, and repaid (settled back to its
-    pool)."""
+    """A funder's part of the day's loan business: disbursed (net of reversals) and
+    the repayments allocated to it by component. What was repaid (settled back to
+    its pool) is each report's own column."""
 
     disbursed: Decimal = ZERO
     principal: Decimal = ZERO
     interest: Decimal = ZERO
     penalty: Decimal = ZERO
     fees: Decimal = ZERO
-    repaid: Decimal = ZERO
 
     @property
     def collected(self) -> Decimal:
@@ -249,10 +249,17 @@ def to_xlsx(tables: Sequence[Table], decorate: Callable[[Workbook], None] | None
     return out.getvalue()
 
 
-def render_html(runtime: Runtime, template: str, **context: Any) -> str:
-    """``template`` (``reports/<name>.html``) rendered, looked up tenant first,
-    then plugins, then the kit's ``templates/``."""
+class Dated(Protocol):
+    @property
+    def business_date(self) -> date: ...
+
+
+def render_html(runtime: Runtime, template: str, report: Dated, **context: Any) -> str:
+    """``template`` (``reports/<name>.html``) rendered with the ``report``, its
+    ``day`` (ISO date) and ``context``, looked up tenant first, then plugins,
+    then the kit's ``templates/``."""
     from lendkit.templating import make_environment
 
     env = make_environment(runtime.settings, runtime.pm)
-    return env.get_template(template).render(**context)
+    day = report.business_date.isoformat()
+    return env.get_template(template).render(report=report, day=day, **context)

@@ -60,6 +60,7 @@ class PoolFlow(LoanMoves):
     source: str
     name: str
     opening: Decimal = ZERO
+    repaid: Decimal = ZERO
     partner_settlements: Decimal = ZERO
     capital: Decimal = ZERO
     other: Decimal = ZERO
@@ -296,10 +297,4 @@ def _escape(text: str) -> str:
 def to_html(report: FundFlow, runtime: Runtime) -> str:
     """The report as one HTML page with an inline SVG chart, laid out by
     ``templates/reports/fund_flow.html`` (a tenant may override it)."""
-    return report_kit.render_html(
-        runtime,
-        TEMPLATE,
-        report=report,
-        day=report.business_date.isoformat(),
-        chart=_chart(report),
-    )
+    return report_kit.render_html(runtime, TEMPLATE, report, chart=_chart(report))

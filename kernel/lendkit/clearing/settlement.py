@@ -80,6 +80,7 @@ class LoanDetail(LoanMoves):
 
     source: str
     loan_id: int | None
+    repaid: Decimal = ZERO
     accrued: Decimal = ZERO  # interest, penalty and fees credited to the payable
 
 
@@ -90,6 +91,7 @@ class PartnerStatement(LoanMoves):
 
     source: str
     name: str
+    repaid: Decimal = ZERO  # settled back to its pool
     # What we owe: partner_payable:<source>, a liability shown credit-positive.
     payable_opening: Decimal = ZERO
     accrued: Decimal = ZERO
@@ -388,13 +390,11 @@ def to_xlsx(report: SettlementReport) -> bytes:
 TEMPLATE = "reports/partner_settlement.html"
 
 
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
 def to_html(report: SettlementReport, runtime: Runtime) -> str:
     """The statement as one HTML page, laid out by
     ``templates/reports/partner_settlement.html`` (a tenant may override it)."""
-    return report_kit.render_html(
-        runtime,
-        TEMPLATE,
-        report=report,
-        day=report.business_date.isoformat(),
-        money=lambda value: f"{value:,.2f}",
-    )
+    return report_kit.render_html(runtime, TEMPLATE, report, money=_money)

@@ -188,19 +188,9 @@ def _statement_side(statement: ChannelStatement, transit: list[int]) -> Select[A
     )
     classified = select(per_order, finding.label("finding")).subquery("classified")
     c = classified.c
-    return select(
-        c.finding,
-        c.order_no,
-        c.line_kind,
-        c.line_amount,
-        c.line_status,
-        c.settled_on,
-        c.our_kind,
-        c.our_amount,
-        c.our_status,
-        c.loan_id,
-        c.booked,
-    ).where(c.finding != "matched")
+    # The finding, then every column of the order's row but our order number.
+    wanted = [c.finding, *(c[column.name] for column in per_order.c if column.name != "our_no")]
+    return select(*wanted).where(c.finding != "matched")
 
 
 def _missing_theirs(statement: ChannelStatement, transit: list[int]) -> Select[Any]:
@@ -252,21 +242,9 @@ def _findings(session: Session, statement: ChannelStatement) -> tuple[list[_Find
             detail = f"channel moved {line_amount}, order is for {our_amount}"
         else:
             detail = f"ledger booked {booked}, channel moved {line_amount}"
-        findings.append(
-            _Finding(
-                kind,
-                number,
-                our_kind or line_kind,
-                detail,
-                statement_amount=line_amount,
-                statement_status=line_status,
-                settled_on=settled_on,
-                order_amount=our_amount,
-                order_status=our_status,
-                loan_id=loan_id,
-                ledger_amount=booked,
-            )
-        )
+        # _Finding's fields from statement_amount on, in their order.
+        sides = (line_amount, line_status, settled_on, our_amount, our_status, loan_id, booked)
+        findings.append(_Finding(kind, number, our_kind or line_kind, detail, *sides))
     # Every other order on the statement matched; the statement's succeeded
     # total is the sum of its orders' merged succeeded amounts.
     orders = session.scalar(
