@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -20,16 +20,31 @@ from lendkit.clearing.ledger_models import AccountBalance, JournalLine
 from lendkit.clearing.money import ZERO, money
 from lendkit.errors import ValidationFailed
 
-if TYPE_CHECKING:
-    from lendkit.clearing.ledger import Line
-
-__all__ = ["Drawn", "Part", "current_balances", "drawn_parts", "lock_keys", "refuse_overdrafts"]
+__all__ = [
+    "Drawing",
+    "Drawn",
+    "Part",
+    "current_balances",
+    "drawn_parts",
+    "lock_keys",
+    "refuse_overdrafts",
+]
 
 Part = tuple[int, bool, int | None]  # (account id, by loan, loan id)
 Drawn = dict[Part, tuple[str, AccountKind]]
 
 
-def drawn_parts(lines: Sequence[Line], amounts: Sequence[Decimal], ids: dict[str, int]) -> Drawn:
+class Drawing(Protocol):
+    """What the check reads of a posting's line (a :class:`lendkit.clearing.ledger.Line`)."""
+
+    @property
+    def account(self) -> str: ...
+
+    @property
+    def loan_id(self) -> int | None: ...
+
+
+def drawn_parts(lines: Sequence[Drawing], amounts: Sequence[Decimal], ids: dict[str, int]) -> Drawn:
     """The no-overdraft parts this entry draws on: only those can it overdraw."""
     moved: dict[Part, Decimal] = {}
     names: Drawn = {}

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from lendkit.clearing import ledger
 from lendkit.clearing.ledger import Line
+from lendkit.clearing.ledger_models import JournalEntry
 from lendkit.clearing.money import ZERO, money
 
 __all__ = ["FEE_ACCOUNT", "book_fees", "fee_cause", "fees_booked"]
@@ -30,14 +31,12 @@ def fees_booked(session: Session, channel: str, business_date: date) -> tuple[De
     cause, total, count = fee_cause(channel, business_date), ZERO, 0
     while True:
         key = cause if count == 0 else f"{cause}:{count + 1}"
-        entry = session.scalar(
-            select(ledger.JournalEntry).where(ledger.JournalEntry.idempotency_key == key)
-        )
+        entry = session.scalar(select(JournalEntry).where(JournalEntry.idempotency_key == key))
         if entry is None:
             return total, count
         count += 1
         reversed_ = session.scalar(
-            select(ledger.JournalEntry.id).where(ledger.JournalEntry.reverses_id == entry.id)
+            select(JournalEntry.id).where(JournalEntry.reverses_id == entry.id)
         )
         if reversed_ is None:
             total += sum((ln.amount for ln in entry.lines if ln.account.code == FEE_ACCOUNT), ZERO)
@@ -45,7 +44,7 @@ def fees_booked(session: Session, channel: str, business_date: date) -> tuple[De
 
 def book_fees(
     session: Session, channel: str, business_date: date, fees: Decimal
-) -> ledger.JournalEntry | None:
+) -> JournalEntry | None:
     """Post the channel's fees for the day: Dr channel fees / Cr the channel's account.
 
     The channel pays the borrower, or takes from them, the full amount (the

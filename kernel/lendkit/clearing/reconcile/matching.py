@@ -30,7 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from lendkit.clearing import ledger, payments
+from lendkit.clearing import payments
+from lendkit.clearing.ledger_models import Account, JournalEntry, JournalLine
 from lendkit.clearing.money import ZERO, money
 from lendkit.clearing.payments import PaymentOrder, Status
 from lendkit.clearing.reconcile.fees import book_fees
@@ -66,7 +67,7 @@ class _Finding:
 
 def _transit_accounts(session: Session) -> list[int]:
     """Ids of every channel's in-transit account (the chart has few accounts)."""
-    rows = session.execute(select(ledger.Account.id, ledger.Account.code))
+    rows = session.execute(select(Account.id, Account.code))
     return [id_ for id_, code in rows if code.partition(":")[0] == "channel_in_transit"]
 
 
@@ -138,8 +139,8 @@ def _statement_side(statement: ChannelStatement, transit: list[int]) -> Select[A
     """
     merged = _merged_lines(statement.id)
     order = PaymentOrder.__table__
-    entry = ledger.JournalEntry.__table__
-    line = ledger.JournalLine.__table__
+    entry = JournalEntry.__table__
+    line = JournalLine.__table__
     reversal = entry.alias("reversal")
     per_order = (
         select(
@@ -196,8 +197,8 @@ def _statement_side(statement: ChannelStatement, transit: list[int]) -> Select[A
 def _missing_theirs(statement: ChannelStatement, transit: list[int]) -> Select[Any]:
     """Orders we confirmed with that result date which the statement does not list."""
     order = PaymentOrder.__table__
-    entry = ledger.JournalEntry.__table__
-    line = ledger.JournalLine.__table__
+    entry = JournalEntry.__table__
+    line = JournalLine.__table__
     reversal = entry.alias("reversal")
     listed = ChannelStatementLine.__table__
     booked = (
