@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import openpyxl
 from click.testing import CliRunner
-from lendkit.clearing import colending, funding, ledger, reconcile, reports
+from lendkit.clearing import colending, funding, ledger, reconcile, reports, settlement
 from lendkit.clearing.colending import Agreement, Funder, Repayment
 from lendkit.clearing.ledger import Line
 from lendkit.clearing.report_cli import report_group
@@ -225,6 +225,27 @@ def test_channel_fees_booked_by_reconciliation_are_their_own_column_and_the_repo
         D("0.00"),
     )
     assert "2.00" in reports.to_html(report, runtime)
+
+
+def test_a_tenant_lays_out_the_reports_with_its_own_templates(runtime):
+    """The layouts are templates found tenant first (templates/reports/ beside
+    lendkit.toml), then plugins, then the kit's."""
+    book_a_day(runtime)
+    folder = runtime.settings.path("templates") / "reports"
+    folder.mkdir(parents=True)
+    (folder / "fund_flow.html").write_text(
+        "{{ day }}: {% for p in report.pools %}{{ p.source }} {{ p.closing }};{% endfor %}",
+        encoding="utf-8",
+    )
+    (folder / "partner_settlement.html").write_text(
+        "{{ day }}: {% for p in report.partners %}{{ p.source }} {{ money(p.due) }}{% endfor %}",
+        encoding="utf-8",
+    )
+    with runtime.sessions() as session:
+        flow = reports.fund_flow(session, DAY)
+        statement = settlement.partner_settlement(session, DAY)
+    assert reports.to_html(flow, runtime) == "2026-11-24: own 1009356.00;bank_a 498264.00;"
+    assert settlement.to_html(statement, runtime) == "2026-11-24: bank_a 14.00"
 
 
 def test_cli_writes_csv_and_html(runtime, tmp_path):

@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 from lendkit.audit import AuditEntry
-from lendkit.clearing import colending, funding, ledger, reports, settlement
+from lendkit.clearing import colending, funding, ledger, partner_payouts, reports, settlement
 from lendkit.clearing.colending import Funder, Repayment
 from lendkit.clearing.ledger import JournalEntry, Line
 from lendkit.clearing.ledger_cli import ledger_group
@@ -135,7 +135,9 @@ def book(runtime):
         )
         accrue(session, 2, "loan_interest", "10.00", SPLIT_B, "share", DAY)
         assert settlement.due(session, "bank_a", DAY0) == D("0.00")
-        settlement.settle_partner(session, "bank_a", DAY, D("50.00"), "wire-1", actor="finance")
+        partner_payouts.settle_partner(
+            session, "bank_a", DAY, D("50.00"), "wire-1", actor="finance"
+        )
 
 
 def statement(runtime, day=DAY, source=None):
@@ -231,7 +233,7 @@ def test_the_statement_says_what_each_partner_is_owed_and_why_to_the_fen(runtime
 def test_the_next_day_opens_where_the_last_closed_and_payments_clear_what_is_due(runtime):
     book(runtime)
     with runtime.sessions.begin() as session:
-        settlement.settle_partner(session, "bank_b", DAY2, D("36.00"), "wire-b-1")
+        partner_payouts.settle_partner(session, "bank_b", DAY2, D("36.00"), "wire-b-1")
 
     before, after = statement(runtime, DAY), statement(runtime, DAY2)
 
@@ -260,7 +262,7 @@ def test_paying_a_partner_is_idempotent_limited_to_what_is_due_and_audited(runti
         pool = ledger.balance(session, "fund_pool:bank_a")
 
     with runtime.sessions.begin() as session:
-        again = settlement.settle_partner(session, "bank_a", DAY, D("50.00"), "wire-1")
+        again = partner_payouts.settle_partner(session, "bank_a", DAY, D("50.00"), "wire-1")
         assert [(line.account.code, line.amount) for line in again.lines] == [
             ("partner_payable:bank_a", D("50.00")),
             ("fund_pool:bank_a", D("-50.00")),
@@ -282,10 +284,10 @@ def test_paying_a_partner_is_idempotent_limited_to_what_is_due_and_audited(runti
     ]
     for arguments, error, code in refusals:
         with pytest.raises(error) as refused, runtime.sessions.begin() as session:
-            settlement.settle_partner(session, *arguments)
+            partner_payouts.settle_partner(session, *arguments)
         assert refused.value.code == code, arguments
     with runtime.sessions.begin() as session:
-        settlement.settle_partner(session, "bank_a", DAY, D("22.34"), "wire-2", note="rest")
+        partner_payouts.settle_partner(session, "bank_a", DAY, D("22.34"), "wire-2", note="rest")
 
     with runtime.sessions() as session:
         assert ledger.balance(session, "fund_pool:bank_a") == pool - D("22.34")
@@ -313,7 +315,7 @@ def test_concurrent_payments_never_pay_more_than_is_due(runtime):
     def pay(key):
         try:
             with runtime.sessions.begin() as session:
-                settlement.settle_partner(session, "bank_a", DAY, D("15.00"), key)
+                partner_payouts.settle_partner(session, "bank_a", DAY, D("15.00"), key)
             outcomes.append("paid")
         except ValidationFailed as exc:
             outcomes.append(exc.code)

@@ -162,12 +162,11 @@ def test_integer_fen_rows_equal_plain_decimal_rows(
 def test_the_clipped_loans_of_the_examples_do_take_the_plain_loop(principal, term, method):
     """The fast loops hand these to the plain one (so the examples above test it)."""
     rate = schedule_rows._rate(Decimal("0.1440"))
-    dues = tuple(date(2026, 1, 1) + timedelta(days=30 * p) for p in range(1, term + 1))
     if method == "equal-installment":
         payment = 1  # 0.08 ÷ 12 months, rounded up
-        fast = schedule_rows._equal_installment(principal, rate, payment, ZERO, dues)
+        fast = schedule_rows._equal_installment(principal, term, rate, payment, 0)
     else:
-        fast = schedule_rows._equal_principal(principal, term, rate, ZERO, dues)
+        fast = schedule_rows._equal_principal(principal, term, rate, 0)
     assert fast is None
 
 

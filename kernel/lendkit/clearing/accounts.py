@@ -31,16 +31,10 @@ __all__ = [
 ]
 
 
-class AccountType(StrEnum):
-    ASSET = "asset"
-    LIABILITY = "liability"
-    EQUITY = "equity"
-    INCOME = "income"
-    EXPENSE = "expense"
-
-
 @dataclass(frozen=True, slots=True)
 class AccountKind:
+    """A kind of account in the chart: its code, names, type and the rules it keeps."""
+
     code: str
     name_zh: str
     name_en: str
@@ -60,6 +54,14 @@ class AccountKind:
         if self.normal_debit is not None:
             return self.normal_debit
         return self.type in (AccountType.ASSET, AccountType.EXPENSE)
+
+
+class AccountType(StrEnum):
+    ASSET = "asset"
+    LIABILITY = "liability"
+    EQUITY = "equity"
+    INCOME = "income"
+    EXPENSE = "expense"
 
 
 CHART: tuple[AccountKind, ...] = (

@@ -87,7 +87,7 @@ def settle_partner_command(source: str, day: datetime, amount: str, key: str, no
     At most what `lendkit report partner-settlement` shows as due; the same
     --key again posts nothing new. Audited.
     """
-    from lendkit.clearing import settlement
+    from lendkit.clearing.partner_payouts import settle_partner
     from lendkit.cli import open_checked_runtime
 
     try:
@@ -97,7 +97,7 @@ def settle_partner_command(source: str, day: datetime, amount: str, key: str, no
     runtime = open_checked_runtime(migrated=True)
     try:
         with runtime.sessions.begin() as session:
-            entry = settlement.settle_partner(
+            entry = settle_partner(
                 session, source, day.date(), value, key, actor=actor(), note=note
             )
             entry_id = entry.id

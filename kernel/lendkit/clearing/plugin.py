@@ -38,27 +38,29 @@ def _reconcile(ctx: JobContext, now: datetime) -> object:
     return reconcile.reconcile_yesterday(runtime_of(ctx), now)
 
 
+JOBS = (
+    # Orders are claimed with SKIP LOCKED, so every worker helps send them.
+    Job(name="payments-instruct", every=timedelta(seconds=1), run=_instruct, every_worker=True),
+    Job(name="payments-timeouts", every=timedelta(seconds=30), run=_timeouts),
+    Job(name="reconcile-daily", every=timedelta(minutes=15), run=_reconcile),
+)
+COMPLIANCE = ComplianceItem(
+    function="Funds clearing: double-entry ledger, payment orders, daily reconciliation",
+    clauses=(
+        "网络小额贷款业务管理暂行办法 第二十条 (资金管理)",
+        "非银行支付机构网络支付业务管理办法 (对账)",
+    ),
+    description="Every movement of money is a balanced, append-only journal entry; "
+    "payment orders keep an append-only history; channel statements are matched "
+    "daily and every correction is audited.",
+)
+
+
 @lendkit.hookimpl
 def register_jobs() -> list[Job]:
-    return [
-        # Orders are claimed with SKIP LOCKED, so every worker helps send them.
-        Job(name="payments-instruct", every=timedelta(seconds=1), run=_instruct, every_worker=True),
-        Job(name="payments-timeouts", every=timedelta(seconds=30), run=_timeouts),
-        Job(name="reconcile-daily", every=timedelta(minutes=15), run=_reconcile),
-    ]
+    return list(JOBS)
 
 
 @lendkit.hookimpl
 def compliance_items() -> list[ComplianceItem]:
-    return [
-        ComplianceItem(
-            function="Funds clearing: double-entry ledger, payment orders, daily reconciliation",
-            clauses=(
-                "网络小额贷款业务管理暂行办法 第二十条 (资金管理)",
-                "非银行支付机构网络支付业务管理办法 (对账)",
-            ),
-            description="Every movement of money is a balanced, append-only journal entry; "
-            "payment orders keep an append-only history; channel statements are matched "
-            "daily and every correction is audited.",
-        )
-    ]
+    return [COMPLIANCE]

@@ -30,56 +30,50 @@ reconciliation has run, the two are equal.
 
 from __future__ import annotations
 
-import csv
-import io
-from collections import defaultdict
 from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from jinja2 import TemplateNotFound
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lendkit.clearing import report_kit
 from lendkit.clearing.funding import FundingSource
-from lendkit.clearing.ledger import Account, JournalEntry, JournalLine
+from lendkit.clearing.ledger_models import Account
 from lendkit.clearing.money import ZERO, money
-from lendkit.clearing.reconcile import ReconRun
+from lendkit.clearing.reconcile.models import ReconRun
+from lendkit.clearing.report_kit import COMPONENTS, LoanMoves, Table, add, kind, qualifier
 
 if TYPE_CHECKING:
+    from openpyxl import Workbook
+
     from lendkit.runtime import Runtime
 
 __all__ = ["ChannelFlow", "FundFlow", "PoolFlow", "fund_flow", "to_csv", "to_html", "to_xlsx"]
 
-COMPONENTS = {
-    "loan_principal": "principal",
-    "loan_interest": "interest",
-    "loan_penalty": "penalty",
-    "loan_fees": "fees",
-}
-
 
 @dataclass
-class PoolFlow:
+class PoolFlow(LoanMoves):
+    """One fund pool's day; the day's loan business in the fields of :class:`LoanMoves`."""
+
     source: str
     name: str
     opening: Decimal = ZERO
-    disbursed: Decimal = ZERO
     repaid: Decimal = ZERO
-    principal: Decimal = ZERO
-    interest: Decimal = ZERO
-    penalty: Decimal = ZERO
-    fees: Decimal = ZERO
     partner_settlements: Decimal = ZERO
     capital: Decimal = ZERO
     other: Decimal = ZERO
     closing: Decimal = ZERO
 
     @property
+    def moved(self) -> Decimal:
+        """The day's movements, net: ``closing - opening`` when it ties."""
+        return self.repaid + self.capital + self.other - self.disbursed - self.partner_settlements
+
+    @property
     def ties(self) -> bool:
-        moved = self.repaid + self.capital + self.other - self.disbursed - self.partner_settlements
-        return self.opening + moved == self.closing
+        return self.opening + self.moved == self.closing
 
 
 @dataclass
@@ -96,16 +90,14 @@ class ChannelFlow:
     channel_fees: Decimal = ZERO
 
     @property
+    def moved(self) -> Decimal:
+        """The day's movements, net: ``closing - opening`` when it ties."""
+        in_ = self.reserved + self.collected + self.other
+        return in_ - self.paid_out - self.settled - self.fees_booked
+
+    @property
     def ties(self) -> bool:
-        moved = (
-            self.reserved
-            + self.collected
-            + self.other
-            - self.paid_out
-            - self.settled
-            - self.fees_booked
-        )
-        return self.opening + moved == self.closing
+        return self.opening + self.moved == self.closing
 
 
 @dataclass
@@ -119,49 +111,19 @@ class FundFlow:
         return all(p.ties for p in self.pools) and all(c.ties for c in self.channels)
 
 
-def _kind(code: str) -> str:
-    return code.partition(":")[0]
-
-
-def _qualifier(code: str) -> str:
-    return code.partition(":")[2]
-
-
-def _balances_before(session: Session, day: date) -> dict[str, Decimal]:
-    rows = session.execute(
-        select(Account.code, func.coalesce(func.sum(JournalLine.amount), 0))
-        .join(JournalLine, JournalLine.account_id == Account.id)
-        .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
-        .where(
-            JournalEntry.business_date < day,
-            Account.code.like("fund\\_pool:%", escape="\\")
-            | Account.code.like("channel\\_in\\_transit:%", escape="\\"),
-        )
-        .group_by(Account.code)
-    )
-    return {code: money(total) for code, total in rows}
+# The pool's columns named otherwise than report_kit.pool_column's movements.
+POOL_MOVES = {"partner_paid": "partner_settlements"}
 
 
 def fund_flow(session: Session, business_date: date) -> FundFlow:
     """The report for one business date, read from the journal."""
-    opening = _balances_before(session, business_date)
-    lines = session.execute(
-        select(JournalLine.entry_id, Account.code, JournalLine.amount, JournalLine.source)
-        .join(Account, Account.id == JournalLine.account_id)
-        .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
-        .where(JournalEntry.business_date == business_date)
-    ).all()
-    reversals = set(
-        session.scalars(
-            select(JournalEntry.id).where(
-                JournalEntry.business_date == business_date, JournalEntry.reverses_id.is_not(None)
-            )
-        )
+    opening = report_kit.balances_before(
+        session,
+        business_date,
+        Account.code.like("fund\\_pool:%", escape="\\")
+        | Account.code.like("channel\\_in\\_transit:%", escape="\\"),
     )
-    kinds: dict[int, set[str]] = defaultdict(set)
-    for entry_id, code, _, _ in lines:
-        kinds[entry_id].add(_kind(code))
-
+    day = report_kit.day_lines(session, business_date)
     names = {s.code: s.name for s in session.scalars(select(FundingSource))}
     pools: dict[str, PoolFlow] = {}
     channels: dict[str, ChannelFlow] = {}
@@ -177,32 +139,19 @@ def fund_flow(session: Session, business_date: date) -> FundFlow:
         return channels[name]
 
     for code, balance in opening.items():
-        (pool if _kind(code) == "fund_pool" else channel)(_qualifier(code)).opening = balance
+        (pool if kind(code) == "fund_pool" else channel)(qualifier(code)).opening = balance
     for source in names:
         pool(source)
 
-    for entry_id, code, raw, funder in lines:
-        amount = money(raw)
-        kind, others = _kind(code), kinds[entry_id] - {_kind(code)}
-        # The sign the line would have in the original entry (reversals net against it).
-        original = -amount if entry_id in reversals else amount
-        if kind == "fund_pool":
-            flow = pool(_qualifier(code))
-            if "channel_in_transit" in others:
-                if original < 0:
-                    flow.disbursed -= amount
-                else:
-                    flow.repaid += amount
-            elif "partner_payable" in others:
-                flow.partner_settlements -= amount
-            elif "funding_capital" in others:
-                flow.capital += amount
-            else:
-                flow.other += amount
-        elif kind == "channel_in_transit":
-            movement = channel(_qualifier(code))
+    for entry_id, code, amount, funder, _ in day.lines:
+        others = day.others(entry_id, code)
+        if kind(code) == "fund_pool":
+            column, sign = report_kit.pool_column(others, day.original(entry_id, amount))
+            add(pool(qualifier(code)), POOL_MOVES.get(column, column), sign * amount)
+        elif kind(code) == "channel_in_transit":
+            movement = channel(qualifier(code))
             if "fund_pool" in others:
-                if original > 0:
+                if day.original(entry_id, amount) > 0:
                     movement.reserved += amount
                 else:
                     movement.settled -= amount
@@ -214,34 +163,17 @@ def fund_flow(session: Session, business_date: date) -> FundFlow:
                 movement.fees_booked -= amount
             else:
                 movement.other += amount
-        elif kind in COMPONENTS and "borrower_suspense" in others and funder:
+        elif kind(code) in COMPONENTS and "borrower_suspense" in others and funder:
             # Allocation of a repayment to this funder's receivable (a credit).
-            component = COMPONENTS[kind]
-            flow = pool(funder)
-            setattr(flow, component, getattr(flow, component) - amount)
+            add(pool(funder), COMPONENTS[kind(code)], -amount)
 
     for flow in pools.values():
-        flow.closing = (
-            flow.opening
-            + flow.repaid
-            + flow.capital
-            + flow.other
-            - flow.disbursed
-            - flow.partner_settlements
-        )
+        flow.closing = flow.opening + flow.moved
     fees = _channel_fees(session, business_date)
     for name, total in fees.items():
         channel(name).channel_fees = total
     for movement in channels.values():
-        movement.closing = (
-            movement.opening
-            + movement.reserved
-            + movement.collected
-            + movement.other
-            - movement.paid_out
-            - movement.settled
-            - movement.fees_booked
-        )
+        movement.closing = movement.opening + movement.moved
     return FundFlow(
         business_date,
         sorted(pools.values(), key=lambda p: (p.source != "own", p.source)),
@@ -263,105 +195,69 @@ def _channel_fees(session: Session, day: date) -> dict[str, Decimal]:
 
 # -- Output ----------------------------------------------------------------------
 
-POOL_COLUMNS = [f.name for f in fields(PoolFlow)]
+POOL_COLUMNS = [
+    "source",
+    "name",
+    "opening",
+    "disbursed",
+    "repaid",
+    "principal",
+    "interest",
+    "penalty",
+    "fees",
+    "partner_settlements",
+    "capital",
+    "other",
+    "closing",
+]
 CHANNEL_COLUMNS = [f.name for f in fields(ChannelFlow)]
 
 
+def _tables(report: FundFlow) -> list[Table]:
+    return [
+        Table(
+            "资金来源 Funding sources",
+            POOL_COLUMNS,
+            [[getattr(pool, name) for name in POOL_COLUMNS] for pool in report.pools],
+        ),
+        Table(
+            "通道 Channels",
+            CHANNEL_COLUMNS,
+            [[getattr(channel, name) for name in CHANNEL_COLUMNS] for channel in report.channels],
+        ),
+    ]
+
+
 def to_csv(report: FundFlow) -> str:
-    """Two tables, funding sources then channels, each with its header row,
-    separated by an empty line; a UTF-8 byte-order mark first so spreadsheet
-    programs read the Chinese names right."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["business_date", report.business_date.isoformat()])
-    writer.writerow([])
-    writer.writerow(POOL_COLUMNS)
-    for pool in report.pools:
-        writer.writerow([_cell(getattr(pool, name)) for name in POOL_COLUMNS])
-    writer.writerow([])
-    writer.writerow(CHANNEL_COLUMNS)
-    for channel in report.channels:
-        writer.writerow([_cell(getattr(channel, name)) for name in CHANNEL_COLUMNS])
-    return out.getvalue()
+    """Two tables, funding sources then channels (see :func:`report_kit.to_csv`)."""
+    return report_kit.to_csv(report.business_date, _tables(report))
 
 
 def to_xlsx(report: FundFlow) -> bytes:
     """The same two tables as sheets, amounts as numbers at the fen, and a bar
     chart of each source's money out and in for the day."""
-    from openpyxl import Workbook
-    from openpyxl.chart import BarChart, Reference
 
-    book = Workbook()
-    pools = book.active
-    assert pools is not None
-    pools.title = "资金来源 Funding sources"
-    channels = book.create_sheet("通道 Channels")
-    for sheet, columns, rows in (
-        (pools, POOL_COLUMNS, report.pools),
-        (channels, CHANNEL_COLUMNS, report.channels),
-    ):
-        sheet.append(columns)
-        for row in rows:
-            sheet.append([getattr(row, name) for name in columns])
-        for cells in sheet.iter_rows(min_row=2):
-            for cell in cells:
-                if isinstance(cell.value, Decimal):
-                    cell.number_format = "#,##0.00"
-        sheet.freeze_panes = "A2"
-    if report.pools:
-        chart = BarChart()
-        chart.title = f"资金流水 {report.business_date.isoformat()}"
+    def chart(book: Workbook) -> None:
+        from openpyxl.chart import BarChart, Reference
+
+        if not report.pools:
+            return
+        pools = book.worksheets[0]
+        bars = BarChart()
+        bars.title = f"资金流水 {report.business_date.isoformat()}"
         last = len(report.pools) + 1
         for column in ("disbursed", "repaid"):
             index = POOL_COLUMNS.index(column) + 1
-            chart.add_data(
+            bars.add_data(
                 Reference(pools, min_col=index, min_row=1, max_row=last), titles_from_data=True
             )
-        chart.set_categories(Reference(pools, min_col=1, min_row=2, max_row=last))
-        pools.add_chart(chart, f"A{last + 3}")
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+        bars.set_categories(Reference(pools, min_col=1, min_row=2, max_row=last))
+        pools.add_chart(bars, f"A{last + 3}")
 
-
-def _cell(value: object) -> str:
-    return f"{value:.2f}" if isinstance(value, Decimal) else str(value)
+    return report_kit.to_xlsx(_tables(report), chart)
 
 
 TEMPLATE = "reports/fund_flow.html"
-DEFAULT_TEMPLATE = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8">
-<title>资金流水报表 {{ day }} · {{ tenant.display_name }}</title>
-<style>
- body { font-family: system-ui, "PingFang SC", "Microsoft YaHei", sans-serif; margin: 2rem; }
- h1 { color: {{ tenant.primary_colour }}; font-size: 1.4rem; }
- table { border-collapse: collapse; margin: 1rem 0 2rem; }
- th, td { border: 1px solid #ccc; padding: .3rem .6rem; text-align: right; }
- th:first-child, td:first-child { text-align: left; }
- .bad { color: #b4232a; font-weight: bold; }
-</style></head><body>
-<h1>资金流水报表 Daily fund flow · {{ day }}</h1>
-<p>{{ tenant.name }}{% if not report.ties %} · <span class="bad">does not tie to the ledger</span>{% endif %}</p>
-{{ chart | safe }}
-<h2>资金来源 Funding sources</h2>
-<table><tr><th>source</th><th>opening 期初</th><th>disbursed 放款</th><th>repaid 回款</th>
-<th>principal 本金</th><th>interest 利息</th><th>penalty 罚息</th><th>fees 费用</th>
-<th>partner 合作方结算</th><th>capital 注资</th><th>other 其他</th><th>closing 期末</th></tr>
-{% for p in report.pools %}<tr><td>{{ p.name }} ({{ p.source }})</td>
-{% for v in (p.opening, p.disbursed, p.repaid, p.principal, p.interest, p.penalty, p.fees,
-  p.partner_settlements, p.capital, p.other, p.closing) %}<td>{{ "{:,.2f}".format(v) }}</td>{% endfor %}</tr>
-{% endfor %}</table>
-<h2>支付通道 Channels</h2>
-<table><tr><th>channel</th><th>opening 期初</th><th>reserved 备付</th><th>paid out 放款</th>
-<th>collected 代扣</th><th>settled 回款</th><th>fees booked 通道费入账</th><th>other 其他</th>
-<th>closing 期末</th><th>statement fees 对账单通道费</th></tr>
-{% for c in report.channels %}<tr><td>{{ c.channel }}</td>
-{% for v in (c.opening, c.reserved, c.paid_out, c.collected, c.settled, c.fees_booked, c.other,
-  c.closing, c.channel_fees) %}<td>{{ "{:,.2f}".format(v) }}</td>{% endfor %}</tr>
-{% endfor %}</table>
-</body></html>
-"""
 
 
 def _chart(report: FundFlow) -> str:
@@ -399,18 +295,6 @@ def _escape(text: str) -> str:
 
 
 def to_html(report: FundFlow, runtime: Runtime) -> str:
-    """The report as one HTML page with an inline SVG chart; a tenant may override
-    the layout with ``templates/reports/fund_flow.html``."""
-    from lendkit.templating import make_environment
-
-    env = make_environment(runtime.settings, runtime.pm)
-    try:
-        template = env.get_template(TEMPLATE)
-    except TemplateNotFound:
-        template = env.from_string(DEFAULT_TEMPLATE)
-    context: dict[str, Any] = {
-        "report": report,
-        "day": report.business_date.isoformat(),
-        "chart": _chart(report),
-    }
-    return template.render(**context)
+    """The report as one HTML page with an inline SVG chart, laid out by
+    ``templates/reports/fund_flow.html`` (a tenant may override it)."""
+    return report_kit.render_html(runtime, TEMPLATE, report, chart=_chart(report))

@@ -1,4 +1,4 @@
-"""A schedule's rows of monthly interest, computed in integer fen.
+"""A schedule's rows, computed in integer fen and made ``Decimal`` when read.
 
 The conventions are :mod:`lendkit.lifecycle.schedules`'s; this module is its
 period loop, kept apart because it is the hot part (a quote prices dozens
@@ -11,10 +11,12 @@ rounding of the exact product. That is what ``Decimal`` quantizing the same
 product gives — 28 digits hold a balance under a trillion times a rate of a
 dozen significant digits exactly — and past that only this stays exact.
 
-Rows still hold ``Decimal`` amounts with exponent −2, equal to the last digit
-to what ``Decimal`` arithmetic gave: ``FEN * n`` makes one from ``n`` fen,
-and the other amounts of a row come by exact ``Decimal`` subtraction from
-amounts already made, which is cheaper than converting again.
+A schedule keeps these integers (:data:`FenRow`): they are the exact amounts,
+and what a quote needs of them (totals, the cash flows of the annualized
+rate) it reads from them. The ``Decimal`` rows a contract, a loan's booking
+or an API response shows are made from them once, on first read
+(:func:`decimal_rows`); ``FEN * n`` gives each amount with exponent −2, equal
+to the last digit to what ``Decimal`` arithmetic gives.
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
-from lendkit.clearing.money import FEN, ZERO
+from lendkit.clearing.money import FEN
 
-__all__ = ["Instalment", "monthly_rows"]
+__all__ = ["FenRow", "Instalment", "decimal_rows", "monthly_rows"]
+
+# principal, interest, fee, payment, balance of one instalment, in fen.
+FenRow = tuple[int, int, int, int, int]
 
 
 class Instalment(NamedTuple):
@@ -64,6 +69,31 @@ class Instalment(NamedTuple):
 _new = tuple.__new__
 
 
+def decimal_rows(rows: Sequence[FenRow], dues: Sequence[date]) -> tuple[Instalment, ...]:
+    """``rows`` as :class:`Instalment` rows, the last due on the last of ``dues``.
+
+    A schedule of fewer rows than periods (a bullet, 随借随还) has its rows
+    at the end of the term: row ``i`` of ``n`` is period ``term − n + 1 + i``.
+    """
+    cent = FEN
+    first = len(dues) - len(rows)
+    fee_fen, fee = -1, cent
+    paid_fen, paid = -1, cent
+    # The balance by subtraction, as the loan pays it down: cheaper than converting.
+    owed = cent * (rows[0][0] + rows[0][4]) if rows else cent
+    made: list[Instalment] = []
+    append = made.append
+    for index, (principal, interest, each, payment, _) in enumerate(rows, start=first):
+        if each != fee_fen:  # the same fee and payment most rows: one Decimal each
+            fee_fen, fee = each, cent * each
+        if payment != paid_fen:
+            paid_fen, paid = payment, cent * payment
+        part = cent * principal
+        owed -= part
+        append(_new(Instalment, (index + 1, dues[index], part, cent * interest, fee, paid, owed)))
+    return tuple(made)
+
+
 class _Rate(NamedTuple):
     """An annual rate ``n / d`` as the integers of the monthly interest formula."""
 
@@ -84,38 +114,30 @@ def _rate(rate: Decimal) -> _Rate:
 
 
 def monthly_rows(
-    fen: int,
-    term: int,
-    rate: Decimal,
-    method: str,
-    payment: int,
-    fee: Decimal,
-    dues: Sequence[date],
-) -> list[Instalment]:
+    fen: int, term: int, rate: Decimal, method: str, payment: int, fee: int
+) -> list[FenRow]:
     """The rows of a loan of ``fen`` at ``rate``, for every method but 随借随还.
 
     ``payment`` is the 等额本息 payment in fen (unused by other methods);
-    ``fee`` is each instalment's fee; ``dues`` the due date of each period.
-    ``bullet`` is one row at period ``term`` with ``term`` months' interest.
+    ``fee`` is each instalment's fee in fen. ``bullet`` is one row, period
+    ``term``, with ``term`` months' interest.
     """
     monthly = _rate(rate)
     if method == "bullet":
-        owed, interest = FEN * fen, FEN * monthly.interest(fen * term)
-        return [
-            _new(Instalment, (term, dues[-1], owed, interest, fee, owed + interest + fee, ZERO))
-        ]
+        interest = monthly.interest(fen * term)
+        return [(fen, interest, fee, fen + interest + fee, 0)]
     if method == "equal-installment":
-        rows = _equal_installment(fen, monthly, payment, fee, dues)
+        rows = _equal_installment(fen, term, monthly, payment, fee)
     elif method == "equal-principal":
-        rows = _equal_principal(fen, term, monthly, fee, dues)
+        rows = _equal_principal(fen, term, monthly, fee)
     else:
-        rows = _interest_first(fen, monthly, fee, dues)
-    return _clipped(fen, term, monthly, method, payment, fee, dues) if rows is None else rows
+        rows = _interest_first(fen, term, monthly, fee)
+    return _clipped(fen, term, monthly, method, payment, fee) if rows is None else rows
 
 
 def _equal_installment(
-    fen: int, monthly: _Rate, payment: int, fee: Decimal, dues: Sequence[date]
-) -> list[Instalment] | None:
+    fen: int, term: int, monthly: _Rate, payment: int, fee: int
+) -> list[FenRow] | None:
     """等额本息 rows, or None when a part must be clipped (then see :func:`_clipped`).
 
     The principal part is ``payment − interest``; no part is clipped when the
@@ -124,84 +146,61 @@ def _equal_installment(
     smallest). The loop carries ``scaled`` = ``2·n·balance + 12·d``, one
     multiplication a row fewer than the balance itself.
     """
-    cent, twice_n, whole = FEN, monthly.twice_n, monthly.whole
-    due = cent * payment
-    paid, owed = due + fee, cent * fen
+    twice_n, whole = monthly.twice_n, monthly.whole
+    paid, owed = payment + fee, fen
     scaled, step = fen * twice_n + monthly.half, payment * twice_n
     if payment < scaled // whole:
         return None
-    rows: list[Instalment] = []
+    rows: list[FenRow] = []
     append = rows.append  # locals: the hot loop
-    for period, day in enumerate(dues[:-1], start=1):
-        accrued = scaled // whole
-        scaled += twice_n * accrued - step
-        interest = cent * accrued
-        principal = due - interest
-        owed -= principal
-        append(_new(Instalment, (period, day, principal, interest, fee, paid, owed)))
+    for _ in range(term - 1):
+        interest = scaled // whole
+        scaled += twice_n * interest - step
+        owed -= payment - interest
+        append((payment - interest, interest, fee, paid, owed))
     if owed < 0:
         return None
-    interest = cent * (scaled // whole)
-    append(
-        _new(Instalment, (len(dues), dues[-1], owed, interest, fee, owed + interest + fee, ZERO))
-    )
+    interest = scaled // whole
+    append((owed, interest, fee, owed + interest + fee, 0))
     return rows
 
 
-def _equal_principal(
-    fen: int, term: int, monthly: _Rate, fee: Decimal, dues: Sequence[date]
-) -> list[Instalment] | None:
+def _equal_principal(fen: int, term: int, monthly: _Rate, fee: int) -> list[FenRow] | None:
     """等额本金 rows: ``fen ÷ term`` half-up each, the remainder last; None if clipped."""
     level = (2 * fen + term) // (2 * term)
     if level * (term - 1) > fen:  # so small a loan that the rounded parts outrun it
         return None
-    cent, twice_n, whole = FEN, monthly.twice_n, monthly.whole
-    part = cent * level
-    part_paid, owed = part + fee, cent * fen
+    twice_n, whole = monthly.twice_n, monthly.whole
+    part_paid, owed = level + fee, fen
     scaled, step = fen * twice_n + monthly.half, level * twice_n
-    rows: list[Instalment] = []
+    rows: list[FenRow] = []
     append = rows.append
-    for period, day in enumerate(dues[:-1], start=1):
-        interest = cent * (scaled // whole)
+    for _ in range(term - 1):
+        interest = scaled // whole
         scaled -= step
-        owed -= part
-        append(_new(Instalment, (period, day, part, interest, fee, part_paid + interest, owed)))
-    interest = cent * (scaled // whole)
-    append(_new(Instalment, (term, dues[-1], owed, interest, fee, owed + interest + fee, ZERO)))
+        owed -= level
+        append((level, interest, fee, part_paid + interest, owed))
+    interest = scaled // whole
+    append((owed, interest, fee, owed + interest + fee, 0))
     return rows
 
 
-def _interest_first(
-    fen: int, monthly: _Rate, fee: Decimal, dues: Sequence[date]
-) -> list[Instalment]:
+def _interest_first(fen: int, term: int, monthly: _Rate, fee: int) -> list[FenRow]:
     """先息后本 rows: the same interest every month, all the principal last."""
-    owed, interest = FEN * fen, FEN * monthly.interest(fen)
-    paid = interest + fee
-    rows = [
-        _new(Instalment, (period, day, ZERO, interest, fee, paid, owed))
-        for period, day in enumerate(dues[:-1], start=1)
-    ]
-    rows.append(
-        _new(Instalment, (len(dues), dues[-1], owed, interest, fee, owed + interest + fee, ZERO))
-    )
+    interest = monthly.interest(fen)
+    rows: list[FenRow] = [(0, interest, fee, interest + fee, fen)] * (term - 1)
+    rows.append((fen, interest, fee, fen + interest + fee, 0))
     return rows
 
 
 def _clipped(
-    fen: int,
-    term: int,
-    monthly: _Rate,
-    method: str,
-    payment: int,
-    fee: Decimal,
-    dues: Sequence[date],
-) -> list[Instalment]:
+    fen: int, term: int, monthly: _Rate, method: str, payment: int, fee: int
+) -> list[FenRow]:
     """The plain loop, each part clipped into [0, balance]: for the rare loans that need it."""
     level = (2 * fen + term) // (2 * term)
-    fee_fen = int(fee * 100)
     balance = fen
-    rows = []
-    for period, day in enumerate(dues, start=1):
+    rows: list[FenRow] = []
+    for period in range(1, term + 1):
         interest = monthly.interest(balance)
         if period == term:
             part = balance
@@ -210,6 +209,5 @@ def _clipped(
         else:  # equal-principal
             part = min(level, balance)
         balance -= part
-        amounts = (part, interest, fee_fen, part + interest + fee_fen, balance)
-        rows.append(Instalment(period, day, *(FEN * amount for amount in amounts)))
+        rows.append((part, interest, fee, part + interest + fee, balance))
     return rows

@@ -35,7 +35,7 @@ dozens of schedules).
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
@@ -43,7 +43,7 @@ from typing import Final, Literal, get_args
 
 from lendkit.clearing.money import FEN, ZERO, money
 from lendkit.errors import ValidationFailed
-from lendkit.lifecycle.schedule_rows import Instalment, monthly_rows
+from lendkit.lifecycle.schedule_rows import FenRow, Instalment, decimal_rows, monthly_rows
 from lendkit.lifecycle.workdays import next_working_day
 
 __all__ = [
@@ -76,7 +76,12 @@ _HUNDRED: Final = Decimal(100)
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    """A loan's repayment schedule and the terms it was built from."""
+    """A loan's repayment schedule and the terms it was built from.
+
+    The amounts are kept as integers of fen (``fen_rows``, exact); ``rows``
+    gives them as :class:`Instalment` rows of ``Decimal``, made on first read
+    (a quote reads only totals and payments, a booking every row).
+    """
 
     principal: Decimal
     term: int
@@ -85,27 +90,43 @@ class Schedule:
     start: date
     upfront_fee: Decimal
     instalment_fee: Decimal
-    rows: tuple[Instalment, ...]
+    fen_rows: tuple[FenRow, ...]
+    # Every period's due date, 1..term (a one-row schedule's row is due on the last).
+    due_dates: tuple[date, ...]
     # With a fixed repayment day, the first period is odd: this many days.
     first_period_days: int | None = None
+    _rows: tuple[Instalment, ...] | None = field(
+        default=None, init=False, compare=False, repr=False
+    )
+
+    @property
+    def rows(self) -> tuple[Instalment, ...]:
+        rows = self._rows
+        if rows is None:  # made once; two threads racing here make equal rows
+            rows = decimal_rows(self.fen_rows, self.due_dates)
+            object.__setattr__(self, "_rows", rows)
+        return rows
+
+    def _total(self, column: int) -> Decimal:
+        return FEN * sum(row[column] for row in self.fen_rows)
 
     @property
     def total_principal(self) -> Decimal:
-        return sum((row.principal for row in self.rows), start=ZERO)
+        return self._total(0)
 
     @property
     def total_interest(self) -> Decimal:
-        return sum((row.interest for row in self.rows), start=ZERO)
+        return self._total(1)
 
     @property
     def total_fees(self) -> Decimal:
         """The upfront fee plus every instalment's fee."""
-        return sum((row.fee for row in self.rows), start=self.upfront_fee)
+        return self.upfront_fee + self._total(2)
 
     @property
     def total_payment(self) -> Decimal:
         """What the borrower pays back in instalments (the upfront fee not included)."""
-        return sum((row.payment for row in self.rows), start=ZERO)
+        return self._total(3)
 
     @property
     def net_disbursed(self) -> Decimal:
@@ -227,24 +248,33 @@ def build_schedule(
     def by_days(days: int) -> Decimal:
         return money(amount * rate * days / day_count)
 
+    fen, fee_fen = _to_fen(amount), _to_fen(fee_each)
     if method == "draw-repay" or (method == "bullet" and repayment_day is not None):
-        interest = by_days((_due_on(start, term, repayment_day) - start).days)
-        payment = amount + interest + fee_each
-        rows = [Instalment(term, dues[-1], amount, interest, fee_each, payment, ZERO)]
+        interest = _to_fen(by_days((_due_on(start, term, repayment_day) - start).days))
+        rows = [(fen, interest, fee_fen, fen + interest + fee_fen, 0)]
     else:
         if method == "equal-installment":
-            payment = annuity_payment(amount, _monthly_rate(rate), term)
+            payment = _to_fen(annuity_payment(amount, _monthly_rate(rate), term))
         else:
-            payment = ZERO
-        fen, payment_fen = _to_fen(amount), _to_fen(payment)
-        rows = monthly_rows(fen, term, rate, method, payment_fen, fee_each, dues)
+            payment = 0
+        rows = monthly_rows(fen, term, rate, method, payment, fee_fen)
         if first_days is not None:  # the odd first period
-            first, interest = rows[0], by_days(first_days)
-            rows[0] = first._replace(
-                interest=interest, payment=first.principal + interest + fee_each
-            )
-    # Positional: nine keywords would cost a tenth of a 36-month schedule.
-    fields = (amount, term, rate, method, start, fee_upfront, fee_each, tuple(rows), first_days)
+            principal, _, _, _, balance = rows[0]
+            interest = _to_fen(by_days(first_days))
+            rows[0] = (principal, interest, fee_fen, principal + interest + fee_fen, balance)
+    # Positional: ten keywords would cost a tenth of a 36-month schedule.
+    fields = (
+        amount,
+        term,
+        rate,
+        method,
+        start,
+        fee_upfront,
+        fee_each,
+        tuple(rows),
+        dues,
+        first_days,
+    )
     return Schedule(*fields)
 
 
