@@ -7,7 +7,7 @@ size of a small lender's (about ten lines per loan). Then two worker
 processes post repayments for ``--seconds`` (default 10) over random loans.
 One repayment is one transaction of three ``ledger.post`` calls, as the
 payment flow and the loan lifecycle post them, each with its idempotency
-key: ``colending.repayment_received`` (Dr channel / Cr suspense),
+key: ``postings.repayment_received`` (Dr channel / Cr suspense),
 ``repayment_allocated`` (suspense to principal and interest, split by
 funder) and ``repayment_settled`` (the channel pays each funder's pool).
 One repayment in a hundred is sent again (a duplicate callback): its keys
@@ -51,7 +51,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from lendkit.clearing import colending, ledger
+from lendkit.clearing import ledger, postings
 from lendkit.clearing.colending import Funder, Repayment
 from lendkit.crypto.keys import write_master_key
 from lendkit.runtime import Runtime, open_runtime
@@ -172,12 +172,12 @@ def _seed(url: str, root: Path, loans: int) -> None:
 
 
 def _repay(runtime: Runtime, key: str, loan: int) -> None:
-    funders = SHARED if loan % 2 == 0 else OWN
     with runtime.sessions.begin() as session:
+        allocated, settled = postings.repayment(session, loan, PAID, CHANNEL)
         for step, lines in (
-            ("received", colending.repayment_received(PAID.total, CHANNEL, loan)),
-            ("allocated", colending.repayment_allocated(PAID, funders, loan)),
-            ("settled", colending.repayment_settled(PAID, funders, CHANNEL, loan)),
+            ("received", postings.repayment_received(PAID.total, CHANNEL, loan)),
+            ("allocated", allocated),
+            ("settled", settled),
         ):
             ledger.post(
                 session,

@@ -14,7 +14,7 @@ from lendkit import outbox
 from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.clearing import ledger, payments
 from lendkit.clearing.ledger import Line
-from lendkit.lifecycle import loans
+from lendkit.lifecycle import booking
 from lendkit.lifecycle.models import Loan
 from lendkit_channel_sandbox.testing import sandbox_tenant_on, wait_for
 from lendkit_demo.people import demo_people
@@ -60,10 +60,10 @@ def _booked(runtime) -> tuple[int, int]:
         person = someone.verified_borrower()
         session.add(person)
         session.flush()
-        loan = loans.book(
+        loan = booking.book(
             session,
             runtime,
-            loans.Terms(
+            booking.Terms(
                 borrower_id=person.id,
                 product_code="cash",
                 principal=D("12000.00"),
