@@ -19,7 +19,7 @@ transaction (``pgbench -i -s 2`` on a throwaway database, then ``pgbench -c
 2 -j 2 -T 10``; scale 2 so the two clients do not queue on one branch
 row), run before and after the repayments and averaged, so that a change
 in the machine's load during the run weighs on both sides alike. Target:
-repayments per second / pgbench TPS ≥ 0.3.
+repayments per second / pgbench TPS ≥ 0.4, printed beside the ratio.
 
 Both sides make about the same round trips per transaction (pgbench seven
 statements; a repayment the pool's ping, BEGIN, three postings, one
@@ -61,10 +61,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from bench.report import emit
+from bench.report import emit, target
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-TARGET_RATIO = 0.3
+TARGET_RATIO = 0.4
 WORKERS = 2
 DAY = date(2026, 11, 24)
 CHANNEL = "sandbox"
@@ -172,8 +172,9 @@ def _seed(url: str, root: Path, loans: int) -> None:
 
 
 def _repay(runtime: Runtime, key: str, loan: int) -> None:
+    funders = SHARED if loan % 2 == 0 else OWN
     with runtime.sessions.begin() as session:
-        allocated, settled = postings.repayment(session, loan, PAID, CHANNEL)
+        allocated, settled = postings.repayment(session, loan, PAID, CHANNEL, funders)
         for step, lines in (
             ("received", postings.repayment_received(PAID.total, CHANNEL, loan)),
             ("allocated", allocated),
@@ -318,7 +319,6 @@ def _run(server: str, root: Path, loans: int, seconds: float) -> dict[str, Any]:
         "pgbench_tps": round(tps, 1),
         "ratio_to_pgbench": round(rate / tps, 3),
         "target_ratio": TARGET_RATIO,
-        "meets_target": rate / tps >= TARGET_RATIO,
     }
 
 
@@ -334,6 +334,13 @@ def main(argv: list[str] | None = None) -> None:
     server = os.environ.get("LENDKIT_BENCH_POSTGRES", DEFAULT_SERVER)
     with tempfile.TemporaryDirectory() as folder:
         figures = _run(server, Path(folder), args.loans, args.seconds)
+    print("target (wall clock, both sides in the same run):")
+    figures["meets_target"] = target(
+        "repayments a second × pgbench tpcb-like TPS",
+        figures["ratio_to_pgbench"],
+        "≥",
+        TARGET_RATIO,
+    )
     emit("repayments", figures)
 
 

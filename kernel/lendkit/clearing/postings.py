@@ -117,9 +117,11 @@ def repayment_received(amount: Decimal, channel: str, loan_id: int) -> list[Line
 def owed_by_source(
     session: Session, loan_id: int, accounts: Iterable[str] = RECEIVABLES
 ) -> dict[str, dict[str, Decimal]]:
-    """What the journal says each funder is owed on each of ``accounts`` (one query)."""
+    """What the journal says each funder is owed on each of ``accounts`` (one query,
+    on the connection: it is on every co-lent repayment, and ORM rows would cost
+    more than the query)."""
     owed: dict[str, dict[str, Decimal]] = {}
-    for code, source, total in session.execute(
+    for code, source, total in session.connection().execute(
         select(ledger.Account.code, JournalLine.source, func.sum(JournalLine.amount))
         .join(ledger.Account, ledger.Account.id == JournalLine.account_id)
         .where(JournalLine.loan_id == loan_id, ledger.Account.code.in_(list(accounts)))
@@ -131,7 +133,11 @@ def owed_by_source(
 
 
 def repayment(
-    session: Session, loan_id: int, paid: Repayment, channel: str
+    session: Session,
+    loan_id: int,
+    paid: Repayment,
+    channel: str,
+    funders: Sequence[Funder] | None = None,
 ) -> tuple[list[Line], list[Line]]:
     """Suspense to the receivables, then the channel's money back to the funders' pools.
 
@@ -139,17 +145,20 @@ def repayment(
     journal says each is owed on it, not by funding share: daily accruals
     and earlier repayments each round to the fen, so shares would drift a
     fen from the receivables; this way paying a component in full clears
-    every funder's part exactly, and no funder's part is ever overpaid.
-    Returns the allocation's lines and the settlement's.
+    every funder's part exactly, and no funder's part is ever overpaid. A
+    loan of own funds alone (``funders``, when the caller has them) owes
+    everything to own funds: the journal is not read. Returns the
+    allocation's lines and the settlement's.
     """
     amounts = (paid.principal, paid.interest, paid.penalty, paid.fees)
-    components = dict(zip(RECEIVABLES, amounts, strict=True))
-    owed = owed_by_source(session, loan_id, [a for a, amount in components.items() if amount])
+    components = {a: amount for a, amount in zip(RECEIVABLES, amounts, strict=True) if amount}
+    if funders is not None and [f.source for f in funders] == [OWN]:
+        owed = {account: {OWN: amount} for account, amount in components.items()}
+    else:
+        owed = owed_by_source(session, loan_id, components)
     allocated = [Line.debit("borrower_suspense", paid.total, loan_id=loan_id)]
     pools: dict[str, Decimal] = {}
     for account, amount in components.items():
-        if not amount:
-            continue
         for source, part in _split_by_owed(amount, owed.get(account, {})):
             allocated.append(Line.credit(account, part, loan_id=loan_id, source=source))
             pools[source] = pools.get(source, ZERO) + part

@@ -168,7 +168,7 @@ def allocate(
         penalty=parts["penalty"],
         fees=parts["fees"],
     )
-    post_repayment(session, loan, repayment, channel, idempotency_key, business_date)
+    post_repayment(session, loan, repayment, channel, idempotency_key, business_date, funders)
     for row in rows:
         if (
             row.paid_principal == row.principal
@@ -247,18 +247,13 @@ def post_repayment(
     channel: str,
     idempotency_key: str,
     business_date: date,
+    funders: Sequence[Funder] | None = None,
 ) -> None:
-    """Suspense to the receivables, then the channel's money back to the funders' pools.
-
-    Each component is shared between funders in proportion to what the
-    journal says each is owed on it, not by funding share: daily accruals
-    and earlier repayments each round to the fen, so shares would drift a
-    fen from the receivables; this way paying a component in full clears
-    every funder's part exactly, and no funder's part is ever overpaid.
-    """
+    """Post the repayment's two entries (:func:`lendkit.clearing.postings.repayment`),
+    keyed ``<key>:allocate`` and ``<key>:settle``."""
     if not repayment.total:
         return
-    allocated, settled = postings.repayment(session, loan.id, repayment, channel)
+    allocated, settled = postings.repayment(session, loan.id, repayment, channel, funders)
     ledger.post(
         session,
         business_date=business_date,

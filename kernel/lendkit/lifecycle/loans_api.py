@@ -27,7 +27,7 @@ import lendkit
 from lendkit.auth.principal import current
 from lendkit.clearing import channels
 from lendkit.clearing.money import parse_amount
-from lendkit.clearing.payment_models import PaymentOrder, Purpose, Reamortize, Status
+from lendkit.clearing.payment_models import PaymentOrder, Status
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
 from lendkit.lifecycle import api_bodies as bodies
 from lendkit.lifecycle import booking, loans, prepayment, repayment
@@ -194,9 +194,7 @@ def repay(
     db_session: NamedDependency[Session],
     runtime: NamedDependency[Runtime],
 ) -> Response[dict[str, Any]]:
-    """Pay ``amount`` from my card (``prepay: true`` settles the whole loan instead;
-    ``prepay: "reduce"`` or ``"shorten"`` pays ``amount`` early and lays out the
-    rest of the schedule again).
+    """Pay ``amount`` from my card (``prepay: true`` settles the whole loan instead).
 
     201 with the withholding order; 200 with the first order when the
     idempotency key was used before. At most what the loan owes today
@@ -204,33 +202,17 @@ def repay(
     """
     body = json_object(data)
     loan = _mine(db_session, request, loan_id)
-    purpose, reamortize = _purpose(body.get("prepay"))
+    prepay = body.get("prepay") is True
     order, created = repayment.repay(
         db_session,
         runtime,
         loan.id,
-        channel=_channel(runtime, body),
         idempotency_key=f"borrower:{loan.borrower_id}:{_key(body, request)}",
-        amount=None if purpose == "prepayment" else _amount(body.get("amount")),
-        purpose=purpose,
-        reamortize=reamortize,
+        amount=None if prepay else _amount(body.get("amount")),
+        purpose="prepayment" if prepay else "repayment",
+        channel=_channel(runtime, body),
     )
     return Response(_order(order), status_code=HTTP_201_CREATED if created else HTTP_200_OK)
-
-
-def _purpose(prepay: object) -> tuple[Purpose, Reamortize | None]:
-    """``prepay``: absent or false (a repayment), true (settle the loan), or
-    ``reduce`` / ``shorten`` (a part prepayment, the schedule laid out again)."""
-    if prepay is None or prepay is False:
-        return "repayment", None
-    if prepay is True:
-        return "prepayment", None
-    if prepay in ("reduce", "shorten"):
-        return "part_prepayment", "reduce" if prepay == "reduce" else "shorten"
-    raise ValidationFailed(
-        "prepay 须为 true、reduce 或 shorten / prepay is true, reduce or shorten",
-        code="prepay_invalid",
-    )
 
 
 # -- Staff ---------------------------------------------------------------------

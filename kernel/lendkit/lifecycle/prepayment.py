@@ -94,7 +94,7 @@ def prepay(
             row.paid_interest = row.interest_accrued
         row.paid_principal = row.principal
         row.status = "paid" if row.status != "pending" else "prepaid"
-    post_repayment(session, loan, due, channel, idempotency_key, business_date)
+    post_repayment(session, loan, due, channel, idempotency_key, business_date, funders)
     credit = money(amount) - due.total
     loan.dpd, loan.bucket = 0, "M0"
     record(
