@@ -7,9 +7,12 @@ size of a small lender's (about ten lines per loan). Then two worker
 processes post repayments for ``--seconds`` (default 10) over random loans.
 One repayment is one transaction of three ``ledger.post`` calls, as the
 payment flow and the loan lifecycle post them, each with its idempotency
-key: ``postings.repayment_received`` (Dr channel / Cr suspense),
-``repayment_allocated`` (suspense to principal and interest, split by
-funder) and ``repayment_settled`` (the channel pays each funder's pool).
+key, their lines built by the kernel's own builders
+(:mod:`lendkit.clearing.postings`): ``repayment_received`` (Dr channel /
+Cr suspense), then ``repayment``'s two entries, the allocation (suspense
+to principal and interest, split by what each funder is owed: one read of
+the journal for a co-lent loan, none for own funds) and the settlement (the
+channel pays each funder's pool).
 One repayment in a hundred is sent again (a duplicate callback): its keys
 return the first entries and post nothing; it is not counted. A deadlock
 or serialization failure is retried, as the worker would.
@@ -23,8 +26,9 @@ repayments per second / pgbench TPS ≥ 0.4, printed beside the ratio.
 
 Both sides make about the same round trips per transaction (pgbench seven
 statements; a repayment the pool's ping, BEGIN, three postings, one
-overdraft read, COMMIT); the repayment writes three entries, ten lines and
-their balances, and its client is Python.
+overdraft read, COMMIT, and for a co-lent loan the read of what each
+funder is owed); the repayment writes three entries, ten lines and their
+balances, and its client is Python.
 
 ``python -m bench.repayments --seconds 5 --loans 10000`` for a quick run
 (or ``LENDKIT_BENCH_SECONDS`` / ``LENDKIT_BENCH_LOANS`` through ``python -m

@@ -23,7 +23,7 @@ from lendkit.clearing.colending import Funder, Repayment
 from lendkit.clearing.money import ZERO, money
 from lendkit.errors import ConflictError
 from lendkit.lifecycle import overdue
-from lendkit.lifecycle.loans import locked, open_rows, receivable, record
+from lendkit.lifecycle.loans import locked, open_rows, post, receivable, record
 from lendkit.lifecycle.models import RUNNING, Instalment, Loan, LoanStatus
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "accrue",
     "allocate",
     "allocation_of",
+    "applied_before",
     "post_repayment",
     "posted",
     "recognise_in_full",
@@ -79,13 +80,13 @@ def accrue(
     key: str,
     business_date: date,
 ) -> None:
-    ledger.post(
+    post(
         session,
-        business_date=business_date,
-        idempotency_key=key,
-        cause=f"loan:{loan.id}",
-        memo=f"{account} recognised on payment",
-        lines=postings.accrued(
+        loan.id,
+        business_date,
+        key,
+        f"{account} recognised on payment",
+        postings.accrued(
             account, amount, funders, loan.id, rule="own" if account == "loan_fees" else "share"
         ),
     )
@@ -106,10 +107,9 @@ def allocate(
     remainder is recognised now); the next end of day then finds nothing
     left to accrue on it.
     """
-    loan = locked(session, loan_id)
-    done = posted(session, f"{idempotency_key}:allocate")
+    loan, done = applied_before(session, loan_id, idempotency_key, amount)
     if done is not None:
-        return allocation_of(done, amount, loan)
+        return done
     if loan.status not in RUNNING:
         raise ConflictError(
             f"贷款状态为 {loan.status}，不能还款 / loan {loan_id} is {loan.status}: "
@@ -130,8 +130,10 @@ def allocate(
     late = [r for r in rows if r.status in ("due", "overdue")]
     current = [r for r in rows if r.status == "pending"][:1]
 
+    owed_penalty = receivable(session, loan.id, "loan_penalty")
+
     def penalty() -> None:
-        parts["penalty"] += take(receivable(session, loan.id, "loan_penalty"))
+        parts["penalty"] += take(owed_penalty)
 
     def interest(group: list[Instalment]) -> None:
         """Fees and interest of each row, oldest first (recognised if not yet accrued)."""
@@ -179,9 +181,18 @@ def allocate(
                 # Paid ahead: the next period starts accruing.
                 loan.next_period = row.period + 1
             row.status = "paid"
-    session.flush()
-    settled = _refresh_standing(session, loan, rows, business_date, repayment, left)
+    penalty_left = owed_penalty - repayment.penalty
+    settled = _refresh_standing(session, loan, rows, business_date, repayment, left, penalty_left)
     return Allocation(repayment, left, settled)
+
+
+def applied_before(
+    session: Session, loan_id: int, key: str, amount: Decimal
+) -> tuple[Loan, Allocation | None]:
+    """The loan, locked, and how ``key``'s money was applied if it was before (a retry)."""
+    loan = locked(session, loan_id)
+    done = posted(session, f"{key}:allocate")
+    return loan, None if done is None else allocation_of(done, amount, loan)
 
 
 def posted(session: Session, key: str) -> ledger.JournalEntry | None:
@@ -212,6 +223,7 @@ def _refresh_standing(
     business_date: date,
     repayment: Repayment,
     credit: Decimal,
+    penalty_left: Decimal,
 ) -> bool:
     """After a repayment: cured, settled, or still overdue with a new DPD."""
     record(
@@ -226,7 +238,7 @@ def _refresh_standing(
         credit=str(credit),
     )
     unpaid = [r for r in rows if r.status != "paid"]
-    if not unpaid and receivable(session, loan.id, "loan_penalty") == 0:
+    if not unpaid and penalty_left == 0:
         loan.dpd, loan.bucket = 0, "M0"
         record(session, loan, "settled", business_date, to_status=LoanStatus.SETTLED)
         return True
@@ -254,19 +266,19 @@ def post_repayment(
     if not repayment.total:
         return
     allocated, settled = postings.repayment(session, loan.id, repayment, channel, funders)
-    ledger.post(
+    post(
         session,
-        business_date=business_date,
-        idempotency_key=f"{idempotency_key}:allocate",
-        cause=f"loan:{loan.id}",
-        memo="repayment allocated",
-        lines=allocated,
+        loan.id,
+        business_date,
+        f"{idempotency_key}:allocate",
+        "repayment allocated",
+        allocated,
     )
-    ledger.post(
+    post(
         session,
-        business_date=business_date,
-        idempotency_key=f"{idempotency_key}:settle",
-        cause=f"loan:{loan.id}",
-        memo="repayment settled to the funders' pools",
-        lines=settled,
+        loan.id,
+        business_date,
+        f"{idempotency_key}:settle",
+        "repayment settled to the funders' pools",
+        settled,
     )

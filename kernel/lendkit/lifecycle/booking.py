@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lendkit.clearing import colending, funding, ledger, postings
+from lendkit.clearing import colending, funding, postings
 from lendkit.clearing.colending import Funder
 from lendkit.clearing.money import ZERO, money
 from lendkit.clearing.payment_models import Payee, PaymentOrder, Status
@@ -25,9 +25,10 @@ from lendkit.clearing.payment_orders import business_today
 from lendkit.clearing.payment_requests import request_disbursement
 from lendkit.errors import ConflictError, ValidationFailed
 from lendkit.lifecycle import client_context, contracts, overdue
-from lendkit.lifecycle.loans import locked, record
+from lendkit.lifecycle.loans import locked, post, record
 from lendkit.lifecycle.models import Instalment, Loan, LoanStatus
 from lendkit.lifecycle.pricing import annualized_rate, check_rate_cap
+from lendkit.lifecycle.products import version_of
 from lendkit.lifecycle.schedules import Schedule, build_schedule
 from lendkit.types import ALLOCATION_ORDER
 
@@ -179,8 +180,6 @@ def book_offer(session: Session, runtime: Runtime, app: Application) -> Loan:
             "只有已接受的报价可以生成贷款 / only an accepted offer becomes a loan",
             code="offer_not_accepted",
         )
-    from lendkit.lifecycle.products import version_of
-
     product = version_of(session, runtime.pm, app.product_code, app.product_version).spec
     loan = book(
         session,
@@ -301,13 +300,13 @@ def activate(session: Session, loan_id: int, disbursed_on: date) -> Loan:
     loan.next_period = schedule.rows[0].period
     if loan.upfront_fee:
         # Own funds only (see book).
-        ledger.post(
+        post(
             session,
-            business_date=disbursed_on,
-            idempotency_key=f"loan:{loan.id}:upfront_fee",
-            cause=f"loan:{loan.id}",
-            memo="upfront fee",
-            lines=postings.upfront_fee(loan.upfront_fee, loan.id),
+            loan.id,
+            disbursed_on,
+            f"loan:{loan.id}:upfront_fee",
+            "upfront fee",
+            postings.upfront_fee(loan.upfront_fee, loan.id),
         )
     record(
         session,

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from lendkit import outbox
 from lendkit.clearing import ledger
-from lendkit.clearing.ledger import JournalLine
+from lendkit.clearing.ledger import JournalLine, Line
 from lendkit.clearing.money import money
 from lendkit.clearing.payment_models import Payee
 from lendkit.clearing.postings import RECEIVABLES
@@ -39,6 +39,7 @@ __all__ = [
     "open_rows",
     "outstanding",
     "payee_of",
+    "post",
     "receivable",
     "record",
 ]
@@ -82,6 +83,20 @@ def locked(session: Session, loan_id: int) -> Loan:
     if loan is None:
         raise NotFoundError(f"no loan {loan_id}", code="unknown_loan")
     return loan
+
+
+def post(
+    session: Session, loan_id: int, business_date: date, key: str, memo: str, lines: list[Line]
+) -> None:
+    """Post one of the loan's entries (lines from :mod:`lendkit.clearing.postings`)."""
+    ledger.post(
+        session,
+        business_date=business_date,
+        idempotency_key=key,
+        cause=f"loan:{loan_id}",
+        memo=memo,
+        lines=lines,
+    )
 
 
 def open_rows(session: Session, loan_id: int) -> Sequence[Instalment]:

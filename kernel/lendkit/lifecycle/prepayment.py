@@ -20,6 +20,7 @@ from lendkit.lifecycle.allocation import (
     accrue,
     allocate,
     allocation_of,
+    applied_before,
     post_repayment,
     posted,
     recognise_in_full,
@@ -62,10 +63,9 @@ def prepay(
     """Settle the loan early from ``amount`` (already in suspense); what is left
     over stays the borrower's credit. Less than the payoff is refused
     (``prepayment_short``): allocate it as an ordinary repayment instead."""
-    loan = locked(session, loan_id)
-    done = posted(session, f"{idempotency_key}:allocate")
+    loan, done = applied_before(session, loan_id, idempotency_key, amount)
     if done is not None:
-        return allocation_of(done, amount, loan)
+        return done
     if loan.status not in RUNNING:
         raise ConflictError(
             f"贷款状态为 {loan.status}，不能提前还款 / loan {loan_id} is {loan.status}: "

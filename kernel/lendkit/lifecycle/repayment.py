@@ -11,8 +11,10 @@ intent anywhere else. A collection on a written-off loan is a recovery.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -22,7 +24,7 @@ from lendkit.clearing.payment_models import PaymentOrder, Purpose, Reamortize
 from lendkit.clearing.payment_orders import business_today
 from lendkit.clearing.payment_requests import request_collection
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
-from lendkit.lifecycle.allocation import allocate
+from lendkit.lifecycle.allocation import Allocation, allocate
 from lendkit.lifecycle.loans import payee_of, record
 from lendkit.lifecycle.models import RUNNING, Loan, LoanStatus
 from lendkit.lifecycle.prepayment import payoff, prepay, prepay_part
@@ -153,31 +155,25 @@ def _prepaid(session: Session, order: PaymentOrder, key: str, business_date: dat
     """Prepay as the order asked; False when it is an ordinary repayment, or when
     the loan moved on since the order (penalty grew, an instalment fell due):
     then the money is allocated in order instead."""
-    loan_id, amount, channel = order.loan_id, order.amount, order.channel
+    step: Callable[..., Allocation]
+    if order.purpose == "prepayment":
+        step = prepay
+    elif order.purpose == "part_prepayment":
+        mode: Reamortize = "shorten" if order.reamortize == "shorten" else "reduce"
+        step = partial(prepay_part, mode=mode)
+    else:
+        return False
     try:
-        if order.purpose == "prepayment":
-            prepay(
-                session,
-                loan_id,
-                amount,
-                channel=channel,
-                idempotency_key=key,
-                business_date=business_date,
-            )
-            return True
-        if order.purpose == "part_prepayment":
-            mode: Reamortize = "shorten" if order.reamortize == "shorten" else "reduce"
-            prepay_part(
-                session,
-                loan_id,
-                amount,
-                mode=mode,
-                channel=channel,
-                idempotency_key=key,
-                business_date=business_date,
-            )
-            return True
+        step(
+            session,
+            order.loan_id,
+            order.amount,
+            channel=order.channel,
+            idempotency_key=key,
+            business_date=business_date,
+        )
     except (ValidationFailed, ConflictError) as exc:
         if exc.code not in _FALL_BACK:
             raise
-    return False
+        return False
+    return True

@@ -9,10 +9,10 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lendkit.clearing import funding, ledger, postings
+from lendkit.clearing import funding, postings
 from lendkit.clearing.money import money
 from lendkit.errors import ConflictError
-from lendkit.lifecycle.loans import locked, record
+from lendkit.lifecycle.loans import locked, post, record
 from lendkit.lifecycle.models import Loan, LoanEvent, LoanStatus
 
 __all__ = ["approve_write_off", "recover", "request_write_off"]
@@ -66,13 +66,13 @@ def approve_write_off(
         )
     lines = postings.write_off(session, loan.id)
     if lines:
-        ledger.post(
+        post(
             session,
-            business_date=business_date,
-            idempotency_key=f"loan:{loan.id}:write_off",
-            cause=f"loan:{loan.id}",
-            memo=f"written off, approved by {approved_by}",
-            lines=lines,
+            loan.id,
+            business_date,
+            f"loan:{loan.id}:write_off",
+            f"written off, approved by {approved_by}",
+            lines,
         )
     record(
         session,
@@ -103,20 +103,20 @@ def recover(
     recovered, settled = postings.recovery(
         total, funding.funders_of(session, loan.id), channel, loan.id
     )
-    ledger.post(
+    post(
         session,
-        business_date=business_date,
-        idempotency_key=f"{idempotency_key}:recover",
-        cause=f"loan:{loan.id}",
-        memo="recovered after write-off",
-        lines=recovered,
+        loan.id,
+        business_date,
+        f"{idempotency_key}:recover",
+        "recovered after write-off",
+        recovered,
     )
-    ledger.post(
+    post(
         session,
-        business_date=business_date,
-        idempotency_key=f"{idempotency_key}:settle",
-        cause=f"loan:{loan.id}",
-        memo="recovery settled to the funders' pools",
-        lines=settled,
+        loan.id,
+        business_date,
+        f"{idempotency_key}:settle",
+        "recovery settled to the funders' pools",
+        settled,
     )
     record(session, loan, "recovered", business_date, amount=str(total))
