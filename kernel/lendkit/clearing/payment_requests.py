@@ -112,9 +112,11 @@ def request_collection(
     order's ``purpose`` (and a part prepayment's ``reamortize`` option) says
     what the loan does with the money then.
     """
-    if (purpose == "part_prepayment") != (reamortize is not None):
+    if purpose == "disbursement" or (purpose == "part_prepayment") != (reamortize is not None):
         raise ValidationFailed(
-            "a part prepayment, and only one, says how to reamortize", code="reamortize_invalid"
+            f"a collection is a repayment or a prepayment, and only a part prepayment says how "
+            f"to reamortize (not {purpose}, {reamortize})",
+            code="purpose_invalid",
         )
     order, _ = _new_order(
         session,
