@@ -236,11 +236,13 @@ def test_a_collection_carries_its_purpose_and_a_key_keeps_it(tenant):
         ("repayment", "reduce", "purpose_invalid"),
         ("disbursement", None, "purpose_invalid"),
     ):
-        with pytest.raises((ConflictError, ValidationFailed)) as refused:
-            with runtime.sessions.begin() as session:
-                payments.request_collection(
-                    session, runtime, **common, purpose=purpose, reamortize=reamortize
-                )
+        with (
+            pytest.raises((ConflictError, ValidationFailed)) as refused,
+            runtime.sessions.begin() as session,
+        ):
+            payments.request_collection(
+                session, runtime, **common, purpose=purpose, reamortize=reamortize
+            )
         assert refused.value.code == code
 
 

@@ -116,25 +116,16 @@ def collected(session: Session, order: PaymentOrder, business_date: date) -> Non
     (``payment_unallocated``); a written-off loan's is a recovery.
     """
     loan = session.get_one(Loan, order.loan_id)
-    key, channel = f"payment:{order.order_no}", order.channel
-    if loan.status == LoanStatus.WRITTEN_OFF:
-        recover(
-            session,
-            loan.id,
-            order.amount,
-            channel=channel,
-            idempotency_key=key,
-            business_date=business_date,
-        )
-        return
+    key = f"payment:{order.order_no}"
+    written_off = loan.status == LoanStatus.WRITTEN_OFF
     try:
-        if _prepaid(session, order, key, business_date):
+        if not written_off and _prepaid(session, order, key, business_date):
             return
-        allocate(
+        (recover if written_off else allocate)(
             session,
             loan.id,
             order.amount,
-            channel=channel,
+            channel=order.channel,
             idempotency_key=key,
             business_date=business_date,
         )
