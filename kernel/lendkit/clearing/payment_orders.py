@@ -27,10 +27,11 @@ Collection (代扣, or a repayment the borrower starts)::
     created ─▶ in_transit ─▶ confirmed        (or failed: nothing was posted)
 
 On confirmation, post ``repayment_received`` (Dr in transit / Cr borrower
-suspense) and publish ``payment.collected``: allocating the money to the
-loan's components and paying the funders back is the loan lifecycle's step
-(``colending.repayment_allocated`` / ``repayment_settled``), taken when it
-consumes that event. That is the seam.
+suspense) and publish ``payment.collected`` with the order's purpose:
+applying the money to the loan by that purpose and paying the funders back
+is the loan lifecycle's step (:mod:`lendkit.lifecycle.repayment`, its lines
+from :func:`lendkit.clearing.postings.repayment`), taken when it consumes
+that event. That is the seam.
 
 Safety: every request carries an idempotency key (a retry returns the first
 order; the same key with other terms is a 409); the channel gets the order
