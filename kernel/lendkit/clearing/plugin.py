@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from litestar.types import ControllerRouterHandler
 
 import lendkit
-from lendkit.clearing import channels, payments, reconcile
+from lendkit.clearing import channels_api, payment_dispatch, reconcile
 from lendkit.runtime import Runtime
 from lendkit.types import ComplianceItem, Job
 
@@ -22,15 +22,15 @@ __all__: list[str] = []
 
 @lendkit.hookimpl
 def register_routes() -> list[ControllerRouterHandler]:
-    return list(channels.ROUTES)
+    return list(channels_api.ROUTES)
 
 
 def _instruct(runtime: Runtime, now: datetime) -> object:
-    return payments.instruct_due(runtime, now)
+    return payment_dispatch.instruct_due(runtime, now)
 
 
 def _timeouts(runtime: Runtime, now: datetime) -> object:
-    return payments.query_overdue(runtime, now)
+    return payment_dispatch.query_overdue(runtime, now)
 
 
 JOBS = (
