@@ -7,9 +7,12 @@ size of a small lender's (about ten lines per loan). Then two worker
 processes post repayments for ``--seconds`` (default 10) over random loans.
 One repayment is one transaction of three ``ledger.post`` calls, as the
 payment flow and the loan lifecycle post them, each with its idempotency
-key: ``colending.repayment_received`` (Dr channel / Cr suspense),
-``repayment_allocated`` (suspense to principal and interest, split by
-funder) and ``repayment_settled`` (the channel pays each funder's pool).
+key, their lines built by the kernel's own builders
+(:mod:`lendkit.clearing.postings`): ``repayment_received`` (Dr channel /
+Cr suspense), then ``repayment``'s two entries, the allocation (suspense
+to principal and interest, split by what each funder is owed: one read of
+the journal for a co-lent loan, none for own funds) and the settlement (the
+channel pays each funder's pool).
 One repayment in a hundred is sent again (a duplicate callback): its keys
 return the first entries and post nothing; it is not counted. A deadlock
 or serialization failure is retried, as the worker would.
@@ -19,12 +22,13 @@ transaction (``pgbench -i -s 2`` on a throwaway database, then ``pgbench -c
 2 -j 2 -T 10``; scale 2 so the two clients do not queue on one branch
 row), run before and after the repayments and averaged, so that a change
 in the machine's load during the run weighs on both sides alike. Target:
-repayments per second / pgbench TPS ≥ 0.3.
+repayments per second / pgbench TPS ≥ 0.4, printed beside the ratio.
 
 Both sides make about the same round trips per transaction (pgbench seven
 statements; a repayment the pool's ping, BEGIN, three postings, one
-overdraft read, COMMIT); the repayment writes three entries, ten lines and
-their balances, and its client is Python.
+overdraft read, COMMIT, and for a co-lent loan the read of what each
+funder is owed); the repayment writes three entries, ten lines and their
+balances, and its client is Python.
 
 ``python -m bench.repayments --seconds 5 --loans 10000`` for a quick run
 (or ``LENDKIT_BENCH_SECONDS`` / ``LENDKIT_BENCH_LOANS`` through ``python -m
@@ -51,7 +55,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from lendkit.clearing import colending, ledger
+from lendkit.clearing import ledger, postings
 from lendkit.clearing.colending import Funder, Repayment
 from lendkit.crypto.keys import write_master_key
 from lendkit.runtime import Runtime, open_runtime
@@ -61,10 +65,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from bench.report import emit
+from bench.report import emit, target
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-TARGET_RATIO = 0.3
+TARGET_RATIO = 0.4
 WORKERS = 2
 DAY = date(2026, 11, 24)
 CHANNEL = "sandbox"
@@ -174,10 +178,11 @@ def _seed(url: str, root: Path, loans: int) -> None:
 def _repay(runtime: Runtime, key: str, loan: int) -> None:
     funders = SHARED if loan % 2 == 0 else OWN
     with runtime.sessions.begin() as session:
+        allocated, settled = postings.repayment(session, loan, PAID, CHANNEL, funders)
         for step, lines in (
-            ("received", colending.repayment_received(PAID.total, CHANNEL, loan)),
-            ("allocated", colending.repayment_allocated(PAID, funders, loan)),
-            ("settled", colending.repayment_settled(PAID, funders, CHANNEL, loan)),
+            ("received", postings.repayment_received(PAID.total, CHANNEL, loan)),
+            ("allocated", allocated),
+            ("settled", settled),
         ):
             ledger.post(
                 session,
@@ -318,7 +323,6 @@ def _run(server: str, root: Path, loans: int, seconds: float) -> dict[str, Any]:
         "pgbench_tps": round(tps, 1),
         "ratio_to_pgbench": round(rate / tps, 3),
         "target_ratio": TARGET_RATIO,
-        "meets_target": rate / tps >= TARGET_RATIO,
     }
 
 
@@ -334,6 +338,13 @@ def main(argv: list[str] | None = None) -> None:
     server = os.environ.get("LENDKIT_BENCH_POSTGRES", DEFAULT_SERVER)
     with tempfile.TemporaryDirectory() as folder:
         figures = _run(server, Path(folder), args.loans, args.seconds)
+    print("target (wall clock, both sides in the same run):")
+    figures["meets_target"] = target(
+        "repayments a second × pgbench tpcb-like TPS",
+        figures["ratio_to_pgbench"],
+        "≥",
+        TARGET_RATIO,
+    )
     emit("repayments", figures)
 
 

@@ -17,7 +17,7 @@ from lendkit.audit import AuditEntry
 from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, ValidationFailed
-from lendkit.lifecycle import applications, consents, loans
+from lendkit.lifecycle import applications, booking, consents
 from lendkit.lifecycle.application_models import Application, ApplicationEvent, CreditDecision
 from lendkit.models import Borrower, OutboxEvent
 from lendkit.registry import jobs
@@ -382,10 +382,10 @@ def test_an_offer_above_the_rate_cap_is_refused(runtime, live_server, bureau):
 def book_loan(runtime, borrower_id, principal, status="active"):
     """A loan of ``principal`` booked by the lifecycle, moved to ``status``."""
     with runtime.sessions.begin() as session:
-        loan = loans.book(
+        loan = booking.book(
             session,
             runtime,
-            loans.Terms(
+            booking.Terms(
                 borrower_id=borrower_id,
                 product_code="business-bullet",
                 principal=Decimal(principal),

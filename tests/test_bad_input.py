@@ -24,7 +24,7 @@ import pytest
 from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.clearing.money import parse_amount
 from lendkit.errors import ValidationFailed
-from lendkit.lifecycle import loans
+from lendkit.lifecycle import booking
 from lendkit.testing import SAMPLE_PRODUCTS
 from lendkit.testing.factories import add_capital, disbursed_loan
 from lendkit.web.app import create_app
@@ -117,7 +117,7 @@ def sweep(request, tmp_path_factory) -> Iterator[Sweep]:
             loan = disbursed_loan(
                 session,
                 runtime,
-                loans.Terms(
+                booking.Terms(
                     borrower_id=person.id,
                     product_code="consumer-12",
                     principal=Decimal("12000.00"),

@@ -16,7 +16,7 @@ from lendkit.audit import AuditEntry
 from lendkit.auth.testing import staff_headers
 from lendkit.clearing import ledger
 from lendkit.errors import ConflictError, LendkitError, ValidationFailed
-from lendkit.lifecycle import collections, eod, loans
+from lendkit.lifecycle import allocation, booking, collections, eod
 from lendkit.lifecycle.collection_models import (
     Assignment,
     CollectionCase,
@@ -56,7 +56,7 @@ def china(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC) - timedelta(hours=CST)
 
 
-def terms(person: int, **changes) -> loans.Terms:
+def terms(person: int, **changes) -> booking.Terms:
     values = dict(
         borrower_id=person,
         product_code="cash",
@@ -65,7 +65,7 @@ def terms(person: int, **changes) -> loans.Terms:
         method="equal-installment",
         annual_rate=D("0.12"),
     )
-    return loans.Terms(**(values | changes))
+    return booking.Terms(**(values | changes))
 
 
 def add_borrower(session, n: int, name: str = "张三丰") -> int:
@@ -112,7 +112,7 @@ def overdue_loans(runtime, specs, day: date = OVERDUE_DAY) -> list[int]:
     return ids
 
 
-def pay(runtime, loan_id: int, amount: str, day: date, key: str) -> loans.Allocation:
+def pay(runtime, loan_id: int, amount: str, day: date, key: str) -> allocation.Allocation:
     """A collected repayment: into suspense, then allocated (as test_eod does)."""
     with runtime.sessions.begin() as session:
         ledger.post(
@@ -125,7 +125,7 @@ def pay(runtime, loan_id: int, amount: str, day: date, key: str) -> loans.Alloca
                 ledger.Line.credit("borrower_suspense", D(amount), loan_id=loan_id),
             ],
         )
-        return loans.allocate(
+        return allocation.allocate(
             session, loan_id, D(amount), channel="sandbox", idempotency_key=key, business_date=day
         )
 

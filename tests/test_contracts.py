@@ -18,7 +18,7 @@ from lendkit.audit import AuditEntry
 from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.crypto.sm3 import sm3
 from lendkit.errors import ConflictError
-from lendkit.lifecycle import contracts, loans
+from lendkit.lifecycle import booking, contracts, loans
 from lendkit.lifecycle.contract_models import Contract, ContractSignature
 from lendkit.lifecycle.pricing import quote
 from lendkit.masking import mask_id_number
@@ -63,8 +63,10 @@ def book(runtime, n: int, *, name: str | None = NAME, **changes) -> int:
             method="equal-installment",
             **PBOC,
         )
-        terms = loans.Terms(**(values | changes))
-        return loans.book(session, runtime, terms, idempotency_key=f"L{n}", business_date=START).id
+        terms = booking.Terms(**(values | changes))
+        return booking.book(
+            session, runtime, terms, idempotency_key=f"L{n}", business_date=START
+        ).id
 
 
 def borrower_of(runtime, loan_id):

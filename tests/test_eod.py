@@ -10,7 +10,7 @@ import pytest
 from lendkit.clearing import funding, ledger
 from lendkit.clearing.colending import Funder
 from lendkit.errors import ConflictError
-from lendkit.lifecycle import eod, loans
+from lendkit.lifecycle import allocation, booking, eod, loans
 from lendkit.lifecycle.models import Instalment, Loan, LoanEvent
 from lendkit.lifecycle.schedules import build_schedule
 from lendkit.models import OutboxEvent
@@ -30,7 +30,7 @@ def terms(person: int, **changes):
         method="equal-installment",
         annual_rate=D("0.12"),
     )
-    return loans.Terms(**(values | changes))
+    return booking.Terms(**(values | changes))
 
 
 @pytest.fixture
@@ -136,7 +136,7 @@ def test_repayment_pays_penalty_first_and_cures(runtime, loan_id):
                 ledger.Line.credit("borrower_suspense", D("1066.66"), loan_id=loan_id),
             ],
         )
-        allocation = loans.allocate(
+        paid = allocation.allocate(
             session,
             loan_id,
             D("1066.66"),
@@ -144,17 +144,17 @@ def test_repayment_pays_penalty_first_and_cures(runtime, loan_id):
             idempotency_key="collect-1",
             business_date=date(2026, 2, 17),
         )
-    assert allocation.repayment.penalty == D("0.47")
-    assert allocation.repayment.interest == D("120.00")
-    assert allocation.repayment.principal == D("946.19")
-    assert allocation.credit == D("0.00")
+    assert paid.repayment.penalty == D("0.47")
+    assert paid.repayment.interest == D("120.00")
+    assert paid.repayment.principal == D("946.19")
+    assert paid.credit == D("0.00")
     with runtime.read_sessions() as session:
         loan = session.get(Loan, loan_id)
         assert (loan.status, loan.dpd, loan.bucket) == ("active", 0, "M0")
     assert rows(runtime, loan_id)[0].status == "paid"
     # A retry of the same collection allocates nothing more.
     with runtime.sessions.begin() as session:
-        again = loans.allocate(
+        again = allocation.allocate(
             session,
             loan_id,
             D("1066.66"),
@@ -162,7 +162,7 @@ def test_repayment_pays_penalty_first_and_cures(runtime, loan_id):
             idempotency_key="collect-1",
             business_date=date(2026, 2, 17),
         )
-    assert again.repayment == allocation.repayment
+    assert again.repayment == paid.repayment
     assert owed(runtime, loan_id)["loan_penalty"] == D("0.00")
     assert balanced(runtime)
 

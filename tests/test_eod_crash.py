@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from lendkit.clearing import funding, ledger
 from lendkit.clearing.colending import Funder
-from lendkit.lifecycle import eod, loans
+from lendkit.lifecycle import booking, eod
 from lendkit.runtime import open_runtime
 from lendkit.testing import postgres_admin_url
 from lendkit.testing.factories import add_capital, borrower, disbursed_loan
@@ -81,7 +81,7 @@ def _seed(runtime) -> None:
             disbursed_loan(
                 session,
                 runtime,
-                loans.Terms(
+                booking.Terms(
                     borrower_id=borrower(session, n),
                     product_code="cash",
                     principal=D(rng.randrange(1000, 50000)),

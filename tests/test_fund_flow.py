@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import openpyxl
 from click.testing import CliRunner
-from lendkit.clearing import colending, funding, ledger, reconcile, reports, settlement
+from lendkit.clearing import funding, ledger, postings, reconcile, reports, settlement
 from lendkit.clearing.colending import Agreement, Funder, Repayment
 from lendkit.clearing.ledger import Line
 from lendkit.clearing.report_cli import report_group
@@ -51,23 +51,19 @@ def book_a_day(runtime):
         post(
             session,
             "l1:reserve",
-            colending.disbursement_instructed(D("1000"), SPLIT, "sandbox", 1),
+            postings.disbursement_instructed(D("1000"), SPLIT, "sandbox", 1),
             before,
         )
         # Today.
+        post(session, "l1:confirm", postings.disbursement_confirmed(D("1000"), SPLIT, "sandbox", 1))
         post(
-            session, "l1:confirm", colending.disbursement_confirmed(D("1000"), SPLIT, "sandbox", 1)
+            session, "l2:reserve", postings.disbursement_instructed(D("2000"), SPLIT, "sandbox", 2)
         )
-        post(
-            session, "l2:reserve", colending.disbursement_instructed(D("2000"), SPLIT, "sandbox", 2)
-        )
-        post(
-            session, "l2:confirm", colending.disbursement_confirmed(D("2000"), SPLIT, "sandbox", 2)
-        )
+        post(session, "l2:confirm", postings.disbursement_confirmed(D("2000"), SPLIT, "sandbox", 2))
         failed = post(
             session,
             "l3:reserve",
-            colending.disbursement_instructed(D("500"), [Funder("own", D(1))], "sandbox", 3),
+            postings.disbursement_instructed(D("500"), [Funder("own", D(1))], "sandbox", 3),
         )
         ledger.reverse(session, failed.id, business_date=DAY, reason="card frozen")
         for receivable, amount, rule in (
@@ -78,14 +74,13 @@ def book_a_day(runtime):
             post(
                 session,
                 f"l2:accrue:{receivable}",
-                colending.accrued(receivable, amount, SPLIT, 2, rule),
+                postings.accrued(receivable, amount, SPLIT, 2, rule),
             )
         paid = Repayment(principal=D("500"), interest=D("300"), penalty=D("20"), fees=D("10"))
-        post(session, "l2:received", colending.repayment_received(paid.total, "sandbox", 2))
-        post(session, "l2:allocated", colending.repayment_allocated(paid, SPLIT, 2, AGREEMENT))
-        post(
-            session, "l2:settled", colending.repayment_settled(paid, SPLIT, "sandbox", 2, AGREEMENT)
-        )
+        post(session, "l2:received", postings.repayment_received(paid.total, "sandbox", 2))
+        allocated, settled = postings.repayment(session, 2, paid, "sandbox")
+        post(session, "l2:allocated", allocated)
+        post(session, "l2:settled", settled)
         post(
             session,
             "bank:settle",

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from lendkit.clearing import ledger
-from lendkit.lifecycle import eod, loans
+from lendkit.lifecycle import allocation, booking, eod, loans, prepayment
 from lendkit.lifecycle.models import Instalment, Loan
 from lendkit.testing.factories import add_capital, borrower, disbursed_loan
 from sqlalchemy import select
@@ -42,7 +42,7 @@ def test_scenario(runtime, path):
         loan_id = disbursed_loan(
             session,
             runtime,
-            loans.Terms(
+            booking.Terms(
                 borrower_id=borrower(session, 1),
                 product_code="golden",
                 principal=Decimal(spec["principal"]),
@@ -85,9 +85,9 @@ def test_scenario(runtime, path):
                 )
                 options = {"mode": step["mode"]} if kind == "prepay_part" else {}
                 apply = {
-                    "repay": loans.allocate,
-                    "prepay": loans.prepay,
-                    "prepay_part": loans.prepay_part,
+                    "repay": allocation.allocate,
+                    "prepay": prepayment.prepay,
+                    "prepay_part": prepayment.prepay_part,
                 }[kind]
                 paid = apply(
                     session,

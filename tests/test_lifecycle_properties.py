@@ -13,11 +13,11 @@ from tempfile import TemporaryDirectory
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lendkit.clearing import funding, ledger
+from lendkit.clearing import funding, ledger, postings
 from lendkit.clearing.colending import Funder
 from lendkit.crypto.keys import write_master_key
 from lendkit.errors import LendkitError
-from lendkit.lifecycle import eod, loans
+from lendkit.lifecycle import allocation, booking, eod, loans, prepayment
 from lendkit.lifecycle.models import Instalment
 from lendkit.runtime import open_runtime
 from lendkit.settings import Settings
@@ -43,10 +43,8 @@ def _check(runtime, loan_ids) -> None:
     with runtime.read_sessions() as session:
         assert ledger.trial_balance(session).balanced
         for loan_id in loan_ids:
-            for account in ("loan_principal", "loan_interest", "loan_penalty", "loan_fees"):
-                assert all(
-                    v >= 0 for v in loans._owed_by_source(session, loan_id, account).values()
-                )
+            for owed in postings.owed_by_source(session, loan_id).values():
+                assert all(v >= 0 for v in owed.values())
             scheduled = session.scalar(
                 select(
                     func.coalesce(func.sum(Instalment.principal - Instalment.paid_principal), 0)
@@ -78,7 +76,7 @@ def _live(runtime, plan) -> None:
             disbursed_loan(
                 session,
                 runtime,
-                loans.Terms(
+                booking.Terms(
                     borrower_id=borrower(session, n),
                     product_code="cash",
                     principal=D("12000.00"),
@@ -108,7 +106,7 @@ def _live(runtime, plan) -> None:
             try:
                 with runtime.sessions.begin() as session:
                     amount = (
-                        loans.payoff(session, loan_id).total
+                        prepayment.payoff(session, loan_id).total
                         if step[0] == "prepay"
                         else D(step[2]) / 100
                     )
@@ -128,12 +126,12 @@ def _live(runtime, plan) -> None:
                     )
                     common = {"channel": "sandbox", "idempotency_key": key, "business_date": day}
                     if step[0] == "repay":
-                        loans.allocate(session, loan_id, amount, **common)
+                        allocation.allocate(session, loan_id, amount, **common)
                     elif step[0] == "prepay":
-                        loans.prepay(session, loan_id, amount, **common)
+                        prepayment.prepay(session, loan_id, amount, **common)
                     else:
                         mode = "shorten" if step[3] else "reduce"
-                        loans.prepay_part(session, loan_id, amount, mode=mode, **common)
+                        prepayment.prepay_part(session, loan_id, amount, mode=mode, **common)
             except LendkitError:
                 # Refused (settled, overdue, out of range…): nothing may have changed.
                 with runtime.sessions.begin() as session:

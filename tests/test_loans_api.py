@@ -14,8 +14,9 @@ from lendkit import outbox
 from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.clearing import ledger, payments
 from lendkit.clearing.ledger import Line
-from lendkit.lifecycle import loans
-from lendkit.lifecycle.models import Loan
+from lendkit.lifecycle import booking, repayment
+from lendkit.lifecycle.models import Instalment, Loan, LoanEvent
+from lendkit.testing.factories import disbursed_loan
 from lendkit_channel_sandbox.testing import sandbox_tenant_on, wait_for
 from lendkit_demo.people import demo_people
 from sqlalchemy import select
@@ -60,10 +61,10 @@ def _booked(runtime) -> tuple[int, int]:
         person = someone.verified_borrower()
         session.add(person)
         session.flush()
-        loan = loans.book(
+        loan = booking.book(
             session,
             runtime,
-            loans.Terms(
+            booking.Terms(
                 borrower_id=person.id,
                 product_code="cash",
                 principal=D("12000.00"),
@@ -207,4 +208,56 @@ def test_disburse_repay_and_prepay_over_http(tenant):
             headers=me,
         )
         assert (done.status_code, done.json()["code"]) == (409, "loan_not_repayable")
+    assert _balanced(runtime)
+
+
+def test_a_part_prepayment_is_applied_by_its_orders_purpose(tenant):
+    """The one path: the order carries its purpose and option; when the money
+    arrives the loan is reamortized from the order alone."""
+    runtime = tenant.runtime
+    key = f"part-{uuid.uuid4()}"
+    with runtime.sessions.begin() as session:
+        person = next(PEOPLE).verified_borrower()
+        session.add(person)
+        session.flush()
+        loan_id = disbursed_loan(
+            session,
+            runtime,
+            booking.Terms(
+                borrower_id=person.id,
+                product_code="cash",
+                principal=D("12000.00"),
+                term=12,
+                method="equal-installment",
+                annual_rate=D("0.12"),
+            ),
+            channel="sandbox",
+            key=f"book:{uuid.uuid4()}",
+            day=payments.business_today(),
+        ).id
+    for attempt in (True, False):  # a retry returns the first order
+        with runtime.sessions.begin() as session:
+            order, created = repayment.repay(
+                session,
+                runtime,
+                loan_id,
+                channel="sandbox",
+                idempotency_key=key,
+                amount=D("4066.19"),  # this instalment (1,066.19) and 3,000.00 of principal
+                purpose="part_prepayment",
+                reamortize="reduce",
+            )
+            assert created is attempt
+            assert (order.purpose, order.reamortize) == ("part_prepayment", "reduce")
+    _settle(runtime)
+    with runtime.read_sessions() as session:
+        kinds = session.scalars(
+            select(LoanEvent.kind).where(LoanEvent.loan_id == loan_id).order_by(LoanEvent.id)
+        ).all()
+        assert list(kinds[-3:]) == ["prepayment_requested", "repaid", "reamortized"]
+        rows = session.scalars(
+            select(Instalment).where(Instalment.loan_id == loan_id).order_by(Instalment.period)
+        ).all()
+        assert (rows[0].status, len(rows)) == ("paid", 12)
+        assert rows[1].paid_principal == D("3000.00")
     assert _balanced(runtime)

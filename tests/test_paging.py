@@ -11,7 +11,7 @@ import httpx
 import pytest
 from lendkit.auth.testing import staff_headers
 from lendkit.errors import ValidationFailed
-from lendkit.lifecycle import loans
+from lendkit.lifecycle import booking
 from lendkit.testing.factories import borrower
 from lendkit.web import paging
 from lendkit.web.paging import Window, page_of_list
@@ -81,10 +81,10 @@ def _book(runtime, count: int) -> list[int]:
     ids = []
     with runtime.sessions.begin() as session:
         for n in range(count):
-            loan = loans.book(
+            loan = booking.book(
                 session,
                 runtime,
-                loans.Terms(
+                booking.Terms(
                     borrower_id=borrower(session, 7000 + n),
                     product_code="cash",
                     principal=Decimal("1000.00"),

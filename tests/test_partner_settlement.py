@@ -13,7 +13,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 from lendkit.audit import AuditEntry
-from lendkit.clearing import colending, funding, ledger, partner_payouts, reports, settlement
+from lendkit.clearing import funding, ledger, partner_payouts, postings, reports, settlement
 from lendkit.clearing.colending import Funder, Repayment
 from lendkit.clearing.ledger import JournalEntry, Line
 from lendkit.clearing.ledger_cli import ledger_group
@@ -50,7 +50,7 @@ def disburse(session, loan, amount, split, day, *, fail_on=None):
     reserved = post(
         session,
         f"l{loan}:reserve",
-        colending.disbursement_instructed(D(amount), split, "sandbox", loan),
+        postings.disbursement_instructed(D(amount), split, "sandbox", loan),
         day,
     )
     if fail_on is not None:
@@ -59,7 +59,7 @@ def disburse(session, loan, amount, split, day, *, fail_on=None):
         post(
             session,
             f"l{loan}:confirm",
-            colending.disbursement_confirmed(D(amount), split, "sandbox", loan),
+            postings.disbursement_confirmed(D(amount), split, "sandbox", loan),
             day,
         )
 
@@ -68,27 +68,19 @@ def accrue(session, loan, receivable, amount, split, rule, day):
     post(
         session,
         f"l{loan}:accrue:{receivable}:{day}",
-        colending.accrued(receivable, D(amount), split, loan, rule),
+        postings.accrued(receivable, D(amount), split, loan, rule),
         day,
     )
 
 
-def repay(session, loan, paid, split, agreement, day):
+def repay(session, loan, paid, day):
+    """As the lifecycle posts it: each component split by what each funder is owed."""
+    allocated, settled = postings.repayment(session, loan, paid, "sandbox")
     post(
-        session, f"l{loan}:received", colending.repayment_received(paid.total, "sandbox", loan), day
+        session, f"l{loan}:received", postings.repayment_received(paid.total, "sandbox", loan), day
     )
-    post(
-        session,
-        f"l{loan}:allocated",
-        colending.repayment_allocated(paid, split, loan, agreement),
-        day,
-    )
-    post(
-        session,
-        f"l{loan}:settled",
-        colending.repayment_settled(paid, split, "sandbox", loan, agreement),
-        day,
-    )
+    post(session, f"l{loan}:allocated", allocated, day)
+    post(session, f"l{loan}:settled", settled, day)
 
 
 def book(runtime):
@@ -119,8 +111,6 @@ def book(runtime):
             session,
             1,
             Repayment(D("1000.00"), D("100.01"), D("3.33"), D("20.00")),
-            SPLIT_A,
-            a,
             DAY,
         )
         disburse(session, 3, "2000.00", SPLIT_A, DAY)
@@ -129,8 +119,6 @@ def book(runtime):
             session,
             2,
             Repayment(D("500.00"), D("50.00"), D("5.00"), D("10.00")),
-            SPLIT_B,
-            b,
             DAY,
         )
         accrue(session, 2, "loan_interest", "10.00", SPLIT_B, "share", DAY)

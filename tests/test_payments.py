@@ -215,6 +215,37 @@ def test_an_unknown_channel_is_refused(tenant):
     assert refused.value.code == "invalid_channel"
 
 
+def test_a_collection_carries_its_purpose_and_a_key_keeps_it(tenant):
+    runtime = tenant.runtime
+    key, loan = f"collect:{uuid.uuid4()}", new_loan()
+    common = {
+        "idempotency_key": key,
+        "loan_id": loan,
+        "amount": D("300.00"),
+        "channel": "sandbox",
+        "payee": Payee(NAME, card()),
+    }
+    with runtime.sessions.begin() as session:
+        first = payments.request_collection(
+            session, runtime, **common, purpose="part_prepayment", reamortize="shorten"
+        )
+        assert (first.purpose, first.reamortize) == ("part_prepayment", "shorten")
+    for purpose, reamortize, code in (
+        ("repayment", None, "idempotency_key_reused"),  # the same key, another intent
+        ("part_prepayment", None, "purpose_invalid"),
+        ("repayment", "reduce", "purpose_invalid"),
+        ("disbursement", None, "purpose_invalid"),
+    ):
+        with (
+            pytest.raises((ConflictError, ValidationFailed)) as refused,
+            runtime.sessions.begin() as session,
+        ):
+            payments.request_collection(
+                session, runtime, **common, purpose=purpose, reamortize=reamortize
+            )
+        assert refused.value.code == code
+
+
 def test_co_lending_reserves_each_funders_share_and_enforces_the_minimum_own_share(tenant):
     runtime = tenant.runtime
     with runtime.sessions.begin() as session:

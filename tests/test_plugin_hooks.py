@@ -20,7 +20,7 @@ from lendkit.callers import BorrowerCaller, StaffCaller
 from lendkit.clearing import ledger as journal
 from lendkit.clearing.accounts import register_plugin_kinds
 from lendkit.errors import ConflictError, StartupError, ValidationFailed
-from lendkit.lifecycle import eod, loans
+from lendkit.lifecycle import booking, eod
 from lendkit.lifecycle.client_context import ApplicationContext
 from lendkit.models import Borrower, OutboxEvent
 from lendkit.testing import SAMPLE_PRODUCTS, add_borrower
@@ -104,7 +104,7 @@ def add_borrower_in(session, phone):
 
 
 def terms(person, principal="12000.00"):
-    return loans.Terms(
+    return booking.Terms(
         borrower_id=person,
         product_code="cash",
         principal=D(principal),

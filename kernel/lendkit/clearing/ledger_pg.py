@@ -29,7 +29,7 @@ _Row = TypeVar("_Row", bound=Base)
 # and then nothing else is written), which also takes the overdraft locks
 # (see overdraft.refuse_overdrafts). The lines come as arrays, so the text never
 # changes: the server prepares it once per connection. Sent through the
-# driver itself (see _on_driver): this is the hottest statement of the system.
+# driver itself (see on_driver): this is the hottest statement of the system.
 POST_PG = """
 WITH entry AS (
   INSERT INTO journal_entry (business_date, posted_at, idempotency_key, cause, memo, reverses_id)
@@ -91,7 +91,7 @@ def write_postgresql(
     balances = [(a, amount) for a, amount in sorted(moved.items()) if amount]
     session.flush()  # the driver's SQL bypasses the session: write what it holds first
     connection = session.connection()
-    written = _on_driver(
+    written = on_driver(
         connection,
         POST_PG,
         {
@@ -110,13 +110,13 @@ def write_postgresql(
         return None, None
     current = None
     if drawn:
-        current = _balance_rows(_on_driver(connection, BALANCES_PG, _balance_parameters(drawn)))
+        current = _balance_rows(on_driver(connection, BALANCES_PG, _balance_parameters(drawn)))
     # The rows are written: hand back the entry without reading it again (its
     # lines load when first asked for).
     return _persistent(session, JournalEntry(id=written[0][0], **header)), current
 
 
-def _on_driver(
+def on_driver(
     connection: Connection, sql: str, parameters: dict[str, Any]
 ) -> list[tuple[Any, ...]]:
     """Run ``sql`` on psycopg itself, in the connection's transaction, prepared

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from litestar.types import ControllerRouterHandler
 
 import lendkit
-from lendkit.clearing import channels, payments, reconcile
+from lendkit.clearing import channels_api, payment_dispatch, reconcile
 from lendkit.runtime import runtime_of
 from lendkit.types import ComplianceItem, Job, JobContext
 
@@ -22,16 +22,16 @@ __all__: list[str] = []
 
 @lendkit.hookimpl
 def register_routes() -> list[ControllerRouterHandler]:
-    return list(channels.ROUTES)
+    return list(channels_api.ROUTES)
 
 
 # These jobs reach the channels through the plugin manager: the whole runtime.
 def _instruct(ctx: JobContext, now: datetime) -> object:
-    return payments.instruct_due(runtime_of(ctx), now)
+    return payment_dispatch.instruct_due(runtime_of(ctx), now)
 
 
 def _timeouts(ctx: JobContext, now: datetime) -> object:
-    return payments.query_overdue(runtime_of(ctx), now)
+    return payment_dispatch.query_overdue(runtime_of(ctx), now)
 
 
 def _reconcile(ctx: JobContext, now: datetime) -> object:

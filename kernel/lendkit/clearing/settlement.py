@@ -2,10 +2,10 @@
 
 A co-lending partner funds its share of each loan from its pool
 (``fund_pool:<source>``); repayments bring its share of every component back
-to that pool (``colending.repayment_settled``). Principal returned there is
+to that pool (``postings.repayment``). Principal returned there is
 the partner's capital, back in its pool. Its share of interest, penalty and
 fees is *not our income*: it is credited to ``partner_payable:<source>`` when
-it accrues (``colending.accrued``), and we owe it to the partner once the
+it accrues (``postings.accrued``), and we owe it to the partner once the
 borrower has paid it.
 
 The statement reads one business date of the journal, per partner:

@@ -28,7 +28,7 @@ import lendkit
 from lendkit.auth.principal import Principal, current
 from lendkit.errors import NotFoundError, ValidationFailed
 from lendkit.lifecycle import api_bodies as bodies
-from lendkit.lifecycle import applications, client_context, loans
+from lendkit.lifecycle import applications, booking, client_context
 from lendkit.lifecycle.application_models import Application
 from lendkit.runtime import Runtime
 from lendkit.types import ComplianceItem, Job, JobContext
@@ -157,7 +157,7 @@ def accept_offer(
     is booked on its terms (``loan_id``), ready for its contract."""
     principal, borrower_id = _me(request)
     app = applications.accept(db_session, borrower_id, application_id, actor=principal.actor)
-    loans.book_offer(db_session, runtime, app)
+    booking.book_offer(db_session, runtime, app)
     return applications.application_view(db_session, app)
 
 

@@ -48,7 +48,7 @@ from lendkit.clearing.payments import business_today
 from lendkit.clock import CHINA
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, LendkitError, NotFoundError, ValidationFailed
-from lendkit.lifecycle import loans, overdue
+from lendkit.lifecycle import loans, overdue, write_off
 from lendkit.lifecycle.collection_models import (
     Assignment,
     CaseStatus,
@@ -888,11 +888,11 @@ def promise_job(runtime: Runtime, now: datetime) -> dict[str, int]:
 def request_write_off(
     session: Session, loan_id: int, *, actor: str, reason: object, business_date: date
 ) -> Loan:
-    """Ask for the loan's write-off (``loans.request_write_off``), audited."""
+    """Ask for the loan's write-off (``write_off.request_write_off``), audited."""
     why = _text(reason, "reason", "核销原因")
     assert why is not None
     _loan(session, loan_id)
-    loans.request_write_off(
+    write_off.request_write_off(
         session, loan_id, requested_by=actor, reason=why, business_date=business_date
     )
     audit.record(session, actor, "collections.write_off_requested", f"loan:{loan_id}", reason=why)
@@ -902,7 +902,9 @@ def request_write_off(
 def approve_write_off(session: Session, loan_id: int, *, actor: str, business_date: date) -> Loan:
     """Approve a write-off someone else asked for (four eyes); closes the case."""
     was = _loan(session, loan_id).status
-    loan = loans.approve_write_off(session, loan_id, approved_by=actor, business_date=business_date)
+    loan = write_off.approve_write_off(
+        session, loan_id, approved_by=actor, business_date=business_date
+    )
     if was != LoanStatus.WRITTEN_OFF:
         close_case(session, loan_id, reason="written_off", business_date=business_date)
         audit.record(session, actor, "collections.write_off_approved", f"loan:{loan_id}")

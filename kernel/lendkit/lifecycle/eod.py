@@ -53,7 +53,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lendkit import outbox
-from lendkit.clearing import colending
+from lendkit.clearing import colending, postings
 from lendkit.clearing.batch import bulk_update, post_lines
 from lendkit.clearing.colending import Agreement, Funder
 from lendkit.clearing.funding import FundingSource, LoanFunding
@@ -71,7 +71,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Progress", "Summary", "plan", "process_chunk", "run"]
 
-OWN_INCOME = frozenset(colending.INCOME.values())
+OWN_INCOME = frozenset(postings.INCOME.values())
 CHUNK_SIZE = 5000
 DEFAULT_RULES = Lifecycle()
 
@@ -373,7 +373,7 @@ def _day_of(
             # 随借随还: one day's interest on the principal still out.
             daily = money((row.principal - row.paid_principal) * loan.annual_rate / loan.day_count)
             if daily:
-                lines += colending.accrued("loan_interest", daily, funders, loan.id)
+                lines += postings.accrued("loan_interest", daily, funders, loan.id)
                 row.interest += daily
                 row.interest_accrued += daily
                 counts["interest_accruals"] += 1
@@ -382,7 +382,7 @@ def _day_of(
             elapsed = min((day - row.start_date).days, days)
             target = money(row.interest * elapsed / days) if days else row.interest
             if target > row.interest_accrued:
-                lines += colending.accrued(
+                lines += postings.accrued(
                     "loan_interest", target - row.interest_accrued, funders, loan.id
                 )
                 row.interest_accrued = target
@@ -390,7 +390,7 @@ def _day_of(
         if row.status == "pending" and row.due_date <= day:
             row.status = "due"
             if row.fee > row.fee_accrued:
-                lines += colending.accrued(
+                lines += postings.accrued(
                     "loan_fees", row.fee - row.fee_accrued, funders, loan.id, agreement.fees
                 )
                 row.fee_accrued = row.fee
@@ -407,7 +407,7 @@ def _day_of(
     if late_principal > 0:
         penalty = money(late_principal * loan.penalty_rate / loan.day_count)
         if penalty:
-            lines += colending.accrued("loan_penalty", penalty, funders, loan.id, agreement.penalty)
+            lines += postings.accrued("loan_penalty", penalty, funders, loan.id, agreement.penalty)
             counts["penalty_accruals"] += 1
     return lines
 

@@ -25,13 +25,13 @@ from sqlalchemy.orm import Session
 
 import lendkit
 from lendkit.auth.principal import current
-from lendkit.clearing import channels, payments
+from lendkit.clearing import channels
 from lendkit.clearing.money import parse_amount
+from lendkit.clearing.payment_models import PaymentOrder, Status
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
 from lendkit.lifecycle import api_bodies as bodies
-from lendkit.lifecycle import loans
-from lendkit.lifecycle.models import RUNNING, Instalment, Loan, LoanEvent
-from lendkit.models import Borrower
+from lendkit.lifecycle import booking, loans, prepayment, repayment
+from lendkit.lifecycle.models import Instalment, Loan, LoanEvent
 from lendkit.runtime import Runtime
 from lendkit.types import Permission
 from lendkit.web import paging
@@ -110,16 +110,6 @@ def _mine(session: Session, request: Request[Any, Any, Any], loan_id: int) -> Lo
     return loan
 
 
-def _payee(session: Session, borrower_id: int) -> payments.Payee:
-    person = session.get_one(Borrower, borrower_id)
-    if not person.name or not person.bank_card:
-        raise ConflictError(
-            "借款人尚未完成实名认证和绑卡 / the borrower has no verified name and bank card",
-            code="borrower_not_verified",
-        )
-    return payments.Payee(name=person.name, card_number=person.bank_card)
-
-
 def _channel(runtime: Runtime, body: Mapping[str, Any]) -> str:
     names = channels.channel_names(runtime)
     name = body.get("channel") or (names[0] if len(names) == 1 else None)
@@ -132,7 +122,7 @@ def _channel(runtime: Runtime, body: Mapping[str, Any]) -> str:
     return str(name)
 
 
-def _order(order: payments.PaymentOrder) -> dict[str, Any]:
+def _order(order: PaymentOrder) -> dict[str, Any]:
     return {
         "order_no": order.order_no,
         "kind": order.kind,
@@ -170,7 +160,7 @@ def my_payoff(
     loan_id: FromPath[int], request: Request[Any, Any, Any], db_session: NamedDependency[Session]
 ) -> dict[str, str]:
     """What settles my loan today, by component."""
-    due = loans.payoff(db_session, _mine(db_session, request, loan_id).id)
+    due = prepayment.payoff(db_session, _mine(db_session, request, loan_id).id)
     return {
         "principal": str(due.principal),
         "interest": str(due.interest),
@@ -202,43 +192,17 @@ def repay(
     """
     body = json_object(data)
     loan = _mine(db_session, request, loan_id)
-    key = f"borrower:{loan.borrower_id}:{key_of(body, request)}"
-    if loan.status not in RUNNING:
-        raise ConflictError(
-            f"贷款状态为 {loan.status}，无需还款 / the loan is {loan.status}: nothing to repay",
-            code="loan_not_repayable",
-        )
-    due = loans.payoff(db_session, loan.id)
     prepay = body.get("prepay") is True
-    amount = due.total if prepay else _amount(body.get("amount"))
-    if amount > due.total:
-        raise ValidationFailed(
-            f"还款金额不能超过当前应还总额 {due.total} 元 / the amount cannot exceed the "
-            f"{due.total} the loan owes today",
-            code="amount_above_outstanding",
-        )
-    existing = db_session.scalar(
-        select(payments.PaymentOrder).where(payments.PaymentOrder.idempotency_key == key)
-    )
-    order = payments.request_collection(
+    order, created = repayment.repay(
         db_session,
         runtime,
-        idempotency_key=key,
-        loan_id=loan.id,
-        amount=amount,
+        loan.id,
+        idempotency_key=f"borrower:{loan.borrower_id}:{key_of(body, request)}",
+        amount=None if prepay else _amount(body.get("amount")),
+        purpose="prepayment" if prepay else "repayment",
         channel=_channel(runtime, body),
-        payee=_payee(db_session, loan.borrower_id),
     )
-    if existing is None and prepay:
-        loans.record(
-            db_session,
-            loan,
-            "prepayment_requested",
-            payments.business_today(),
-            order_no=order.order_no,
-            amount=str(amount),
-        )
-    return Response(_order(order), status_code=HTTP_200_OK if existing else HTTP_201_CREATED)
+    return Response(_order(order), status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
 
 # -- Staff ---------------------------------------------------------------------
@@ -300,15 +264,15 @@ def disburse(
     loan = db_session.get(Loan, loan_id)
     if loan is None:
         raise NotFoundError(_NOT_FOUND, code="unknown_loan")
-    order = loans.disburse(
+    order = booking.disburse(
         db_session,
         runtime,
         loan.id,
         channel=_channel(runtime, body),
-        payee=_payee(db_session, loan.borrower_id),
+        payee=loans.payee_of(db_session, loan.borrower_id),
         idempotency_key=f"loan:{loan.id}:{key_of(body, request)}",
     )
-    if order.status == payments.Status.FAILED:
+    if order.status == Status.FAILED:
         raise ConflictError(
             f"放款失败：{order.failure_code} / the disbursement failed: {order.failure_code}",
             code=order.failure_code or "disbursement_failed",

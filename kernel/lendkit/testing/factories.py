@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from lendkit.clearing import colending, ledger
+from lendkit.clearing import colending, ledger, postings
 from lendkit.clearing.colending import Funder
 from lendkit.clearing.ledger import Line
-from lendkit.lifecycle import loans
+from lendkit.lifecycle import booking
 from lendkit.lifecycle.models import Loan
 from lendkit.models import Borrower
 
@@ -52,7 +52,7 @@ def add_capital(session: Session, source: str, amount: Decimal, day: date, key: 
 def disbursed_loan(
     session: Session,
     runtime: Runtime,
-    terms: loans.Terms,
+    terms: booking.Terms,
     *,
     channel: str,
     key: str,
@@ -60,14 +60,14 @@ def disbursed_loan(
     funders: Sequence[Funder] | None = None,
 ) -> Loan:
     """Book ``terms`` and disburse them through ``channel`` on ``day`` (funds in the pools)."""
-    loan = loans.book(
+    loan = booking.book(
         session, runtime, terms, idempotency_key=key, business_date=day, funders=funders
     )
     shares = list(funders or [Funder(colending.OWN, Decimal(1))])
     amount = loan.principal - loan.upfront_fee
     for step, lines in (
-        ("reserve", colending.disbursement_instructed(amount, shares, channel, loan.id)),
-        ("confirm", colending.disbursement_confirmed(amount, shares, channel, loan.id)),
+        ("reserve", postings.disbursement_instructed(amount, shares, channel, loan.id)),
+        ("confirm", postings.disbursement_confirmed(amount, shares, channel, loan.id)),
     ):
         ledger.post(
             session,
@@ -76,4 +76,4 @@ def disbursed_loan(
             cause=f"loan:{loan.id}",
             lines=lines,
         )
-    return loans.activate(session, loan.id, day)
+    return booking.activate(session, loan.id, day)

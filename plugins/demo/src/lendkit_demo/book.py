@@ -28,7 +28,16 @@ from lendkit.clearing import funding, ledger, payments
 from lendkit.clearing.colending import Funder
 from lendkit.clearing.ledger import Line
 from lendkit.clearing.money import money
-from lendkit.lifecycle import applications, consents, eod, loans
+from lendkit.lifecycle import (
+    allocation,
+    applications,
+    booking,
+    consents,
+    eod,
+    loans,
+    prepayment,
+    write_off,
+)
 from lendkit.lifecycle import products as kernel_products
 from lendkit.lifecycle.models import RUNNING, Instalment, Loan
 from lendkit.models import Borrower
@@ -167,7 +176,7 @@ def _applications(runtime: Runtime, people: list[int]) -> None:
             app = result.application
             if app.status == "approved" and n % 2 == 0:
                 applications.accept(session, person, app.id, actor=f"borrower:{person}")
-                loans.book_offer(session, runtime, app)
+                booking.book_offer(session, runtime, app)
 
 
 def _new_loan(
@@ -187,7 +196,7 @@ def _new_loan(
     loan = disbursed_loan(
         session,
         runtime,
-        loans.Terms(
+        booking.Terms(
             borrower_id=borrower_id,
             product_code=product.code,
             principal=principal,
@@ -231,9 +240,9 @@ def _pay(
         habit, count = habits.get(loan_id, Habit()), paid.get(loan_id, 0)
         key = f"demo:pay:{loan_id}:{count}"
         if habit.prepay_after is not None and count >= habit.prepay_after:
-            due = loans.payoff(session, loan_id)
+            due = prepayment.payoff(session, loan_id)
             _collect(session, channel, loan_id, due.total, key, day)
-            loans.prepay(
+            prepayment.prepay(
                 session, loan_id, due.total, channel=channel, idempotency_key=key, business_date=day
             )
             continue
@@ -252,7 +261,7 @@ def _pay(
             - row.paid_fee
         )
         _collect(session, channel, loan_id, owed, key, day)
-        loans.allocate(
+        allocation.allocate(
             session, loan_id, owed, channel=channel, idempotency_key=key, business_date=day
         )
         paid[loan_id] = count + 1
@@ -261,13 +270,13 @@ def _pay(
 def _write_off(session: Session, day: date) -> None:
     """Collections give up on loans 100 days past due: requested, then approved."""
     for loan in session.scalars(select(Loan).where(Loan.status == "overdue", Loan.dpd >= 100)):
-        loans.request_write_off(
+        write_off.request_write_off(
             session,
             loan.id,
             requested_by="staff:collections",
             reason="100 days past due",
             business_date=day,
         )
-        loans.approve_write_off(
+        write_off.approve_write_off(
             session, loan.id, approved_by="staff:risk_officer", business_date=day
         )

@@ -28,7 +28,7 @@ from lendkit.auth.permissions import STAFF_ROLES
 from lendkit.clearing import payments
 from lendkit.crypto.orm import lookup
 from lendkit.errors import StartupError
-from lendkit.lifecycle import applications, borrowers, consents, contracts, loans
+from lendkit.lifecycle import applications, booking, borrowers, consents, contracts
 from lendkit.lifecycle.models import RUNNING, Loan
 from lendkit.models import Borrower, StaffUser
 from lendkit.runtime import Runtime
@@ -195,7 +195,7 @@ def _accepted_loan(session: Session, runtime: Runtime, borrower_id: int, n: int)
         app = applications.accept(session, borrower_id, app.id, actor=f"borrower:{borrower_id}")
     if app.status != "accepted":
         raise StartupError(f"demo sign-in application {app.id} is {app.status}, not accepted")
-    return loans.book_offer(session, runtime, app).id
+    return booking.book_offer(session, runtime, app).id
 
 
 def complete(
@@ -219,7 +219,7 @@ def complete(
         with runtime.sessions.begin() as session:
             loan = session.get_one(Loan, loan_id)
             person = session.get_one(Borrower, loan.borrower_id)
-            order_no = loans.disburse(
+            order_no = booking.disburse(
                 session,
                 runtime,
                 loan_id,
