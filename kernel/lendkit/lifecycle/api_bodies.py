@@ -13,7 +13,7 @@ from typing import Final
 
 from litestar.openapi.spec import OpenAPIType, Schema
 
-from lendkit.lifecycle import collections
+from lendkit.lifecycle import collection_cases, collection_contacts
 from lendkit.lifecycle.product_rules import CODE, MAX_PRODUCT_TERM
 from lendkit.lifecycle.schedules import MAX_TERM_MONTHS, METHODS
 from lendkit.types import ALLOCATION_ORDER
@@ -162,32 +162,32 @@ PRODUCT_CHANGE: Final = obj_of(
     },
 )
 
-_NOTE = f"At most {collections.MAX_TEXT} characters; masked before it is stored"
+_NOTE = f"At most {collection_cases.MAX_TEXT} characters; masked before it is stored"
 
 ASSIGNMENT: Final = obj(
     "Give the loan's case to a collector",
     collector=nullable(text("A staff username; null takes the case back")),
-    note=text(_NOTE, max_length=collections.MAX_TEXT),
+    note=text(_NOTE, max_length=collection_cases.MAX_TEXT),
 )
 
 NOTE: Final = obj(
     "A note on the loan's case (never changed or deleted)",
     required=("text",),
-    text=text(_NOTE, max_length=collections.MAX_TEXT),
+    text=text(_NOTE, max_length=collection_cases.MAX_TEXT),
 )
 
 CONTACT: Final = obj(
     "A contact made now, by hand",
     required=("channel", "outcome"),
-    channel=text("How", enum=collections.CHANNELS),
-    outcome=text("What came of it", enum=tuple(sorted(collections.OUTCOMES))),
-    note=text(_NOTE, max_length=collections.MAX_TEXT),
+    channel=text("How", enum=collection_contacts.CHANNELS),
+    outcome=text("What came of it", enum=tuple(sorted(collection_contacts.OUTCOMES))),
+    note=text(_NOTE, max_length=collection_cases.MAX_TEXT),
 )
 
 SEND_CONTACT: Final = obj(
     "Reach the borrower through an SMS or call plugin",
     required=("channel",),
-    channel=text("How", enum=collections.PLUGIN_CHANNELS),
+    channel=text("How", enum=collection_contacts.PLUGIN_CHANNELS),
 )
 
 PROMISE: Final = obj(
@@ -200,5 +200,5 @@ PROMISE: Final = obj(
 WRITE_OFF: Final = obj(
     "Ask for the loan's write-off; someone else approves it",
     required=("reason",),
-    reason=text(_NOTE, max_length=collections.MAX_TEXT),
+    reason=text(_NOTE, max_length=collection_cases.MAX_TEXT),
 )

@@ -17,7 +17,7 @@ pay whose date has passed.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from litestar import Request, get, post
@@ -32,7 +32,13 @@ from lendkit.auth.principal import current
 from lendkit.clearing.payments import business_today
 from lendkit.errors import ValidationFailed
 from lendkit.lifecycle import api_bodies as bodies
-from lendkit.lifecycle import collections
+from lendkit.lifecycle import (
+    collection_cases,
+    collection_contacts,
+    collection_promises,
+    collection_queue,
+    collection_reminders,
+)
 from lendkit.runtime import Runtime
 from lendkit.types import ComplianceItem, Event, Job, Permission
 from lendkit.web import paging
@@ -42,14 +48,14 @@ from lendkit.web.schema import described
 __all__ = ["ROUTES"]
 
 # The only topics the subscriber acts on, for an outbox that filters by them.
-EVENT_TOPICS = collections.TOPICS
+EVENT_TOPICS = collection_cases.TOPICS
 WORK = {"permission": "collections.work"}
 MANAGE = {"permission": "collections.manage"}
 BASE = "/api/collections/loans/{loan_id:int}"
 
 
 def _actor_and_day(request: Request[Any, Any, Any]) -> tuple[str, Any]:
-    now = collections.clock()
+    now = collection_cases.clock()
     return current(request).actor, business_today(now)
 
 
@@ -77,7 +83,7 @@ def overdue_queue(
                 code="collector_invalid",
             )
         collector = principal.actor.removeprefix("staff:")
-    found = collections.queue(
+    found = collection_queue.queue(
         db_session,
         bucket=query.get("bucket") or None,
         collector=collector,
@@ -92,7 +98,7 @@ def collection_record(
     loan_id: FromPath[int], db_session: NamedDependency[Session]
 ) -> dict[str, Any]:
     """The loan's standing, the borrower (masked), its cases and their whole history."""
-    return collections.case_view(db_session, loan_id)
+    return collection_queue.case_view(db_session, loan_id)
 
 
 # -- Working a case -----------------------------------------------------------------
@@ -121,7 +127,7 @@ def assign_case(
         )
     actor, day = _actor_and_day(request)
     matrix = request.app.state.permissions
-    collections.assign(
+    collection_cases.assign(
         db_session,
         loan_id,
         collector,
@@ -130,7 +136,7 @@ def assign_case(
         business_date=day,
         note=body.get("note"),
     )
-    return collections.case_view(db_session, loan_id)
+    return collection_queue.case_view(db_session, loan_id)
 
 
 @post(
@@ -148,10 +154,10 @@ def add_note(
 ) -> dict[str, Any]:
     """Add a note (``text``) to the loan's case; notes are never changed or deleted."""
     actor, day = _actor_and_day(request)
-    note = collections.add_note(
+    note = collection_cases.add_note(
         db_session, loan_id, json_object(data).get("text"), actor=actor, business_date=day
     )
-    return collections.note_view(note)
+    return collection_cases.note_view(note)
 
 
 @post(
@@ -173,16 +179,16 @@ def log_contact(
     08:00 China time), 429 ``contact_limit_reached`` (three a day per borrower).
     """
     body = json_object(data)
-    row = collections.record_contact(
+    row = collection_contacts.record_contact(
         db_session,
         loan_id,
         channel=body.get("channel"),
         outcome=body.get("outcome"),
         note=body.get("note"),
         actor=current(request).actor,
-        now=collections.clock(),
+        now=collection_cases.clock(),
     )
-    return collections.contact_view(row)
+    return collection_contacts.contact_view(row)
 
 
 @post(
@@ -203,12 +209,12 @@ def send_contact(
     201 with the vendor's receipt; the same rules as a logged contact; 503
     ``contact_unavailable`` when no plugin delivers (the attempt is logged).
     """
-    return collections.reach(
+    return collection_contacts.reach(
         runtime,
         loan_id,
         channel=json_object(data).get("channel"),
         actor=current(request).actor,
-        now=collections.clock(),
+        now=collection_cases.clock(),
     )
 
 
@@ -228,10 +234,10 @@ def make_promise(
     """Record a promise to pay: ``amount`` (a string, CNY) by ``date`` (YYYY-MM-DD)."""
     body = json_object(data)
     actor, day = _actor_and_day(request)
-    made = collections.promise(
+    made = collection_promises.promise(
         db_session, loan_id, body.get("amount"), body.get("date"), actor=actor, business_date=day
     )
-    return collections.promise_view(made)
+    return collection_promises.promise_view(made)
 
 
 @post(
@@ -249,10 +255,10 @@ def request_write_off(
 ) -> dict[str, Any]:
     """Ask for the loan's write-off, with a ``reason``; someone else approves it."""
     actor, day = _actor_and_day(request)
-    collections.request_write_off(
+    collection_cases.request_write_off(
         db_session, loan_id, actor=actor, reason=json_object(data).get("reason"), business_date=day
     )
-    return collections.case_view(db_session, loan_id)
+    return collection_queue.case_view(db_session, loan_id)
 
 
 @post(f"{BASE}/write-off/approve", opt=MANAGE, sync_to_thread=True, status_code=HTTP_200_OK)
@@ -261,8 +267,8 @@ def approve_write_off(
 ) -> dict[str, Any]:
     """Write the loan off; 409 ``four_eyes_required`` for the requester's own request."""
     actor, day = _actor_and_day(request)
-    collections.approve_write_off(db_session, loan_id, actor=actor, business_date=day)
-    return collections.case_view(db_session, loan_id)
+    collection_cases.approve_write_off(db_session, loan_id, actor=actor, business_date=day)
+    return collection_queue.case_view(db_session, loan_id)
 
 
 ROUTES: list[ControllerRouterHandler] = [
@@ -307,14 +313,40 @@ def register_permissions() -> list[Permission]:
 @lendkit.hookimpl
 def register_jobs() -> list[Job]:
     return [
-        Job(name="collections-reminders", every=timedelta(minutes=1), run=collections.reminder_job),
-        Job(name="collections-promises", every=timedelta(minutes=10), run=collections.promise_job),
+        Job(
+            name="collections-reminders",
+            every=timedelta(minutes=1),
+            run=collection_reminders.reminder_job,
+        ),
+        Job(
+            name="collections-promises",
+            every=timedelta(minutes=10),
+            run=collection_promises.promise_job,
+        ),
     ]
 
 
 @lendkit.hookimpl
 def on_loan_event(event: Event, session: Session) -> None:
-    collections.on_event(session, event)
+    """Cases follow the loan; reminders queue."""
+    if event.topic not in collection_cases.TOPICS:
+        return
+    kind = event.topic.removeprefix("loan.")
+    payload = event.payload
+    loan_id = payload.get("loan_id")
+    if not isinstance(loan_id, int):
+        return
+    day = (
+        date.fromisoformat(payload["business_date"])
+        if payload.get("business_date")
+        else business_today()
+    )
+    if kind == "due_soon":
+        collection_reminders.remember_reminder(session, event)
+    elif kind in collection_cases.OPENING or kind in collection_cases.CLOSING:
+        collection_cases.sync_case(
+            session, loan_id, actor=f"event:{event.id}", business_date=day, reason=kind
+        )
 
 
 @lendkit.hookimpl
