@@ -27,7 +27,7 @@ from lendkit.auth.principal import current
 from lendkit.clearing.channels import CallbackMalformed, CallbackRejected
 from lendkit.errors import NotFoundError
 from lendkit.hookspecs import SignatureCallbackRejected, SignatureResult
-from lendkit.lifecycle import contracts
+from lendkit.lifecycle import contract_signing, contract_status, contracts
 from lendkit.lifecycle.contract_models import Contract, ContractStatus
 from lendkit.lifecycle.models import Loan
 from lendkit.masking import mask_text
@@ -62,7 +62,7 @@ def _own_loan(db_session: Session, borrower_id: int, loan_id: int) -> Loan:
 
 
 def _contract(db_session: Session, loan_id: int) -> Contract:
-    contract = contracts.contract_of(db_session, loan_id)
+    contract = contract_status.contract_of(db_session, loan_id)
     if contract is None:
         raise NotFoundError(_NOT_PREPARED, code="contract_not_prepared")
     return contract
@@ -88,10 +88,10 @@ def prepare_my_contract(
     """Prepare my loan agreement (201), or return the one prepared before (200)."""
     borrower_id = _borrower_id(request)
     _own_loan(db_session, borrower_id, loan_id)
-    existed = contracts.contract_of(db_session, loan_id) is not None
+    existed = contract_status.contract_of(db_session, loan_id) is not None
     contract = contracts.prepare(db_session, runtime, loan_id, actor=current(request).actor)
     return Response(
-        contracts.status_view(db_session, contract),
+        contract_status.status_view(db_session, contract),
         status_code=HTTP_200_OK if existed else HTTP_201_CREATED,
     )
 
@@ -102,7 +102,7 @@ def my_contract(
 ) -> dict[str, Any]:
     """My agreement's signing status, digests and history."""
     _own_loan(db_session, _borrower_id(request), loan_id)
-    return contracts.status_view(db_session, _contract(db_session, loan_id))
+    return contract_status.status_view(db_session, _contract(db_session, loan_id))
 
 
 @get("/api/borrowers/me/loans/{loan_id:int}/contract.pdf", opt=SELF, sync_to_thread=True)
@@ -142,7 +142,7 @@ def sign_my_contract(
     result arrives by callback), 200 once signed; asking again never starts
     a second signing. 503 ``esign_unavailable`` when no vendor takes it.
     """
-    view = contracts.request_signature(
+    view = contract_signing.request_signature(
         runtime, loan_id, actor=current(request).actor, borrower_id=_borrower_id(request)
     )
     signed = view["status"] == ContractStatus.SIGNED
@@ -157,7 +157,7 @@ def loan_contract(loan_id: FromPath[int], db_session: NamedDependency[Session]) 
     """A loan's agreement: signing status, digests, template and the signing history."""
     if db_session.get(Loan, loan_id) is None:
         raise NotFoundError(_NOT_FOUND, code="unknown_loan")
-    view = contracts.status_view(db_session, _contract(db_session, loan_id))
+    view = contract_status.status_view(db_session, _contract(db_session, loan_id))
     view.pop("sign_url", None)  # the borrower's own link to sign: not for staff
     return view
 
@@ -205,7 +205,7 @@ def esign_callback(
             f"未知的电子签约服务商 {vendor[:64]}。Unknown e-sign vendor {vendor[:64]!r}.",
             code="unknown_esign_vendor",
         )
-    outcome = contracts.apply_signature_result(db_session, result, source="callback")
+    outcome = contract_signing.apply_signature_result(db_session, result, source="callback")
     log.info(
         "e-sign callback",
         extra={"vendor": result.vendor, "request_no": result.request_no, "outcome": outcome},

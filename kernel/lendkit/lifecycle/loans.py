@@ -29,7 +29,7 @@ from lendkit.clearing.colending import Funder, Repayment
 from lendkit.clearing.ledger import JournalLine, Line
 from lendkit.clearing.money import ZERO, money
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
-from lendkit.lifecycle import client_context, contracts, overdue
+from lendkit.lifecycle import client_context, contract_status, overdue
 from lendkit.lifecycle.models import RUNNING, Instalment, Loan, LoanEvent, LoanStatus
 from lendkit.lifecycle.pricing import annualized_rate, check_rate_cap
 from lendkit.lifecycle.schedules import Schedule, build_schedule
@@ -271,7 +271,7 @@ def disburse(
             code="loan_not_disbursable",
         )
     _check_borrower_cap(session, runtime, loan)
-    contracts.require_signed(session, loan.id)  # 409 contract_not_signed
+    contract_status.require_signed(session, loan.id)  # 409 contract_not_signed
     order = payments.request_disbursement(
         session,
         runtime,
