@@ -86,7 +86,9 @@ def pdf_text(pdf: bytes) -> str:
 
 def signatures(runtime, loan_id):
     with runtime.read_sessions() as session:
-        return [(row.status, row.request_no, row.source) for row in signing_history(session, loan_id)]
+        return [
+            (row.status, row.request_no, row.source) for row in signing_history(session, loan_id)
+        ]
 
 
 def events(runtime, topic):

@@ -28,7 +28,13 @@ import lendkit
 from lendkit.auth.principal import Principal, current
 from lendkit.errors import NotFoundError, ValidationFailed
 from lendkit.lifecycle import api_bodies as bodies
-from lendkit.lifecycle import applications, client_context, loans
+from lendkit.lifecycle import (
+    application_input,
+    application_views,
+    applications,
+    client_context,
+    loans,
+)
 from lendkit.lifecycle.application_models import Application
 from lendkit.runtime import Runtime
 from lendkit.types import ComplianceItem, Job
@@ -91,7 +97,7 @@ def submit_application(
     ``app_version``). 201 with the decided application; 200 with the first one
     when the key was used before with the same terms."""
     principal, borrower_id = _me(request)
-    submission = applications.parse_submission(
+    submission = application_input.parse_submission(
         json_object(data),
         request.headers.get("idempotency-key"),
         seen_ip=client_context.seen_address(request.client.host if request.client else None),
@@ -100,7 +106,7 @@ def submit_application(
         db_session, runtime.pm, runtime.settings, borrower_id, submission, actor=principal.actor
     )
     return Response(
-        applications.application_view(db_session, result.application),
+        application_views.application_view(db_session, result.application),
         status_code=HTTP_201_CREATED if result.created else HTTP_200_OK,
     )
 
@@ -116,8 +122,8 @@ def my_applications(
     return paging.page_of(
         db_session,
         window,
-        applications.of_borrower(borrower_id),
-        lambda app: applications.application_view(db_session, app),
+        application_views.of_borrower(borrower_id),
+        lambda app: application_views.application_view(db_session, app),
     )
 
 
@@ -136,7 +142,9 @@ def my_application(
 ) -> dict[str, Any]:
     """One of my applications (another borrower's is 404)."""
     _, borrower_id = _me(request)
-    return applications.application_view(db_session, _mine(db_session, borrower_id, application_id))
+    return application_views.application_view(
+        db_session, _mine(db_session, borrower_id, application_id)
+    )
 
 
 @post(
@@ -156,7 +164,7 @@ def accept_offer(
     principal, borrower_id = _me(request)
     app = applications.accept(db_session, borrower_id, application_id, actor=principal.actor)
     loans.book_offer(db_session, runtime, app)
-    return applications.application_view(db_session, app)
+    return application_views.application_view(db_session, app)
 
 
 # -- Staff -------------------------------------------------------------------------------
@@ -170,8 +178,8 @@ def review_queue(
     return paging.page_of(
         db_session,
         window,
-        applications.review_queue(),
-        lambda app: applications.queue_view(db_session, app),
+        application_views.review_queue(),
+        lambda app: application_views.queue_view(db_session, app),
     )
 
 
@@ -183,7 +191,7 @@ def application_record(
     app = db_session.get(Application, application_id)
     if app is None:
         raise NotFoundError(_NOT_FOUND)
-    return applications.application_view(db_session, app, staff=True)
+    return application_views.application_view(db_session, app, staff=True)
 
 
 @post(
@@ -213,7 +221,7 @@ def approve_application(
         note=_note(body),
         amount=body.get("amount"),
     )
-    return applications.application_view(db_session, app, staff=True)
+    return application_views.application_view(db_session, app, staff=True)
 
 
 @post(
@@ -238,7 +246,7 @@ def reject_application(
         reasons=_reasons(body),
         note=_note(body),
     )
-    return applications.application_view(db_session, app, staff=True)
+    return application_views.application_view(db_session, app, staff=True)
 
 
 # Order matters: litestar 2.25 registers the first handler of a shared path again when

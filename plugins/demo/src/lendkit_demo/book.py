@@ -28,7 +28,7 @@ from lendkit.clearing import funding, ledger, payments
 from lendkit.clearing.colending import Funder
 from lendkit.clearing.ledger import Line
 from lendkit.clearing.money import money
-from lendkit.lifecycle import applications, consents, eod, loans
+from lendkit.lifecycle import application_input, applications, consents, eod, loans
 from lendkit.lifecycle import products as kernel_products
 from lendkit.lifecycle.models import RUNNING, Instalment, Loan
 from lendkit.models import Borrower
@@ -151,7 +151,7 @@ def _applications(runtime: Runtime, people: list[int]) -> None:
                 consents.grant(
                     session, person, text.purpose, text.version, text.digest, "app", "demo"
                 )
-            submission = applications.parse_submission(
+            submission = application_input.parse_submission(
                 {
                     "product_code": "consumer-12",
                     "amount": amounts[n % len(amounts)],

@@ -29,6 +29,7 @@ from lendkit.clearing import payments
 from lendkit.crypto.orm import lookup
 from lendkit.errors import StartupError
 from lendkit.lifecycle import (
+    application_input,
     applications,
     borrowers,
     consents,
@@ -175,7 +176,7 @@ def _accepted_loan(session: Session, runtime: Runtime, borrower_id: int, n: int)
         runtime.pm,
         runtime.settings,
         borrower_id,
-        applications.parse_submission(
+        application_input.parse_submission(
             {
                 "product_code": "consumer-12",
                 "amount": amount,
