@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lendkit import audit
-from lendkit.auth.api_borrowers import MASKS, PII_FIELDS
+from lendkit.auth.borrowers_api import MASKS, PII_FIELDS
 from lendkit.auth.errors import Forbidden
 from lendkit.auth.permissions import PERMISSIONS
 from lendkit.callers import BorrowerCaller, Caller

@@ -31,7 +31,6 @@ import lendkit
 from lendkit.auth.principal import current
 from lendkit.clearing.payments import business_today
 from lendkit.errors import ValidationFailed
-from lendkit.lifecycle import api_bodies as bodies
 from lendkit.lifecycle import (
     collection_cases,
     collection_contacts,
@@ -39,6 +38,7 @@ from lendkit.lifecycle import (
     collection_queue,
     collection_reminders,
 )
+from lendkit.lifecycle import collections_bodies as bodies
 from lendkit.runtime import Runtime
 from lendkit.types import ComplianceItem, Event, Job, Permission
 from lendkit.web import paging

@@ -28,8 +28,8 @@ from lendkit.auth.principal import current
 from lendkit.clearing import channels, payments
 from lendkit.clearing.money import parse_amount
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
-from lendkit.lifecycle import api_bodies as bodies
 from lendkit.lifecycle import loans
+from lendkit.lifecycle import loans_bodies as bodies
 from lendkit.lifecycle.models import RUNNING, Instalment, Loan, LoanEvent
 from lendkit.models import Borrower
 from lendkit.runtime import Runtime

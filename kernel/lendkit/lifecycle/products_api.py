@@ -26,8 +26,8 @@ from sqlalchemy.orm import Session
 import lendkit
 from lendkit.auth.principal import current
 from lendkit.errors import NotFoundError, ValidationFailed
-from lendkit.lifecycle import api_bodies as bodies
 from lendkit.lifecycle import products
+from lendkit.lifecycle import products_bodies as bodies
 from lendkit.runtime import Runtime
 from lendkit.types import ComplianceItem
 from lendkit.web import paging
@@ -178,7 +178,7 @@ def manage_retire(
     return _record(db_session, product)
 
 
-# GETs first on a shared path (see lendkit.lifecycle.api on litestar's double wrapping).
+# GETs first on a shared path (see lendkit.lifecycle.applications_api on litestar's double wrapping).
 ROUTES = [
     list_products,
     get_product,

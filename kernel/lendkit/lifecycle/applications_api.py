@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 import lendkit
 from lendkit.auth.principal import Principal, current
 from lendkit.errors import NotFoundError, ValidationFailed
-from lendkit.lifecycle import api_bodies as bodies
 from lendkit.lifecycle import (
     application_input,
     application_views,
@@ -35,6 +34,7 @@ from lendkit.lifecycle import (
     client_context,
     loans,
 )
+from lendkit.lifecycle import applications_bodies as bodies
 from lendkit.lifecycle.application_models import Application
 from lendkit.runtime import Runtime
 from lendkit.types import ComplianceItem, Job
@@ -47,7 +47,7 @@ __all__ = ["ROUTES"]
 SELF = {"permission": "borrower.self"}
 REVIEW = {"permission": "applications.review"}
 _NOT_FOUND = "未找到该申请。No such application."
-MAX_REASONS = 10
+MAX_REASONS = bodies.MAX_REASONS
 
 
 def _me(request: Request[Any, Any, Any]) -> tuple[Principal, int]:

@@ -1,4 +1,4 @@
-"""Routes: a borrower's record, masked by default.
+"""Built-in plugin: a borrower's record, masked by default.
 
 Staff with ``borrowers.read`` read any borrower; a borrower reads only his
 own: another borrower's id answers 404 ``not_found``, exactly like an id
@@ -13,8 +13,10 @@ from typing import Any
 from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
+from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
 
+import lendkit
 from lendkit import audit
 from lendkit.auth.errors import Forbidden
 from lendkit.auth.permissions import allowed
@@ -104,3 +106,11 @@ def borrower_record(
 
 
 ROUTES = [my_record, borrower_record]
+
+
+# -- Hook implementations ------------------------------------------------------------
+
+
+@lendkit.hookimpl
+def register_routes() -> list[ControllerRouterHandler]:
+    return list(ROUTES)

@@ -1,4 +1,4 @@
-"""Routes: a borrower's real-name details, KYC status and consents; staff reviews.
+"""Built-in plugin: a borrower's real-name details, KYC status and consents; staff reviews.
 
 Borrowers act on themselves only (``/api/borrowers/me/...``, permission
 ``borrower.self``); staff read any borrower's KYC status and consents with
@@ -8,8 +8,11 @@ masks personal data. A 4xx changes nothing: the request's transaction
 rolls back. Real-name problems answer 422 with one ``errors`` entry per
 field (``field``, ``code``, ``detail``), so a form can mark each one.
 
+The clause map is here too. The identity check itself is the
+``verify_identity`` hook's: vendors' plugins, or the sandbox in the demo.
+
 Registration is with sign-in (``POST /api/auth/borrower/register``,
-:mod:`lendkit.auth.api_account`), since it starts a session.
+:mod:`lendkit.auth.account_api`), since it starts a session.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from litestar.types import ExceptionHandlersMap
+from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
 from sqlalchemy.orm import Session
 
+import lendkit
 from lendkit.auth.principal import Principal, current
 from lendkit.errors import NotFoundError, ValidationFailed
 from lendkit.lifecycle import borrowers, consents
@@ -31,6 +35,7 @@ from lendkit.lifecycle.identity import InvalidIdentity
 from lendkit.masking import mask_id_number, mask_name
 from lendkit.models import Borrower, KycTransition
 from lendkit.runtime import Runtime
+from lendkit.types import ComplianceItem
 from lendkit.web import paging
 from lendkit.web.problems import problem
 
@@ -307,3 +312,35 @@ ROUTES = [
     review_queue,
     decide_review,
 ]
+
+
+# -- Hook implementations ------------------------------------------------------------
+
+
+@lendkit.hookimpl
+def register_routes() -> list[ControllerRouterHandler]:
+    return list(ROUTES)
+
+
+@lendkit.hookimpl
+def compliance_items() -> list[ComplianceItem]:
+    return [
+        ComplianceItem(
+            function="Real-name verification of borrowers (KYC)",
+            clauses=(
+                "网络小额贷款业务管理暂行办法 (客户身份识别 customer identification)",
+                "反洗钱法 (客户尽职调查 customer due diligence)",
+            ),
+            description="Name, resident ID (GB 11643), bank card and mobile checked for form; "
+            "one account per ID number; identity verified by a vendor plugin through the "
+            "verify_identity hook, failing safe to manual review; every status change "
+            "recorded append-only and audited.",
+        ),
+        ComplianceItem(
+            function="Borrower consents: privacy policy, credit-report queries and reporting",
+            clauses=("征信业管理条例 第十八条、第二十九条", "个人信息保护法 第十三条、第十五条"),
+            description="Each authorization is recorded with the text's version and SM3 digest, "
+            "time and channel, append-only; credit queries and reports require an active "
+            "authorization (require_consent); revocation is honoured at once.",
+        ),
+    ]

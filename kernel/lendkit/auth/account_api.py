@@ -1,20 +1,24 @@
-"""Routes: register, sign in, sign out, who am I, change my password."""
+"""Built-in plugin: register, sign in, sign out, who am I, change my password; the
+session clean-up job and the clause map of authentication and authorization."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from litestar.types import ControllerRouterHandler
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import lendkit
 from lendkit import audit
-from lendkit.auth import login, otp, registration, sessions
-from lendkit.auth.api_borrowers import borrower_view
+from lendkit.auth import cleanup, login, otp, registration, sessions
+from lendkit.auth.borrowers_api import borrower_view
 from lendkit.auth.cookies import clear_cookies, session_cookies
 from lendkit.auth.errors import InvalidCredentials
 from lendkit.auth.models import AuthSession
@@ -22,9 +26,10 @@ from lendkit.auth.passwords import check_borrower_password, check_staff_password
 from lendkit.auth.permissions import Matrix
 from lendkit.auth.principal import current
 from lendkit.db import utcnow
-from lendkit.lifecycle.api_borrowers import IDENTITY_PROBLEMS
+from lendkit.lifecycle.borrowers_api import IDENTITY_PROBLEMS
 from lendkit.models import Borrower, StaffUser
 from lendkit.runtime import Runtime
+from lendkit.types import ComplianceItem, Job
 
 __all__ = ["ROUTES"]
 
@@ -262,3 +267,34 @@ ROUTES = [
     logout,
     change_password,
 ]
+
+
+# -- Hook implementations ------------------------------------------------------------
+
+
+@lendkit.hookimpl
+def register_routes() -> list[ControllerRouterHandler]:
+    return list(ROUTES)
+
+
+@lendkit.hookimpl
+def register_jobs() -> list[Job]:
+    return [Job(name="auth-cleanup", every=timedelta(minutes=10), run=cleanup.purge)]
+
+
+@lendkit.hookimpl
+def compliance_items() -> list[ComplianceItem]:
+    return [
+        ComplianceItem(
+            function="Authentication: passwords, TOTP for administrators, lock-out, session time-out",
+            clauses=("GB/T 22239-2019 8.1.4.1 身份鉴别", "GB/T 39786-2021 身份鉴别"),
+            description="argon2id passwords; TOTP second factor; lock-out after repeated "
+            "failures; idle time-out; HMAC-SM3 signed API requests.",
+        ),
+        ComplianceItem(
+            function="Authorization: roles and one permission matrix; masked personal data",
+            clauses=("GB/T 22239-2019 8.1.4.2 访问控制", "个人信息保护法 第五十一条"),
+            description="Every route declares a permission; unmasked views need pii.unmask "
+            "and are audited.",
+        ),
+    ]

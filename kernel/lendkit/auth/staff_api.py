@@ -1,4 +1,4 @@
-"""Routes: staff and their roles, API keys."""
+"""Built-in plugin: staff and their roles, API keys."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from litestar import Request, delete, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.types import ControllerRouterHandler
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import lendkit
 from lendkit import audit
 from lendkit.auth import apikeys, sessions
 from lendkit.auth.permissions import STAFF_ROLES
@@ -135,3 +137,11 @@ def revoke_api_key(
 
 
 ROUTES = [list_staff, change_role, create_api_key, revoke_api_key]
+
+
+# -- Hook implementations ------------------------------------------------------------
+
+
+@lendkit.hookimpl
+def register_routes() -> list[ControllerRouterHandler]:
+    return list(ROUTES)
