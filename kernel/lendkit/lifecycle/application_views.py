@@ -11,7 +11,7 @@ from typing import Any, Final
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from lendkit.db import utcnow
+from lendkit.db import in_order, utcnow
 from lendkit.lifecycle import credit
 from lendkit.lifecycle.application_models import (
     Application,
@@ -71,13 +71,7 @@ def of_borrower(borrower_id: int) -> Select[Application]:
 
 
 def history(session: Session, application_id: int) -> list[ApplicationEvent]:
-    return list(
-        session.scalars(
-            select(ApplicationEvent)
-            .where(ApplicationEvent.application_id == application_id)
-            .order_by(ApplicationEvent.id)
-        )
-    )
+    return in_order(session, ApplicationEvent, ApplicationEvent.application_id == application_id)
 
 
 def latest_decision(session: Session, application_id: int) -> CreditDecision | None:

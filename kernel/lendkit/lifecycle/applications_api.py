@@ -17,9 +17,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from litestar import Request, Response, get, post
-from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar import Response
+from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
@@ -37,10 +36,10 @@ from lendkit.lifecycle import (
 from lendkit.lifecycle import applications_bodies as bodies
 from lendkit.lifecycle.application_models import Application
 from lendkit.runtime import Runtime
-from lendkit.types import ComplianceItem, Job
+from lendkit.types import Job
 from lendkit.web import paging
 from lendkit.web.bodies import json_object
-from lendkit.web.schema import described
+from lendkit.web.routes import Body, Db, Json, Req, Rt, Window, get_route, post_route
 
 __all__ = ["ROUTES"]
 
@@ -50,7 +49,7 @@ _NOT_FOUND = "未找到该申请。No such application."
 MAX_REASONS = bodies.MAX_REASONS
 
 
-def _me(request: Request[Any, Any, Any]) -> tuple[Principal, int]:
+def _me(request: Req) -> tuple[Principal, int]:
     principal = current(request)
     assert principal.subject_id is not None  # borrower.self: borrowers only
     return principal, principal.subject_id
@@ -77,19 +76,8 @@ def _note(body: Mapping[str, Any]) -> str | None:
 # -- The borrower ----------------------------------------------------------------------
 
 
-@post(
-    "/api/borrowers/me/applications",
-    opt=SELF,
-    sync_to_thread=True,
-    status_code=HTTP_201_CREATED,
-    operation_class=described(bodies.APPLICATION),
-)
-def submit_application(
-    data: JSONBody[Any],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    runtime: NamedDependency[Runtime],
-) -> Response[dict[str, Any]]:
+@post_route("/api/borrowers/me/applications", SELF, bodies.APPLICATION)
+def submit_application(data: Body, request: Req, db_session: Db, runtime: Rt) -> Response[Json]:
     """Apply: ``product_code``, ``amount`` and ``annual_income`` (strings), ``term``
     (months), ``method``, and an ``idempotency_key`` (or the ``Idempotency-Key``
     header); optionally ``referral_code`` and ``client``, the app's device and
@@ -111,12 +99,8 @@ def submit_application(
     )
 
 
-@get("/api/borrowers/me/applications", opt=SELF, sync_to_thread=True)
-def my_applications(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    window: NamedDependency[paging.Window],
-) -> dict[str, Any]:
+@get_route("/api/borrowers/me/applications", SELF)
+def my_applications(request: Req, db_session: Db, window: Window) -> Json:
     """My applications, newest first, each with its offer if it has one (a page)."""
     _, borrower_id = _me(request)
     return paging.page_of(
@@ -134,12 +118,8 @@ def _mine(db_session: Session, borrower_id: int, application_id: int) -> Applica
     return app
 
 
-@get("/api/borrowers/me/applications/{application_id:int}", opt=SELF, sync_to_thread=True)
-def my_application(
-    application_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-) -> dict[str, Any]:
+@get_route("/api/borrowers/me/applications/{application_id:int}", SELF)
+def my_application(application_id: FromPath[int], request: Req, db_session: Db) -> Json:
     """One of my applications (another borrower's is 404)."""
     _, borrower_id = _me(request)
     return application_views.application_view(
@@ -147,18 +127,10 @@ def my_application(
     )
 
 
-@post(
-    "/api/borrowers/me/applications/{application_id:int}/accept",
-    opt=SELF,
-    sync_to_thread=True,
-    status_code=HTTP_200_OK,
+@post_route(
+    "/api/borrowers/me/applications/{application_id:int}/accept", SELF, status_code=HTTP_200_OK
 )
-def accept_offer(
-    application_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    runtime: NamedDependency[Runtime],
-) -> dict[str, Any]:
+def accept_offer(application_id: FromPath[int], request: Req, db_session: Db, runtime: Rt) -> Json:
     """Accept my open offer (409 ``offer_expired`` once it has lapsed): the loan
     is booked on its terms (``loan_id``), ready for its contract."""
     principal, borrower_id = _me(request)
@@ -170,10 +142,8 @@ def accept_offer(
 # -- Staff -------------------------------------------------------------------------------
 
 
-@get("/api/applications/reviews", opt=REVIEW, sync_to_thread=True)
-def review_queue(
-    db_session: NamedDependency[Session], window: NamedDependency[paging.Window]
-) -> dict[str, Any]:
+@get_route("/api/applications/reviews", REVIEW)
+def review_queue(db_session: Db, window: Window) -> Json:
     """Applications waiting for a person, oldest first, with the decision's reasons (a page)."""
     return paging.page_of(
         db_session,
@@ -183,10 +153,8 @@ def review_queue(
     )
 
 
-@get("/api/applications/{application_id:int}", opt=REVIEW, sync_to_thread=True)
-def application_record(
-    application_id: FromPath[int], db_session: NamedDependency[Session]
-) -> dict[str, Any]:
+@get_route("/api/applications/{application_id:int}", REVIEW)
+def application_record(application_id: FromPath[int], db_session: Db) -> Json:
     """The whole record: terms, income, offer, every credit decision explained, history."""
     app = db_session.get(Application, application_id)
     if app is None:
@@ -194,20 +162,16 @@ def application_record(
     return application_views.application_view(db_session, app, staff=True)
 
 
-@post(
+@post_route(
     "/api/applications/{application_id:int}/approve",
-    opt=REVIEW,
-    sync_to_thread=True,
+    REVIEW,
+    bodies.APPROVAL,
+    required=False,
     status_code=HTTP_200_OK,
-    operation_class=described(bodies.APPROVAL, required=False),
 )
 def approve_application(
-    application_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    runtime: NamedDependency[Runtime],
-    data: JSONBody[Any] = None,
-) -> dict[str, Any]:
+    application_id: FromPath[int], request: Req, db_session: Db, runtime: Rt, data: Body = None
+) -> Json:
     """Approve an application under review: ``reasons`` (codes), ``note``, and
     optionally a lower ``amount``; the borrower gets a priced offer."""
     body = json_object(data)
@@ -224,19 +188,15 @@ def approve_application(
     return application_views.application_view(db_session, app, staff=True)
 
 
-@post(
+@post_route(
     "/api/applications/{application_id:int}/reject",
-    opt=REVIEW,
-    sync_to_thread=True,
+    REVIEW,
+    bodies.REJECTION,
     status_code=HTTP_200_OK,
-    operation_class=described(bodies.REJECTION),
 )
 def reject_application(
-    application_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    data: JSONBody[Any] = None,
-) -> dict[str, Any]:
+    application_id: FromPath[int], request: Req, db_session: Db, data: Body = None
+) -> Json:
     """Reject an application under review: at least one reason code, and a note."""
     body = json_object(data)
     app = applications.reject(
@@ -280,31 +240,3 @@ def register_routes() -> list[ControllerRouterHandler]:
 @lendkit.hookimpl
 def register_jobs() -> list[Job]:
     return [Job(name="application-offers", every=timedelta(minutes=1), run=_expire_offers)]
-
-
-@lendkit.hookimpl
-def compliance_items() -> list[ComplianceItem]:
-    return [
-        ComplianceItem(
-            function="Credit assessment with the borrower's authorization, explained",
-            clauses=(
-                "征信业管理条例 第十八条、第二十九条 (查询征信须经本人授权)",
-                "网络小额贷款业务管理暂行办法 (风险管理 risk management)",
-            ),
-            description="No bureau is asked without an active credit-query consent; bureau, "
-            "risk and limit plugins are asked through hooks; a failing plugin sends the "
-            "application to manual review, never to approval; each decision keeps its "
-            "inputs, every plugin's answer and the reasons (append-only).",
-        ),
-        ComplianceItem(
-            function="Per-borrower caps at application, offers with the all-in annualized rate",
-            clauses=(
-                "网络小额贷款业务管理暂行办法 (单户贷款余额上限 per-borrower balance caps)",
-                "中国人民银行公告〔2021〕第3号 (综合年化利率 all-in annualized rate)",
-            ),
-            description="Each application is refused above the per-borrower, per-household "
-            "or income-share cap, counting open applications, offers and outstanding loans; "
-            "each offer shows the annualized rate both ways and stays within the rate cap; "
-            "offers expire; staff decisions carry reason codes and are audited.",
-        ),
-    ]

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session, aliased
 from lendkit import audit, outbox
 from lendkit.clock import china_today
 from lendkit.crypto.orm import lookup
-from lendkit.db import utcnow
+from lendkit.db import in_order, utcnow
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
 from lendkit.hookspecs import IdentityClaim, IdentityVerdict
 from lendkit.lifecycle import consents, identity
@@ -446,13 +446,7 @@ def decide_review(
 
 
 def kyc_history(session: Session, borrower_id: int) -> list[KycTransition]:
-    return list(
-        session.scalars(
-            select(KycTransition)
-            .where(KycTransition.borrower_id == borrower_id)
-            .order_by(KycTransition.id)
-        )
-    )
+    return in_order(session, KycTransition, KycTransition.borrower_id == borrower_id)
 
 
 def _transition_view(row: KycTransition) -> dict[str, Any]:

@@ -18,10 +18,8 @@ Registration is with sign-in (``POST /api/auth/borrower/register``,
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
-from litestar import Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar import Response, get
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
@@ -34,10 +32,9 @@ from lendkit.lifecycle import borrowers, consents
 from lendkit.lifecycle.identity import InvalidIdentity
 from lendkit.masking import mask_id_number, mask_name
 from lendkit.models import Borrower, KycTransition
-from lendkit.runtime import Runtime
-from lendkit.types import ComplianceItem
 from lendkit.web import paging
 from lendkit.web.problems import problem
+from lendkit.web.routes import Db, Json, Req, Rt, Window, get_route, post_route
 
 __all__ = ["IDENTITY_PROBLEMS", "ROUTES", "identity_problem"]
 
@@ -49,7 +46,7 @@ _NOT_FOUND = "未找到该借款人。No such borrower."
 MAX_EVIDENCE_ITEMS, MAX_EVIDENCE_LENGTH = 10, 4096
 
 
-def identity_problem(_: Request[Any, Any, Any], exc: InvalidIdentity) -> Response[dict[str, Any]]:
+def identity_problem(_: Req, exc: InvalidIdentity) -> Response[Json]:
     """422 naming the first problem, with ``errors`` listing every field that failed."""
     return problem(
         exc.status, exc.code, exc.title, exc.detail, errors=[asdict(p) for p in exc.problems]
@@ -84,7 +81,7 @@ class ReviewDecision:
     note: str | None = None
 
 
-def _me(request: Request[Any, Any, Any]) -> Principal:
+def _me(request: Req) -> Principal:
     principal = current(request)
     assert principal.subject_id is not None  # borrower.self: borrowers only
     return principal
@@ -103,7 +100,7 @@ def _borrower(db_session: Session, principal: Principal, borrower_id: int) -> Bo
 
 
 @get("/api/consents/texts", opt=PUBLIC, sync_to_thread=False)
-def consent_texts(window: NamedDependency[paging.Window]) -> dict[str, Any]:
+def consent_texts(window: Window) -> Json:
     """The current text of each consent; send back its version and digest to agree (a page)."""
     texts = [
         {
@@ -121,19 +118,15 @@ def consent_texts(window: NamedDependency[paging.Window]) -> dict[str, Any]:
 # -- The borrower himself ----------------------------------------------------------
 
 
-@post(
+@post_route(
     "/api/borrowers/me/real-name",
-    opt=SELF,
-    sync_to_thread=True,
-    status_code=HTTP_200_OK,
+    SELF,
     exception_handlers=IDENTITY_PROBLEMS,
+    status_code=HTTP_200_OK,
 )
 def submit_real_name(
-    data: JSONBody[RealNameBody],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    runtime: NamedDependency[Runtime],
-) -> dict[str, Any]:
+    data: JSONBody[RealNameBody], request: Req, db_session: Db, runtime: Rt
+) -> Json:
     """Submit name, resident ID number, bank card and the card's mobile number.
 
     Needs the privacy-policy consent (403 ``consent_required``); the answer
@@ -169,15 +162,15 @@ def submit_real_name(
     return borrowers.kyc_view(db_session, result.borrower, result.warnings)
 
 
-@get("/api/borrowers/me/kyc", opt=SELF, sync_to_thread=True)
-def my_kyc(request: Request[Any, Any, Any], db_session: NamedDependency[Session]) -> dict[str, Any]:
+@get_route("/api/borrowers/me/kyc", SELF)
+def my_kyc(request: Req, db_session: Db) -> Json:
     """My KYC status, the verifier's verdict, masked details and the history."""
     principal = _me(request)
     assert principal.subject_id is not None
     return borrowers.kyc_view(db_session, _borrower(db_session, principal, principal.subject_id))
 
 
-def _consents(db_session: Session, borrower_id: int) -> dict[str, Any]:
+def _consents(db_session: Session, borrower_id: int) -> Json:
     rows = consents.history(db_session, borrower_id)
     active = {purpose: False for purpose in sorted(consents.PURPOSES)}
     for row in rows:
@@ -185,22 +178,16 @@ def _consents(db_session: Session, borrower_id: int) -> dict[str, Any]:
     return {"active": active, "consents": [consents.consent_view(row) for row in rows]}
 
 
-@get("/api/borrowers/me/consents", opt=SELF, sync_to_thread=True)
-def my_consents(
-    request: Request[Any, Any, Any], db_session: NamedDependency[Session]
-) -> dict[str, Any]:
+@get_route("/api/borrowers/me/consents", SELF)
+def my_consents(request: Req, db_session: Db) -> Json:
     """Which purposes I have authorized now, and every grant and revocation."""
     principal = _me(request)
     assert principal.subject_id is not None
     return _consents(db_session, principal.subject_id)
 
 
-@post("/api/borrowers/me/consents", opt=SELF, sync_to_thread=True, status_code=HTTP_201_CREATED)
-def grant_consent(
-    data: JSONBody[ConsentBody],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-) -> Response[dict[str, Any]]:
+@post_route("/api/borrowers/me/consents", SELF)
+def grant_consent(data: JSONBody[ConsentBody], request: Req, db_session: Db) -> Response[Json]:
     """Agree to a text (its purpose, version and SM3 digest); 200 if already agreed."""
     principal = _me(request)
     assert principal.subject_id is not None
@@ -218,17 +205,8 @@ def grant_consent(
     )
 
 
-@post(
-    "/api/borrowers/me/consents/{purpose:str}/revoke",
-    opt=SELF,
-    sync_to_thread=True,
-    status_code=HTTP_200_OK,
-)
-def revoke_consent(
-    purpose: FromPath[str],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-) -> dict[str, Any]:
+@post_route("/api/borrowers/me/consents/{purpose:str}/revoke", SELF, status_code=HTTP_200_OK)
+def revoke_consent(purpose: FromPath[str], request: Req, db_session: Db) -> Json:
     """Withdraw my authorization for ``purpose`` (nothing to withdraw: nothing changes)."""
     principal = _me(request)
     assert principal.subject_id is not None
@@ -239,28 +217,20 @@ def revoke_consent(
 # -- Staff (and a borrower, for himself) -----------------------------------------
 
 
-@get("/api/borrowers/{borrower_id:int}/kyc", opt=READ, sync_to_thread=True)
-def borrower_kyc(
-    borrower_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-) -> dict[str, Any]:
+@get_route("/api/borrowers/{borrower_id:int}/kyc", READ)
+def borrower_kyc(borrower_id: FromPath[int], request: Req, db_session: Db) -> Json:
     """One borrower's KYC status and history, masked (a borrower: only himself)."""
     return borrowers.kyc_view(db_session, _borrower(db_session, current(request), borrower_id))
 
 
-@get("/api/borrowers/{borrower_id:int}/consents", opt=READ, sync_to_thread=True)
-def borrower_consents(
-    borrower_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-) -> dict[str, Any]:
+@get_route("/api/borrowers/{borrower_id:int}/consents", READ)
+def borrower_consents(borrower_id: FromPath[int], request: Req, db_session: Db) -> Json:
     """One borrower's consents (a borrower: only himself)."""
     borrower = _borrower(db_session, current(request), borrower_id)
     return _consents(db_session, borrower.id)
 
 
-def _review_view(row: tuple[Borrower, KycTransition]) -> dict[str, Any]:
+def _review_view(row: tuple[Borrower, KycTransition]) -> Json:
     borrower, transition = row
     return {
         "review_id": transition.id,
@@ -273,21 +243,16 @@ def _review_view(row: tuple[Borrower, KycTransition]) -> dict[str, Any]:
     }
 
 
-@get("/api/kyc/reviews", opt=REVIEW, sync_to_thread=True)
-def review_queue(
-    db_session: NamedDependency[Session], window: NamedDependency[paging.Window]
-) -> dict[str, Any]:
+@get_route("/api/kyc/reviews", REVIEW)
+def review_queue(db_session: Db, window: Window) -> Json:
     """Real-name checks waiting for a person, oldest first (masked; a page)."""
     return paging.page_of(db_session, window, borrowers.review_queue(), _review_view)
 
 
-@post("/api/kyc/reviews/{review_id:int}", opt=REVIEW, sync_to_thread=True, status_code=HTTP_200_OK)
+@post_route("/api/kyc/reviews/{review_id:int}", REVIEW, status_code=HTTP_200_OK)
 def decide_review(
-    review_id: FromPath[int],
-    data: JSONBody[ReviewDecision],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-) -> dict[str, Any]:
+    review_id: FromPath[int], data: JSONBody[ReviewDecision], request: Req, db_session: Db
+) -> Json:
     """Decide a review: ``verified`` or ``rejected``, with reason codes and a note."""
     result = borrowers.decide_review(
         db_session,
@@ -320,27 +285,3 @@ ROUTES = [
 @lendkit.hookimpl
 def register_routes() -> list[ControllerRouterHandler]:
     return list(ROUTES)
-
-
-@lendkit.hookimpl
-def compliance_items() -> list[ComplianceItem]:
-    return [
-        ComplianceItem(
-            function="Real-name verification of borrowers (KYC)",
-            clauses=(
-                "网络小额贷款业务管理暂行办法 (客户身份识别 customer identification)",
-                "反洗钱法 (客户尽职调查 customer due diligence)",
-            ),
-            description="Name, resident ID (GB 11643), bank card and mobile checked for form; "
-            "one account per ID number; identity verified by a vendor plugin through the "
-            "verify_identity hook, failing safe to manual review; every status change "
-            "recorded append-only and audited.",
-        ),
-        ComplianceItem(
-            function="Borrower consents: privacy policy, credit-report queries and reporting",
-            clauses=("征信业管理条例 第十八条、第二十九条", "个人信息保护法 第十三条、第十五条"),
-            description="Each authorization is recorded with the text's version and SM3 digest, "
-            "time and channel, append-only; credit queries and reports require an active "
-            "authorization (require_consent); revocation is honoured at once.",
-        ),
-    ]

@@ -122,6 +122,12 @@ class ContactUnavailable(LendkitError):
 # -- Contacts ------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    id: int
+    request: ContactRequest
+
+
 def check_contact_allowed(
     session: Session, borrower_id: int, now: datetime, rules: ContactRules = RULES
 ) -> int:
@@ -211,12 +217,6 @@ def record_contact(
     session.add(row)
     session.flush()
     return row
-
-
-@dataclass(frozen=True, slots=True)
-class _Attempt:
-    id: int
-    request: ContactRequest
 
 
 def reach(

@@ -14,6 +14,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from lendkit.clearing.money import money
+from lendkit.db import in_order
 from lendkit.errors import ValidationFailed
 from lendkit.lifecycle import loans, overdue
 from lendkit.lifecycle.collection_cases import (
@@ -126,21 +127,15 @@ def case_view(session: Session, loan_id: int) -> dict[str, Any]:
     and its whole history (every case of the loan), promises, notes, contacts."""
     loan = find_loan(session, loan_id)
     borrower = session.get_one(Borrower, loan.borrower_id)
-    cases = session.scalars(
-        select(CollectionCase).where(CollectionCase.loan_id == loan_id).order_by(CollectionCase.id)
-    ).all()
-    assignments = session.scalars(
-        select(Assignment).where(Assignment.loan_id == loan_id).order_by(Assignment.id)
-    ).all()
+    cases = in_order(session, CollectionCase, CollectionCase.loan_id == loan_id)
+    assignments = in_order(session, Assignment, Assignment.loan_id == loan_id)
     staff_ids = {c.collector_id for c in cases} | {
         i for a in assignments for i in (a.collector_id, a.previous_id)
     }
     names = _usernames(session, {i for i in staff_ids if i is not None})
 
     def of(model: Any) -> list[Any]:
-        return list(
-            session.scalars(select(model).where(model.loan_id == loan_id).order_by(model.id))
-        )
+        return in_order(session, model, model.loan_id == loan_id)
 
     requested = session.scalars(
         select(LoanEvent)

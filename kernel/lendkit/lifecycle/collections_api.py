@@ -20,10 +20,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from litestar import Request, get, post
-from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.params import FromPath
+from litestar.status_codes import HTTP_200_OK
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
 
@@ -39,11 +37,9 @@ from lendkit.lifecycle import (
     collection_reminders,
 )
 from lendkit.lifecycle import collections_bodies as bodies
-from lendkit.runtime import Runtime
-from lendkit.types import ComplianceItem, Event, Job, Permission
-from lendkit.web import paging
+from lendkit.types import Event, Job, Permission
 from lendkit.web.bodies import json_object
-from lendkit.web.schema import described
+from lendkit.web.routes import Body, Db, Json, Req, Rt, Window, get_route, post_route
 
 __all__ = ["ROUTES"]
 
@@ -54,7 +50,7 @@ MANAGE = {"permission": "collections.manage"}
 BASE = "/api/collections/loans/{loan_id:int}"
 
 
-def _actor_and_day(request: Request[Any, Any, Any]) -> tuple[str, Any]:
+def _actor_and_day(request: Req) -> tuple[str, Any]:
     now = collection_cases.clock()
     return current(request).actor, business_today(now)
 
@@ -62,12 +58,8 @@ def _actor_and_day(request: Request[Any, Any, Any]) -> tuple[str, Any]:
 # -- The queue and a loan in collections --------------------------------------------
 
 
-@get("/api/collections/queue", opt=WORK, sync_to_thread=True)
-def overdue_queue(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    window: NamedDependency[paging.Window],
-) -> dict[str, Any]:
+@get_route("/api/collections/queue", WORK)
+def overdue_queue(request: Req, db_session: Db, window: Window) -> Json:
     """Overdue loans, worst bucket first, then days past due, then amount due (a page).
 
     Query: ``bucket`` (M1, M2, M3, M3+), ``collector`` (a username, ``me``,
@@ -93,10 +85,8 @@ def overdue_queue(
     return {**found, "next": window.next_url(found["total"])}
 
 
-@get(BASE, opt=WORK, sync_to_thread=True)
-def collection_record(
-    loan_id: FromPath[int], db_session: NamedDependency[Session]
-) -> dict[str, Any]:
+@get_route(BASE, WORK)
+def collection_record(loan_id: FromPath[int], db_session: Db) -> Json:
     """The loan's standing, the borrower (masked), its cases and their whole history."""
     return collection_queue.case_view(db_session, loan_id)
 
@@ -104,19 +94,8 @@ def collection_record(
 # -- Working a case -----------------------------------------------------------------
 
 
-@post(
-    f"{BASE}/assign",
-    opt=MANAGE,
-    sync_to_thread=True,
-    status_code=HTTP_200_OK,
-    operation_class=described(bodies.ASSIGNMENT),
-)
-def assign_case(
-    loan_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    data: JSONBody[Any] = None,
-) -> dict[str, Any]:
+@post_route(f"{BASE}/assign", MANAGE, bodies.ASSIGNMENT, status_code=HTTP_200_OK)
+def assign_case(loan_id: FromPath[int], request: Req, db_session: Db, data: Body = None) -> Json:
     """Give the loan's case to ``collector`` (a username; null takes it back), with a ``note``."""
     body = json_object(data)
     collector = body.get("collector")
@@ -139,19 +118,8 @@ def assign_case(
     return collection_queue.case_view(db_session, loan_id)
 
 
-@post(
-    f"{BASE}/notes",
-    opt=WORK,
-    sync_to_thread=True,
-    status_code=HTTP_201_CREATED,
-    operation_class=described(bodies.NOTE),
-)
-def add_note(
-    loan_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    data: JSONBody[Any] = None,
-) -> dict[str, Any]:
+@post_route(f"{BASE}/notes", WORK, bodies.NOTE)
+def add_note(loan_id: FromPath[int], request: Req, db_session: Db, data: Body = None) -> Json:
     """Add a note (``text``) to the loan's case; notes are never changed or deleted."""
     actor, day = _actor_and_day(request)
     note = collection_cases.add_note(
@@ -160,19 +128,8 @@ def add_note(
     return collection_cases.note_view(note)
 
 
-@post(
-    f"{BASE}/contacts",
-    opt=WORK,
-    sync_to_thread=True,
-    status_code=HTTP_201_CREATED,
-    operation_class=described(bodies.CONTACT),
-)
-def log_contact(
-    loan_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    data: JSONBody[Any] = None,
-) -> dict[str, Any]:
+@post_route(f"{BASE}/contacts", WORK, bodies.CONTACT)
+def log_contact(loan_id: FromPath[int], request: Req, db_session: Db, data: Body = None) -> Json:
     """Log a contact made now: ``channel`` (sms, call, visit), ``outcome``, ``note``.
 
     Refused outside the contact rules: 409 ``contact_quiet_hours`` (21:00 to
@@ -191,19 +148,8 @@ def log_contact(
     return collection_contacts.contact_view(row)
 
 
-@post(
-    f"{BASE}/contacts/send",
-    opt=WORK,
-    sync_to_thread=True,
-    status_code=HTTP_201_CREATED,
-    operation_class=described(bodies.SEND_CONTACT),
-)
-def send_contact(
-    loan_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    runtime: NamedDependency[Runtime],
-    data: JSONBody[Any] = None,
-) -> dict[str, Any]:
+@post_route(f"{BASE}/contacts/send", WORK, bodies.SEND_CONTACT)
+def send_contact(loan_id: FromPath[int], request: Req, runtime: Rt, data: Body = None) -> Json:
     """Reach the borrower through an SMS or call plugin (``channel``: sms or call).
 
     201 with the vendor's receipt; the same rules as a logged contact; 503
@@ -218,19 +164,8 @@ def send_contact(
     )
 
 
-@post(
-    f"{BASE}/promises",
-    opt=WORK,
-    sync_to_thread=True,
-    status_code=HTTP_201_CREATED,
-    operation_class=described(bodies.PROMISE),
-)
-def make_promise(
-    loan_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    data: JSONBody[Any] = None,
-) -> dict[str, Any]:
+@post_route(f"{BASE}/promises", WORK, bodies.PROMISE)
+def make_promise(loan_id: FromPath[int], request: Req, db_session: Db, data: Body = None) -> Json:
     """Record a promise to pay: ``amount`` (a string, CNY) by ``date`` (YYYY-MM-DD)."""
     body = json_object(data)
     actor, day = _actor_and_day(request)
@@ -240,19 +175,10 @@ def make_promise(
     return collection_promises.promise_view(made)
 
 
-@post(
-    f"{BASE}/write-off",
-    opt=WORK,
-    sync_to_thread=True,
-    status_code=HTTP_200_OK,
-    operation_class=described(bodies.WRITE_OFF),
-)
+@post_route(f"{BASE}/write-off", WORK, bodies.WRITE_OFF, status_code=HTTP_200_OK)
 def request_write_off(
-    loan_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    data: JSONBody[Any] = None,
-) -> dict[str, Any]:
+    loan_id: FromPath[int], request: Req, db_session: Db, data: Body = None
+) -> Json:
     """Ask for the loan's write-off, with a ``reason``; someone else approves it."""
     actor, day = _actor_and_day(request)
     collection_cases.request_write_off(
@@ -261,10 +187,8 @@ def request_write_off(
     return collection_queue.case_view(db_session, loan_id)
 
 
-@post(f"{BASE}/write-off/approve", opt=MANAGE, sync_to_thread=True, status_code=HTTP_200_OK)
-def approve_write_off(
-    loan_id: FromPath[int], request: Request[Any, Any, Any], db_session: NamedDependency[Session]
-) -> dict[str, Any]:
+@post_route(f"{BASE}/write-off/approve", MANAGE, status_code=HTTP_200_OK)
+def approve_write_off(loan_id: FromPath[int], request: Req, db_session: Db) -> Json:
     """Write the loan off; 409 ``four_eyes_required`` for the requester's own request."""
     actor, day = _actor_and_day(request)
     collection_cases.approve_write_off(db_session, loan_id, actor=actor, business_date=day)
@@ -347,22 +271,3 @@ def on_loan_event(event: Event, session: Session) -> None:
         collection_cases.sync_case(
             session, loan_id, actor=f"event:{event.id}", business_date=day, reason=kind
         )
-
-
-@lendkit.hookimpl
-def compliance_items() -> list[ComplianceItem]:
-    return [
-        ComplianceItem(
-            function="Collections without harassment: contact limits, quiet hours, records",
-            clauses=(
-                "网络小额贷款业务管理暂行办法 (不得采取暴力、恐吓、侮辱、诽谤、骚扰方式催收)",
-                "中国银保监会办公厅关于加强小额贷款公司监督管理的通知〔2020〕86号 第十一条 (催收)",
-            ),
-            description="Every contact with an overdue borrower is logged append-only with "
-            "channel, outcome, time and member of staff; contacts are refused from 21:00 to "
-            "08:00 China time and beyond three a day per borrower; reminders wait for the "
-            "morning; phone numbers are never stored in collections' tables and are masked "
-            "in every answer; assignments and write-offs are audited, write-offs need a "
-            "second person.",
-        )
-    ]

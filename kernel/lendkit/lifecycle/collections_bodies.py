@@ -1,12 +1,4 @@
-"""The request bodies of the collections routes (``collections_api.py``), as the OpenAPI
-schema shows them.
-
-These routes read their bodies by hand (``JSONBody[Any]``, checked field by
-field for bilingual 422s); each schema here says what those checks accept,
-and the route carries it with ``operation_class=described(...)``
-(:mod:`lendkit.web.schema`). A test fails when a route's body is shown as
-``{}``.
-"""
+"""The bodies of the collections routes as the OpenAPI schema shows them (see ``web/routes.py``)."""
 
 from __future__ import annotations
 

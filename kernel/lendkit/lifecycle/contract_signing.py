@@ -45,6 +45,13 @@ __all__ = ["EsignUnavailable", "apply_signature_result", "request_signature"]
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    contract_id: int
+    request_no: str
+    to_sign: ContractToSign | None  # None: nothing to ask the vendor
+
+
 class EsignUnavailable(LendkitError):
     status = 503
     code = "esign_unavailable"
@@ -98,13 +105,6 @@ def _step(
     session.add(row)
     session.flush()
     return row
-
-
-@dataclass(frozen=True, slots=True)
-class _Request:
-    contract_id: int
-    request_no: str
-    to_sign: ContractToSign | None  # None: nothing to ask the vendor
 
 
 def _open_request(

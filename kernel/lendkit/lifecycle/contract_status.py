@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lendkit.db import in_order
 from lendkit.errors import ConflictError
 from lendkit.lifecycle.contract_models import Contract, ContractSignature, SignatureStatus
 from lendkit.lifecycle.contract_render import sm3_hex
@@ -36,13 +37,7 @@ def contract_of(session: Session, loan_id: int) -> Contract | None:
 
 
 def history(session: Session, loan_id: int) -> list[ContractSignature]:
-    return list(
-        session.scalars(
-            select(ContractSignature)
-            .where(ContractSignature.loan_id == loan_id)
-            .order_by(ContractSignature.id)
-        )
-    )
+    return in_order(session, ContractSignature, ContractSignature.loan_id == loan_id)
 
 
 def latest_signature(session: Session, contract_id: int) -> ContractSignature | None:

@@ -1,12 +1,4 @@
-"""The request bodies of the product routes (``products_api.py``), as the OpenAPI schema
-shows them.
-
-These routes read their bodies by hand (``JSONBody[Any]``, checked field by
-field for bilingual 422s); each schema here says what those checks accept,
-and the route carries it with ``operation_class=described(...)``
-(:mod:`lendkit.web.schema`). A test fails when a route's body is shown as
-``{}``.
-"""
+"""The bodies of the product routes as the OpenAPI schema shows them (see ``web/routes.py``)."""
 
 from __future__ import annotations
 
@@ -14,7 +6,7 @@ from typing import Final
 
 from litestar.openapi.spec import OpenAPIType, Schema
 
-from lendkit.lifecycle.product_rules import CODE, MAX_PRODUCT_TERM
+from lendkit.lifecycle.product_rules import CODE, MAX_PRODUCT_TERM, REQUIRED
 from lendkit.lifecycle.schedules import METHODS
 from lendkit.types import ALLOCATION_ORDER
 from lendkit.web.schema import amount, flag, nullable, obj_of, strings, text, whole
@@ -58,15 +50,7 @@ PRODUCT: Final = obj_of(
     "A new loan product (amounts and rates as strings); its dearest case must be within "
     "the rate cap",
     _PRODUCT_FIELDS,
-    required=(
-        "code",
-        "name",
-        "min_amount",
-        "max_amount",
-        "terms_months",
-        "annual_rate",
-        "repayment_methods",
-    ),
+    required=REQUIRED,
 )
 
 PRODUCT_CHANGE: Final = obj_of(
