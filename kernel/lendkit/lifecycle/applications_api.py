@@ -40,6 +40,7 @@ from lendkit.types import Job
 from lendkit.web import paging
 from lendkit.web.bodies import json_object
 from lendkit.web.routes import Body, Db, Json, Req, Rt, Window, get_route, post_route
+from lendkit.web.schema import described
 
 __all__ = ["ROUTES"]
 
@@ -165,9 +166,8 @@ def application_record(application_id: FromPath[int], db_session: Db) -> Json:
 @post_route(
     "/api/applications/{application_id:int}/approve",
     REVIEW,
-    bodies.APPROVAL,
-    required=False,
     status_code=HTTP_200_OK,
+    operation_class=described(bodies.APPROVAL, required=False),
 )
 def approve_application(
     application_id: FromPath[int], request: Req, db_session: Db, runtime: Rt, data: Body = None
