@@ -46,6 +46,7 @@ __all__ = ["ROUTES"]
 
 SELF = {"permission": "borrower.self"}
 REVIEW = {"permission": "applications.review"}
+ONE = "/api/applications/{application_id:int}"  # one application, for staff
 _NOT_FOUND = "未找到该申请。No such application."
 MAX_REASONS = bodies.MAX_REASONS
 
@@ -154,7 +155,7 @@ def review_queue(db_session: Db, window: Window) -> Json:
     )
 
 
-@get_route("/api/applications/{application_id:int}", REVIEW)
+@get_route(ONE, REVIEW)
 def application_record(application_id: FromPath[int], db_session: Db) -> Json:
     """The whole record: terms, income, offer, every credit decision explained, history."""
     app = db_session.get(Application, application_id)
@@ -164,7 +165,7 @@ def application_record(application_id: FromPath[int], db_session: Db) -> Json:
 
 
 @post_route(
-    "/api/applications/{application_id:int}/approve",
+    f"{ONE}/approve",
     REVIEW,
     status_code=HTTP_200_OK,
     operation_class=described(bodies.APPROVAL, required=False),
@@ -189,7 +190,7 @@ def approve_application(
 
 
 @post_route(
-    "/api/applications/{application_id:int}/reject",
+    f"{ONE}/reject",
     REVIEW,
     bodies.REJECTION,
     status_code=HTTP_200_OK,

@@ -13,6 +13,7 @@ The same quiet hours hold back the SMS reminders of
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -47,6 +48,7 @@ __all__ = [
     "contact_view",
     "reach",
     "record_contact",
+    "send_sms",
 ]
 
 log = logging.getLogger(__name__)
@@ -200,16 +202,32 @@ def record_contact(
             code="contact_outcome_invalid",
         )
     remark = staff_text(note, "note", "备注", required=False)
+    return _log(session, loan_id, chosen, "recorded", outcome, actor, now, rules, note=remark)
+
+
+def _log(
+    session: Session,
+    loan_id: int,
+    channel: str,
+    kind: str,
+    outcome: str,
+    actor: str,
+    now: datetime,
+    rules: ContactRules,
+    *,
+    note: str | None = None,
+) -> Contact:
+    """Check the rules under the borrower's lock, then write the contact's row."""
     opened = open_case(session, loan_id, actor=actor, business_date=business_today(now))
     check_contact_allowed(session, opened.borrower_id, now, rules)
     row = Contact(
         case_id=opened.id,
         loan_id=loan_id,
         borrower_id=opened.borrower_id,
-        channel=chosen,
-        kind="recorded",
+        channel=channel,
+        kind=kind,
         outcome=outcome,
-        note=remark,
+        note=note,
         actor=actor,
         at=now,
         sandbox=False,
@@ -287,28 +305,14 @@ def reach(
 def _log_attempt(
     session: Session, loan_id: int, channel: str, actor: str, now: datetime, rules: ContactRules
 ) -> _Attempt:
-    opened = open_case(session, loan_id, actor=actor, business_date=business_today(now))
-    check_contact_allowed(session, opened.borrower_id, now, rules)
+    row = _log(session, loan_id, channel, "attempt", "requested", actor, now, rules)
     loan = session.get_one(Loan, loan_id)
-    borrower = session.get_one(Borrower, opened.borrower_id)
-    row = Contact(
-        case_id=opened.id,
-        loan_id=loan_id,
-        borrower_id=opened.borrower_id,
-        channel=channel,
-        kind="attempt",
-        outcome="requested",
-        actor=actor,
-        at=now,
-        sandbox=False,
-    )
-    session.add(row)
-    session.flush()
+    borrower = session.get_one(Borrower, row.borrower_id)
     request = ContactRequest(
         request_no=f"contact-{row.id}",
         channel="sms" if channel == "sms" else "call",
         loan_id=loan_id,
-        borrower_id=opened.borrower_id,
+        borrower_id=row.borrower_id,
         to=borrower.phone,
         template=COLLECTION_TEMPLATE,
         params={"amount": str(amount_to_cure(session, loan_id)), "dpd": str(loan.dpd)},
@@ -320,20 +324,31 @@ def _send_by_notification(
     session: Session, runtime: Runtime, request: ContactRequest
 ) -> tuple[ContactReceipt | None, str]:
     try:
-        with session.begin_nested():  # a failing sender's own writes roll back
-            message_id = notify.send(
-                session,
-                runtime.settings,
-                runtime.pm,
-                channel="sms",
-                to=request.to,
-                template=request.template,
-                params=request.params,
-            )
+        message_id = send_sms(session, runtime, request.to, request.template, request.params)
     except NotificationFailed as exc:
         return None, exc.reason or "no_sender"
     stand_in = notify.is_stand_in(message_id)
     return ContactReceipt("send_notification", message_id, "accepted", sandbox=stand_in), ""
+
+
+def send_sms(
+    session: Session, runtime: Runtime, to: str, template: str, params: Mapping[str, str]
+) -> str:
+    """An SMS through the tenant's sender (``send_notification``); its message id.
+
+    Raises :class:`~lendkit.auth.errors.NotificationFailed`, after rolling back
+    what the failing sender wrote.
+    """
+    with session.begin_nested():
+        return notify.send(
+            session,
+            runtime.settings,
+            runtime.pm,
+            channel="sms",
+            to=to,
+            template=template,
+            params=params,
+        )
 
 
 def contact_view(row: Contact) -> dict[str, Any]:

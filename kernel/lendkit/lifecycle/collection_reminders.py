@@ -20,7 +20,7 @@ from lendkit.auth.errors import NotificationFailed
 from lendkit.clearing.money import money
 from lendkit.clearing.payments import business_today
 from lendkit.db import utcnow
-from lendkit.lifecycle.collection_contacts import RULES, ContactRules
+from lendkit.lifecycle.collection_contacts import RULES, ContactRules, send_sms
 from lendkit.lifecycle.collection_models import Reminder, ReminderStatus
 from lendkit.lifecycle.models import RUNNING, Instalment, Loan
 from lendkit.models import Borrower
@@ -118,21 +118,13 @@ def _send_reminder(session: Session, runtime: Runtime, reminder: Reminder, now: 
         reminder.status, reminder.reason = ReminderStatus.EXPIRED, "past_due_date"
         return
     borrower = session.get_one(Borrower, reminder.borrower_id)
+    params = {
+        "amount": str(left),
+        "due_date": reminder.due_date.isoformat(),
+        "period": str(reminder.period),
+    }
     try:
-        with session.begin_nested():
-            message_id = notify.send(
-                session,
-                runtime.settings,
-                runtime.pm,
-                channel="sms",
-                to=borrower.phone,
-                template=REMINDER_TEMPLATE,
-                params={
-                    "amount": str(left),
-                    "due_date": reminder.due_date.isoformat(),
-                    "period": str(reminder.period),
-                },
-            )
+        message_id = send_sms(session, runtime, borrower.phone, REMINDER_TEMPLATE, params)
     except NotificationFailed as exc:
         reminder.status, reminder.reason = ReminderStatus.FAILED, (exc.reason or "")[:32]
         return

@@ -273,15 +273,9 @@ def _fail(
     actor: str,
     **fields: Any,
 ) -> None:
+    failed = SignatureStatus.FAILED
     _step(
-        session,
-        contract,
-        latest,
-        SignatureStatus.FAILED,
-        source=source,
-        actor=actor,
-        reason=reason[:64],
-        **fields,
+        session, contract, latest, failed, source=source, actor=actor, reason=reason[:64], **fields
     )
     if contract.status != ContractStatus.SIGNED:
         contract.status = ContractStatus.FAILED
@@ -347,16 +341,9 @@ def apply_signature_result(
         "stand_in": result.sandbox,
     }
     if contract.status == ContractStatus.SIGNED:
-        _step(
-            session,
-            contract,
-            latest,
-            SignatureStatus.FAILED,
-            source=source,
-            actor=actor,
-            reason="superseded",
-            **details,
-        )
+        # Signed by another attempt meanwhile: this one is over, whatever it says.
+        over = details | {"reason": "superseded"}
+        _step(session, contract, latest, SignatureStatus.FAILED, source=source, actor=actor, **over)
         return "ignored"
     if result.status == "failed":
         reason = result.reason or "vendor_failed"

@@ -38,7 +38,7 @@ from lendkit.clearing.money import money
 from lendkit.clock import china_today
 from lendkit.errors import ValidationFailed
 from lendkit.lifecycle.application_models import Application
-from lendkit.lifecycle.pricing import Quote, check_rate_cap
+from lendkit.lifecycle.pricing import Quote, check_rate_cap, rate_cap_breach
 from lendkit.lifecycle.product_rules import RATE_DECIMALS, price
 from lendkit.lifecycle.products import Product
 from lendkit.masking import mask_text
@@ -241,17 +241,14 @@ def _ask(
 
 
 def _check_cap(quote: Quote, records: list[dict[str, Any]], settings: Settings, on: date) -> None:
-    try:
-        check_rate_cap(quote.rate, settings, on=on)
-    except ValidationFailed as exc:
-        if exc.code != "rate_above_cap":
-            raise
-        zh, _, en = exc.detail.partition(" / ")
+    breach = rate_cap_breach(quote.rate, settings, on=on)
+    if breach is not None:
+        zh, en = breach
         by = ", ".join(f"{r['source']} ({r['reason_code']})" for r in records)
         raise ValidationFailed(
             f"经报价调整（{by}）后，{zh} / after the offer adjustments by {by}, {en}",
             code="rate_above_cap",
-        ) from None
+        )
 
 
 # -- Making the offer ----------------------------------------------------------------

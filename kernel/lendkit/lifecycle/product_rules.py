@@ -21,14 +21,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import MISSING, dataclass, fields
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from lendkit.clearing.money import money, parse_amount
 from lendkit.errors import ValidationFailed
-from lendkit.lifecycle.pricing import AnnualizedRate, Quote, check_rate_cap, quote
+from lendkit.lifecycle.pricing import AnnualizedRate, Quote, quote, rate_cap_breach
 from lendkit.lifecycle.schedules import MAX_AMOUNT, METHODS
-from lendkit.settings import Settings
 from lendkit.types import ALLOCATION_ORDER, ProductSpec
+
+if TYPE_CHECKING:
+    from lendkit.settings import Settings
 
 __all__ = [
     "MAX_PRODUCT_TERM",
@@ -394,16 +396,13 @@ def check_worst_case(spec: ProductSpec, settings: Settings, on: date) -> WorstCa
             f"产品 {spec.code} 无法定价 / product {spec.code} cannot be priced: {exc.detail}",
             code="product_unpriceable",
         ) from None
-    try:
-        check_rate_cap(worst.rate, settings, on=on)
-    except ValidationFailed as exc:
-        if exc.code != "rate_above_cap":
-            raise
-        zh, _, en = exc.detail.partition(" / ")
+    breach = rate_cap_breach(worst.rate, settings, on=on)
+    if breach is not None:
+        zh, en = breach
         where_zh, where_en = worst.describe()
         raise ValidationFailed(
             f"产品 {spec.code} 的最不利情形（{where_zh}）{zh} / "
             f"the worst case of product {spec.code} ({where_en}): {en}",
             code="product_rate_above_cap",
-        ) from None
+        )
     return worst

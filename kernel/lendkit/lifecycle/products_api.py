@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 import lendkit
 from lendkit.auth.principal import current
 from lendkit.errors import NotFoundError, ValidationFailed
-from lendkit.lifecycle import products
+from lendkit.lifecycle import product_changes, products
 from lendkit.lifecycle import products_bodies as bodies
 from lendkit.runtime import Runtime
 from lendkit.web import paging
@@ -77,7 +77,7 @@ def manage_create(data: Body, request: Req, db_session: Db, runtime: Rt) -> Resp
     """Create a product: the fields of ``ProductSpec`` (amounts and rates as strings,
     ``terms_months`` and ``repayment_methods`` as lists). 201 with version 1; 200 when
     the same product exists already; 409 ``product_exists`` for another under its code."""
-    product, created = products.create(
+    product, created = product_changes.create(
         db_session, runtime.pm, runtime.settings, json_object(data), actor=current(request).actor
     )
     return Response(
@@ -126,7 +126,7 @@ def manage_update(
     no longer current). A change that changes nothing adds no version."""
     body = dict(json_object(data))
     base = _base_version(body)
-    product, _ = products.update(
+    product, _ = product_changes.update(
         db_session,
         runtime.pm,
         runtime.settings,
@@ -141,7 +141,7 @@ def manage_update(
 @post_route(f"{ADMIN}/{{code:str}}/retire", MANAGE, status_code=HTTP_200_OK)
 def manage_retire(code: FromPath[str], request: Req, db_session: Db, runtime: Rt) -> Json:
     """Retire a product: no new applications; its loans and open offers go on."""
-    product, _ = products.retire(db_session, runtime.pm, code, actor=current(request).actor)
+    product, _ = product_changes.retire(db_session, runtime.pm, code, actor=current(request).actor)
     return _record(db_session, product)
 
 
