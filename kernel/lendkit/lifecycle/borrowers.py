@@ -30,7 +30,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any
 
 import pluggy
 from sqlalchemy import Select, select
@@ -40,11 +39,11 @@ from sqlalchemy.orm import Session, aliased
 from lendkit import audit, outbox
 from lendkit.clock import china_today
 from lendkit.crypto.orm import lookup
-from lendkit.db import in_order, utcnow
+from lendkit.db import utcnow
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
 from lendkit.hookspecs import IdentityClaim, IdentityVerdict
 from lendkit.lifecycle import consents, identity
-from lendkit.masking import mask_card, mask_id_number, mask_name, mask_phone, mask_text
+from lendkit.masking import mask_text
 from lendkit.models import Borrower, KycTransition
 from lendkit.settings import Settings
 
@@ -54,8 +53,6 @@ __all__ = [
     "KycResult",
     "RealNameSubmission",
     "decide_review",
-    "kyc_history",
-    "kyc_view",
     "register",
     "review_queue",
     "submit_real_name",
@@ -440,67 +437,3 @@ def decide_review(
         note=clean_note,
     )
     return KycResult(borrower, transition)
-
-
-# -- Views -----------------------------------------------------------------------
-
-
-def kyc_history(session: Session, borrower_id: int) -> list[KycTransition]:
-    return in_order(session, KycTransition, KycTransition.borrower_id == borrower_id)
-
-
-def _transition_view(row: KycTransition) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "from_status": row.from_status,
-        "to_status": row.to_status,
-        "actor": row.actor,
-        "provider": row.provider,
-        "reference": row.reference,
-        "stand_in": row.sandbox,
-        "reasons": list(row.reasons),
-        "note": row.note,
-        "occurred_at": row.occurred_at.isoformat(),
-    }
-
-
-def kyc_view(
-    session: Session, borrower: Borrower, warnings: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """The borrower's KYC status for an API answer: personal data masked."""
-    history = kyc_history(session, borrower.id)
-    decided = next((row for row in reversed(history) if row.provider), None)
-    zh, en = STATUSES.get(borrower.kyc_status, (borrower.kyc_status, borrower.kyc_status))
-    hint = identity.card_hint(borrower.bank_card) if borrower.bank_card else None
-    real_name = None
-    if borrower.id_number is not None:
-        real_name = {
-            "name": mask_name(borrower.name or ""),
-            "id_number": mask_id_number(borrower.id_number),
-            "bank_card": mask_card(borrower.bank_card or ""),
-            "card_phone": mask_phone(borrower.card_phone or ""),
-        }
-    return {
-        "borrower_id": borrower.id,
-        "status": borrower.kyc_status,
-        "status_label": {"zh": zh, "en": en},
-        "verified_at": borrower.verified_at.isoformat() if borrower.verified_at else None,
-        "real_name": real_name,
-        "card": (
-            {"bank_zh": hint.bank_zh, "bank_en": hint.bank_en, "kind": hint.kind} if hint else None
-        ),
-        "verification": (
-            {
-                "provider": decided.provider,
-                "reference": decided.reference,
-                "outcome": decided.to_status,
-                "reasons": list(decided.reasons),
-                "stand_in": decided.sandbox,
-                "label": STAND_IN_LABEL if decided.sandbox else None,
-            }
-            if decided
-            else None
-        ),
-        "warnings": [{"code": code, "detail": WARNINGS.get(code, code)} for code in warnings],
-        "history": [_transition_view(row) for row in history],
-    }

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 import lendkit
 from lendkit.auth.principal import Principal, current
 from lendkit.errors import NotFoundError, ValidationFailed
-from lendkit.lifecycle import borrowers, consents
+from lendkit.lifecycle import borrowers, consents, kyc_views
 from lendkit.lifecycle.identity import InvalidIdentity
 from lendkit.masking import mask_id_number, mask_name
 from lendkit.models import Borrower, KycTransition
@@ -159,7 +159,7 @@ def submit_real_name(
         ),
         actor=principal.actor,
     )
-    return borrowers.kyc_view(db_session, result.borrower, result.warnings)
+    return kyc_views.kyc_view(db_session, result.borrower, result.warnings)
 
 
 @get_route("/api/borrowers/me/kyc", SELF)
@@ -167,7 +167,7 @@ def my_kyc(request: Req, db_session: Db) -> Json:
     """My KYC status, the verifier's verdict, masked details and the history."""
     principal = _me(request)
     assert principal.subject_id is not None
-    return borrowers.kyc_view(db_session, _borrower(db_session, principal, principal.subject_id))
+    return kyc_views.kyc_view(db_session, _borrower(db_session, principal, principal.subject_id))
 
 
 def _consents(db_session: Session, borrower_id: int) -> Json:
@@ -220,7 +220,7 @@ def revoke_consent(purpose: FromPath[str], request: Req, db_session: Db) -> Json
 @get_route("/api/borrowers/{borrower_id:int}/kyc", READ)
 def borrower_kyc(borrower_id: FromPath[int], request: Req, db_session: Db) -> Json:
     """One borrower's KYC status and history, masked (a borrower: only himself)."""
-    return borrowers.kyc_view(db_session, _borrower(db_session, current(request), borrower_id))
+    return kyc_views.kyc_view(db_session, _borrower(db_session, current(request), borrower_id))
 
 
 @get_route("/api/borrowers/{borrower_id:int}/consents", READ)
@@ -262,7 +262,7 @@ def decide_review(
         reasons=tuple(data.reasons),
         note=data.note,
     )
-    return borrowers.kyc_view(db_session, result.borrower)
+    return kyc_views.kyc_view(db_session, result.borrower)
 
 
 ROUTES = [
