@@ -125,7 +125,7 @@ def register(
     except IntegrityError:
         raise _phone_taken() from None  # registered a moment ago by a concurrent request
     actor = actor or f"borrower:{borrower.id}"
-    _append(session, borrower, None, "registered", actor, now=now)
+    _append(session, borrower, None, "registered", actor, now)
     audit.record(session, actor, "borrower.register", f"borrower:{borrower.id}")
     outbox.publish(session, "borrower.registered", {"borrower_id": borrower.id})
     return borrower
@@ -233,7 +233,7 @@ def submit_real_name(
         evidence=MappingProxyType(dict(submission.evidence)),
     )
     verdict = _verify(session, pm, settings, claim)
-    transition = _move(session, borrower, verdict.outcome, actor, now, verdict, index)
+    transition = _move(session, borrower, verdict.outcome, actor, now, _Why(verdict, index))
     return KycResult(borrower, transition, checked.card.warnings)
 
 
@@ -268,18 +268,24 @@ def _verify(
     return verdict
 
 
+@dataclass(frozen=True, slots=True)
+class _Why:
+    """What a KYC transition records beside the statuses."""
+
+    verdict: IdentityVerdict | None = None
+    id_number_index: bytes | None = None
+    reasons: tuple[str, ...] = ()
+    note: str | None = None
+
+
 def _append(
     session: Session,
     borrower: Borrower,
     from_status: str | None,
     to_status: str,
     actor: str,
-    *,
     now: datetime,
-    verdict: IdentityVerdict | None = None,
-    id_number_index: bytes | None = None,
-    reasons: tuple[str, ...] = (),
-    note: str | None = None,
+    why: _Why = _Why(),
 ) -> KycTransition:
     if to_status not in TRANSITIONS.get(from_status, frozenset()):
         raise ConflictError(
@@ -287,6 +293,7 @@ def _append(
             f"The KYC status cannot move from {from_status!r} to {to_status!r}.",
             code="kyc_transition_invalid",
         )
+    verdict = why.verdict
     row = KycTransition(
         borrower_id=borrower.id,
         from_status=from_status,
@@ -295,9 +302,9 @@ def _append(
         provider=(verdict.provider or None) if verdict else None,
         reference=(verdict.reference or None) if verdict else None,
         sandbox=bool(verdict and verdict.sandbox),
-        reasons=list(verdict.reasons if verdict else reasons),
-        note=note,
-        id_number_index=id_number_index,
+        reasons=list(verdict.reasons if verdict else why.reasons),
+        note=why.note,
+        id_number_index=why.id_number_index,
         occurred_at=now,
     )
     session.add(row)
@@ -307,30 +314,11 @@ def _append(
 
 
 def _move(
-    session: Session,
-    borrower: Borrower,
-    to_status: str,
-    actor: str,
-    now: datetime,
-    verdict: IdentityVerdict | None = None,
-    id_number_index: bytes | None = None,
-    reasons: tuple[str, ...] = (),
-    note: str | None = None,
+    session: Session, borrower: Borrower, to_status: str, actor: str, now: datetime, why: _Why
 ) -> KycTransition:
     """One KYC transition: history row, status, audit row and event together."""
     from_status = borrower.kyc_status
-    row = _append(
-        session,
-        borrower,
-        from_status,
-        to_status,
-        actor,
-        now=now,
-        verdict=verdict,
-        id_number_index=id_number_index,
-        reasons=reasons,
-        note=note,
-    )
+    row = _append(session, borrower, from_status, to_status, actor, now, why)
     if to_status == "verified":
         borrower.verified_at = now
     elif to_status == "rejected":
@@ -427,13 +415,6 @@ def decide_review(
             "该复核任务已处理。This review has already been decided.", code="review_closed"
         )
     clean_note = mask_text(note.strip())[:500] if note and note.strip() else None
-    transition = _move(
-        session,
-        borrower,
-        decision,
-        actor,
-        now or utcnow(),
-        reasons=reasons,
-        note=clean_note,
-    )
+    why = _Why(reasons=reasons, note=clean_note)
+    transition = _move(session, borrower, decision, actor, now or utcnow(), why)
     return KycResult(borrower, transition)
