@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -148,6 +148,27 @@ def _strings(data: Mapping[str, Any], name: str) -> list[str]:
     return list(value)
 
 
+# A list field that names something twice: (Chinese, English, code).
+_REPEATED: Final = {
+    "terms_months": (
+        "每个期限只能列出一次",
+        "each term may be listed only once",
+        "product_terms_duplicated",
+    ),
+    "repayment_methods": (
+        "每种还款方式只能列出一次",
+        "each repayment method may be listed only once",
+        "product_methods_duplicated",
+    ),
+}
+
+
+def _listed_once(name: str, value: Sequence[object]) -> None:
+    if len(set(value)) != len(value):
+        zh, en, code = _REPEATED[name]
+        raise _invalid(name, zh, en, code=code)
+
+
 def _terms(data: Mapping[str, Any]) -> tuple[int, ...]:
     value = data["terms_months"]
     if not isinstance(value, list | tuple) or not value:
@@ -168,13 +189,7 @@ def _terms(data: Mapping[str, Any]) -> tuple[int, ...]:
             f"terms must be 1 to {MAX_PRODUCT_TERM} months ({outside[0]} is not)",
             code="product_term_out_of_range",
         )
-    if len(set(value)) != len(value):
-        raise _invalid(
-            "terms_months",
-            "每个期限只能列出一次",
-            "each term may be listed only once",
-            code="product_terms_duplicated",
-        )
+    _listed_once("terms_months", value)
     return tuple(sorted(value))
 
 
@@ -188,13 +203,7 @@ def _methods(data: Mapping[str, Any]) -> tuple[str, ...]:
             f"unknown repayment method {unknown[0][:40]!r}; one of {', '.join(METHODS)}",
             code="product_method_unknown",
         )
-    if len(set(value)) != len(value):
-        raise _invalid(
-            "repayment_methods",
-            "每种还款方式只能列出一次",
-            "each repayment method may be listed only once",
-            code="product_methods_duplicated",
-        )
+    _listed_once("repayment_methods", value)
     return tuple(value)
 
 
