@@ -23,13 +23,13 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lendkit import audit, outbox
-from lendkit.db import utcnow
+from lendkit.auth.digests import sm3
+from lendkit.db import in_order, utcnow
 from lendkit.errors import LendkitError, ValidationFailed
 from lendkit.models import Consent
 
@@ -54,9 +54,7 @@ CHANNELS = frozenset({"app", "web", "h5", "counter", "api"})
 
 def digest_of(text: str) -> str:
     """SM3 of the text's UTF-8 bytes, lower-case hex: what the record keeps."""
-    digest = hashes.Hash(hashes.SM3())
-    digest.update(text.encode("utf-8"))
-    return digest.finalize().hex()
+    return sm3(text.encode("utf-8")).hex()
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,11 +296,7 @@ def revoke(
 
 def history(session: Session, borrower_id: int) -> list[Consent]:
     """Every grant of the borrower, oldest first, revoked ones included."""
-    return list(
-        session.scalars(
-            select(Consent).where(Consent.borrower_id == borrower_id).order_by(Consent.id)
-        )
-    )
+    return in_order(session, Consent, Consent.borrower_id == borrower_id)
 
 
 def consent_view(consent: Consent) -> dict[str, Any]:

@@ -27,10 +27,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import hashes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lendkit.auth.digests import sm3
 from lendkit.clock import CHINA
 from lendkit.lifecycle.models import Loan, LoanEvent
 from lendkit.lifecycle.pricing import AnnualizedRate
@@ -73,9 +73,7 @@ _XHTML2PDF_LOG.propagate = False
 def sm3_hex(data: bytes) -> str:
     """Lower-case hex SM3 of ``data``: the digest :func:`lendkit.crypto.gm.sm3` gives,
     computed by OpenSSL (gmssl's pure-Python SM3 takes ~7 ms per kilobyte)."""
-    digest = hashes.Hash(hashes.SM3())
-    digest.update(data)
-    return digest.finalize().hex()
+    return sm3(data).hex()
 
 
 @dataclass(frozen=True, slots=True)

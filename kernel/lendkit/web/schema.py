@@ -33,6 +33,7 @@ __all__ = [
     "amount",
     "described",
     "flag",
+    "idempotency_key",
     "nullable",
     "obj",
     "obj_of",
@@ -116,6 +117,22 @@ def strings(description: str, *, max_items: int, min_items: int | None = None) -
         items=Schema(type=OpenAPIType.STRING),
         max_items=max_items,
         min_items=min_items,
+    )
+
+
+_IDEMPOTENCY = (
+    "Idempotency key (or the Idempotency-Key header): a retry with it returns the first result."
+)
+
+
+def idempotency_key(min_length: int, max_length: int, pattern: str | None = None) -> Schema:
+    """A body's ``idempotency_key`` field (the header may carry it instead)."""
+    return text(
+        _IDEMPOTENCY,
+        min_length=min_length,
+        max_length=max_length,
+        pattern=pattern,
+        example="app-7f3c9a21",
     )
 
 
