@@ -21,14 +21,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import MISSING, dataclass, fields
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from lendkit.clearing.money import money, parse_amount
 from lendkit.errors import ValidationFailed
 from lendkit.lifecycle.pricing import AnnualizedRate, Quote, check_rate_cap, quote
 from lendkit.lifecycle.schedules import MAX_AMOUNT, METHODS
-from lendkit.settings import Settings
 from lendkit.types import ALLOCATION_ORDER, ProductSpec
+
+if TYPE_CHECKING:  # settings checks [[products]] tables with this module
+    from lendkit.settings import Settings
 
 __all__ = [
     "MAX_PRODUCT_TERM",
