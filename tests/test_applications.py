@@ -17,7 +17,13 @@ from lendkit.audit import AuditEntry
 from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, ValidationFailed
-from lendkit.lifecycle import applications, booking, consents
+from lendkit.lifecycle import (
+    application_caps,
+    application_input,
+    applications,
+    booking,
+    consents,
+)
 from lendkit.lifecycle.application_models import Application, ApplicationEvent, CreditDecision
 from lendkit.models import Borrower, OutboxEvent
 from lendkit.registry import jobs
@@ -446,13 +452,13 @@ def test_the_income_cap_counts_open_offers_until_they_expire(runtime, live_serve
     assert state(runtime) == before
 
     with runtime.sessions.begin() as session:
-        assert applications.exposure(session, borrower_id) == Decimal("20000.00")
+        assert application_caps.exposure(session, borrower_id) == Decimal("20000.00")
         session.execute(
             update(Application)
             .where(Application.id == first["id"])
             .values(offer_expires_at=utcnow() - timedelta(seconds=1))
         )
-        assert applications.exposure(session, borrower_id) == Decimal("0.00")
+        assert application_caps.exposure(session, borrower_id) == Decimal("0.00")
     assert apply(live_server, headers, key="two", **second).status_code == 201
 
 
@@ -466,12 +472,12 @@ def test_caps_function_counts_applications_offers_and_loans(runtime):
     book_loan(runtime, borrower_id, "20000.00", "overdue")
     book_loan(runtime, borrower_id, "40000.00", "written_off")
     with runtime.sessions.begin() as session:
-        assert applications.exposure(session, borrower_id) == Decimal("30000.00")
-        applications.check_caps(
+        assert application_caps.exposure(session, borrower_id) == Decimal("30000.00")
+        application_caps.check_caps(
             session, runtime.settings, borrower_id, Decimal("170000.00"), Decimal("900000")
         )
         with pytest.raises(ValidationFailed) as refused:
-            applications.check_caps(
+            application_caps.check_caps(
                 session, runtime.settings, borrower_id, Decimal("170000.01"), Decimal("900000")
             )
         assert refused.value.code == "household_cap_exceeded"
@@ -666,7 +672,7 @@ def test_offers_expire_after_seven_days_exactly(runtime, bureau):
         consents.grant(session, borrower_id, "credit_query", "2026-01", text.digest, "app", "t")
     start = utcnow()
     with runtime.sessions.begin() as session:
-        submission = applications.parse_submission({**CONSUMER, "idempotency_key": "k"})
+        submission = application_input.parse_submission({**CONSUMER, "idempotency_key": "k"})
         result = applications.submit(
             session, runtime.pm, runtime.settings, borrower_id, submission, actor="t", now=start
         )

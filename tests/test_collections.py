@@ -16,7 +16,17 @@ from lendkit.audit import AuditEntry
 from lendkit.auth.testing import staff_headers
 from lendkit.clearing import ledger
 from lendkit.errors import ConflictError, LendkitError, ValidationFailed
-from lendkit.lifecycle import allocation, booking, collections, eod
+from lendkit.lifecycle import (
+    allocation,
+    booking,
+    collection_cases,
+    collection_contacts,
+    collection_promises,
+    collection_queue,
+    collection_reminders,
+    collections_api,
+    eod,
+)
 from lendkit.lifecycle.collection_models import (
     Assignment,
     CollectionCase,
@@ -175,10 +185,10 @@ def test_overdue_loans_fill_the_queue_worst_bucket_first_then_dpd_then_amount(ru
         ],
     )
     with runtime.read_sessions() as session:
-        page = collections.queue(session)
-        m3 = collections.queue(session, bucket="M3")
-        unassigned = collections.queue(session, collector="none")
-        second = collections.queue(session, limit=1, offset=1)
+        page = collection_queue.queue(session)
+        m3 = collection_queue.queue(session, bucket="M3")
+        unassigned = collection_queue.queue(session, collector="none")
+        second = collection_queue.queue(session, limit=1, offset=1)
 
     assert [i["loan_id"] for i in page["items"]] == [old, big, small]
     assert page["total"] == 3
@@ -204,9 +214,9 @@ def test_overdue_loans_fill_the_queue_worst_bucket_first_then_dpd_then_amount(ru
 def test_a_bad_bucket_or_page_is_refused_with_a_code(runtime):
     with runtime.read_sessions() as session:
         with pytest.raises(ValidationFailed) as bad_bucket:
-            collections.queue(session, bucket="M9")
+            collection_queue.queue(session, bucket="M9")
         with pytest.raises(ValidationFailed) as bad_page:
-            collections.queue(session, limit=1000)
+            collection_queue.queue(session, limit=1000)
     assert bad_bucket.value.code == "bucket_invalid"
     assert bad_page.value.code == "page_invalid"
     bilingual(bad_bucket.value.detail)
@@ -224,17 +234,17 @@ def test_a_cure_closes_the_case_and_a_late_overdue_event_does_not_reopen_it(runt
     with pytest.raises(DBAPIError), runtime.sessions.begin() as session:
         session.execute(update(CollectionCase).values(status="open"))  # closed stays closed
     with runtime.read_sessions() as session:
-        assert collections.queue(session)["total"] == 0
+        assert collection_queue.queue(session)["total"] == 0
         stale = session.scalars(
             select(OutboxEvent).where(OutboxEvent.topic == "loan.overdue")
         ).one()
     # The outbox delivers at least once: the old overdue event again changes nothing.
     with runtime.sessions.begin() as session:
-        collections.on_event(
-            session,
-            Event(
+        collections_api.on_loan_event(
+            event=Event(
                 id=stale.id, topic=stale.topic, occurred_at=stale.created_at, payload=stale.payload
             ),
+            session=session,
         )
     assert cases(runtime, loan_id) == [("closed", "cured", "event")]
 
@@ -245,11 +255,11 @@ def test_an_action_on_a_loan_without_a_case_opens_one_and_a_current_loan_has_non
     )
     eod.run(runtime, OVERDUE_DAY)  # no delivery yet: the events wait in the outbox
     with runtime.sessions.begin() as session:
-        note = collections.add_note(
+        note = collection_cases.add_note(
             session, overdue_id, "借款人称下周还款", actor="staff:alice", business_date=OVERDUE_DAY
         )
         with pytest.raises(ConflictError) as refused:
-            collections.add_note(
+            collection_cases.add_note(
                 session, current_id, "note", actor="staff:alice", business_date=OVERDUE_DAY
             )
     assert refused.value.code == "loan_not_overdue"
@@ -271,7 +281,7 @@ def test_assignment_keeps_its_history_and_is_audited(runtime):
 
     def assign(collector, **extra):
         with runtime.sessions.begin() as session:
-            return collections.assign(
+            return collection_cases.assign(
                 session,
                 loan_id,
                 collector,
@@ -302,7 +312,7 @@ def test_assignment_keeps_its_history_and_is_audited(runtime):
         audited = session.scalars(
             select(AuditEntry).where(AuditEntry.action == "collections.assigned")
         ).all()
-        view = collections.case_view(session, loan_id)
+        view = collection_queue.case_view(session, loan_id)
     assert history == [
         (None, alice, "staff:rita", "首次分案"),
         (alice, bob, "staff:rita", None),
@@ -326,16 +336,16 @@ def test_promises_are_judged_kept_or_broken_once_their_date_has_passed(runtime):
     paying, silent = overdue_loans(runtime, [(1, START, D("12000")), (2, START, D("12000"))])
     made_on = date(2026, 2, 17)
     with runtime.sessions.begin() as session:
-        kept = collections.promise(
+        kept = collection_promises.promise(
             session, paying, "1066.66", "2026-02-20", actor="staff:alice", business_date=made_on
         ).id
-        broken = collections.promise(
+        broken = collection_promises.promise(
             session, silent, "500.00", "2026-02-20", actor="staff:alice", business_date=made_on
         ).id
     pay(runtime, paying, "1066.66", date(2026, 2, 18), "collect-1")
 
     with runtime.sessions.begin() as session:
-        assert collections.evaluate_promises(session, date(2026, 2, 20)) == {
+        assert collection_promises.evaluate_promises(session, date(2026, 2, 20)) == {
             "kept": 0,
             "broken": 0,
         }  # the date itself has not passed
@@ -376,7 +386,7 @@ def test_promises_are_judged_kept_or_broken_once_their_date_has_passed(runtime):
 def test_a_bad_promise_is_refused_with_a_code(runtime, amount, when, code):
     (loan_id,) = overdue_loans(runtime, [(1, START, D("12000"))])
     with pytest.raises(ValidationFailed) as refused, runtime.sessions.begin() as session:
-        collections.promise(
+        collection_promises.promise(
             session, loan_id, amount, when, actor="staff:a", business_date=date(2026, 2, 17)
         )
     assert refused.value.code == code
@@ -393,7 +403,7 @@ def test_contact_limits_refuse_a_fourth_contact_a_day_and_quiet_hours(runtime):
 
     def contact(loan_id, at, channel="call"):
         with runtime.sessions.begin() as session:
-            return collections.record_contact(
+            return collection_contacts.record_contact(
                 session,
                 loan_id,
                 channel=channel,
@@ -427,7 +437,7 @@ def test_a_bad_channel_or_outcome_is_refused(runtime):
         ({"outcome": "threatened"}, "contact_outcome_invalid"),
     ):
         with pytest.raises(ValidationFailed) as refused, runtime.sessions.begin() as session:
-            collections.record_contact(
+            collection_contacts.record_contact(
                 session,
                 loan_id,
                 **({"channel": "call", "outcome": "reached"} | changes),
@@ -440,14 +450,14 @@ def test_a_bad_channel_or_outcome_is_refused(runtime):
 def test_notes_and_contacts_are_append_only_and_never_keep_a_phone_number(runtime):
     (loan_id,) = overdue_loans(runtime, [(1, START, D("12000"))])
     with runtime.sessions.begin() as session:
-        note = collections.add_note(
+        note = collection_cases.add_note(
             session,
             loan_id,
             "借款人换号了，新号 13812345678 / new number",
             actor="staff:alice",
             business_date=date(2026, 2, 17),
         )
-        collections.record_contact(
+        collection_contacts.record_contact(
             session,
             loan_id,
             channel="call",
@@ -473,15 +483,15 @@ def test_notes_and_contacts_are_append_only_and_never_keep_a_phone_number(runtim
 
 def test_a_call_nobody_delivers_is_503_but_logged_and_counted(runtime):
     (loan_id,) = overdue_loans(runtime, [(1, START, D("12000"))])
-    with pytest.raises(collections.ContactUnavailable) as unavailable:
-        collections.reach(
+    with pytest.raises(collection_contacts.ContactUnavailable) as unavailable:
+        collection_contacts.reach(
             runtime, loan_id, channel="call", actor="staff:alice", now=china(date(2026, 2, 17), 10)
         )
     assert (unavailable.value.status, unavailable.value.code) == (503, "contact_unavailable")
     bilingual(unavailable.value.detail)
     with runtime.read_sessions() as session:
         rows = session.scalars(select(Contact).order_by(Contact.id)).all()
-        made_today = collections.check_contact_allowed(
+        made_today = collection_contacts.check_contact_allowed(
             session, rows[0].borrower_id, china(date(2026, 2, 17), 11)
         )
     assert [(r.kind, r.outcome, r.note, r.attempt_id) for r in rows] == [
@@ -504,11 +514,11 @@ def test_a_due_soon_reminder_reaches_the_borrower_once_and_not_at_night(runtime)
         ).one()
     # Delivered again (at least once): still one reminder.
     with runtime.sessions.begin() as session:
-        collections.on_event(
-            session,
-            Event(
+        collections_api.on_loan_event(
+            event=Event(
                 id=event.id, topic=event.topic, occurred_at=event.created_at, payload=event.payload
             ),
+            session=session,
         )
     assert count(runtime, Reminder) == 1
 
@@ -539,7 +549,9 @@ def test_a_reminder_paid_before_it_is_sent_is_skipped(runtime):
     deliver(runtime)
     pay(runtime, loan_id, "1066.19", date(2026, 2, 12), "early")
 
-    assert collections.send_reminders(runtime, china(date(2026, 2, 13), 9)) == {"skipped": 1}
+    assert collection_reminders.send_reminders(runtime, china(date(2026, 2, 13), 9)) == {
+        "skipped": 1
+    }
     assert kept(runtime) == []
 
 
@@ -564,7 +576,7 @@ class Dialer:
 def at_ten(monkeypatch):
     """Collections' clock at 10:00 China time on 2026-02-17 (outside quiet hours)."""
     moment = china(date(2026, 2, 17), 10)
-    monkeypatch.setattr(collections, "utcnow", lambda: moment)
+    monkeypatch.setattr(collection_cases, "utcnow", lambda: moment)
     return moment
 
 
@@ -659,7 +671,7 @@ def test_collections_through_the_http_api(runtime, live_server, at_ten, monkeypa
         assert body["promises"][0]["amount"] == "1066.66"
 
         # Quiet hours.
-        monkeypatch.setattr(collections, "utcnow", lambda: china(date(2026, 2, 17), 22))
+        monkeypatch.setattr(collection_cases, "utcnow", lambda: china(date(2026, 2, 17), 22))
         night = http.post(
             f"{base}/loans/{third}/contacts",
             json={"channel": "call", "outcome": "reached"},
@@ -667,7 +679,7 @@ def test_collections_through_the_http_api(runtime, live_server, at_ten, monkeypa
         )
         assert (night.status_code, night.json()["code"]) == (409, "contact_quiet_hours")
         bilingual(night.json()["detail"])
-        monkeypatch.setattr(collections, "utcnow", lambda: at_ten)
+        monkeypatch.setattr(collection_cases, "utcnow", lambda: at_ten)
 
         # Write-off: a collector asks, a manager approves, never his own request.
         asked = http.post(f"{loan}/write-off", json={"reason": "失联 lost contact"}, headers=alice)
@@ -704,4 +716,4 @@ def test_collections_through_the_http_api(runtime, live_server, at_ten, monkeypa
         "collections.write_off_requested",
     ]
     with runtime.sessions.begin() as session, pytest.raises(ConflictError):
-        collections.open_case(session, mine, actor="staff:x", business_date=date(2026, 2, 18))
+        collection_cases.open_case(session, mine, actor="staff:x", business_date=date(2026, 2, 18))

@@ -18,8 +18,15 @@ from lendkit.audit import AuditEntry
 from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.crypto.sm3 import sm3
 from lendkit.errors import ConflictError
-from lendkit.lifecycle import booking, contracts, loans
+from lendkit.lifecycle import (
+    booking,
+    contract_signing,
+    contracts,
+    loans,
+)
 from lendkit.lifecycle.contract_models import Contract, ContractSignature
+from lendkit.lifecycle.contract_status import history as signing_history
+from lendkit.lifecycle.contract_status import require_signed
 from lendkit.lifecycle.pricing import quote
 from lendkit.masking import mask_id_number
 from lendkit.models import Borrower, OutboxEvent
@@ -88,7 +95,7 @@ def pdf_text(pdf: bytes) -> str:
 def signatures(runtime, loan_id):
     with runtime.read_sessions() as session:
         return [
-            (row.status, row.request_no, row.source) for row in contracts.history(session, loan_id)
+            (row.status, row.request_no, row.source) for row in signing_history(session, loan_id)
         ]
 
 
@@ -240,7 +247,7 @@ def test_an_unsigned_agreement_cannot_be_disbursed(runtime):
     loan_id = book(runtime, 5)
     for step in ("no contract", "prepared"):
         with pytest.raises(ConflictError) as caught, runtime.read_sessions() as session:
-            contracts.require_signed(session, loan_id)
+            require_signed(session, loan_id)
         assert caught.value.code == "contract_not_signed", step
         assert caught.value.status == 409
         bilingual(caught.value.detail)
@@ -255,11 +262,11 @@ def signed_copy(pdf: bytes) -> bytes:
 def open_request(runtime, loan_id) -> str:
     """Record a signing attempt as if the vendor had accepted it; its request number."""
     with runtime.sessions.begin() as session:
-        request = contracts._open_request(session, runtime, loan_id, None, "test")
+        request = contract_signing._open_request(session, runtime, loan_id, None, "test")
     with runtime.sessions.begin() as session:
-        contract = contracts._locked_contract(session, request.contract_id)
+        contract = contract_signing._locked_contract(session, request.contract_id)
         ticket = SignatureTicket(vendor="acme-sign", reference="R1", sandbox=False)
-        contracts._record_ticket(session, contract, request.request_no, ticket, "", "test")
+        contract_signing._record_ticket(session, contract, request.request_no, ticket, "", "test")
     return request.request_no
 
 
@@ -275,12 +282,12 @@ def test_a_completed_signature_with_its_digest_opens_the_gate(runtime):
         signed_pdf=signed_copy(pdf),
     )
     with runtime.sessions.begin() as session:
-        assert contracts.apply_signature_result(session, result) == "applied"
+        assert contract_signing.apply_signature_result(session, result) == "applied"
     with runtime.sessions.begin() as session:
-        assert contracts.apply_signature_result(session, result) == "duplicate"
+        assert contract_signing.apply_signature_result(session, result) == "duplicate"
 
     with runtime.read_sessions() as session:
-        record = contracts.require_signed(session, loan_id)
+        record = require_signed(session, loan_id)
         assert record.signed_sm3 == sm3(signed_copy(pdf)).hex()
     assert [s for s, _, _ in signatures(runtime, loan_id)] == ["requested", "pending", "signed"]
     assert len(events(runtime, "loan.contract_signed")) == 1
@@ -300,14 +307,14 @@ def test_a_signed_pdf_that_is_not_the_agreement_never_counts(runtime):
             signed_pdf=forged,
         )
         with runtime.sessions.begin() as session:
-            contracts.apply_signature_result(session, result)
+            contract_signing.apply_signature_result(session, result)
 
     history = signatures(runtime, loan_id)
     assert [s for s, _, _ in history] == ["requested", "pending", "failed"]
     with runtime.read_sessions() as session:
-        assert contracts.history(session, loan_id)[-1].reason == "document_altered"
+        assert signing_history(session, loan_id)[-1].reason == "document_altered"
         with pytest.raises(ConflictError):
-            contracts.require_signed(session, loan_id)
+            require_signed(session, loan_id)
 
 
 def test_the_history_is_append_only_and_the_terms_never_change(runtime):
@@ -373,7 +380,7 @@ def test_the_sandbox_vendor_signs_over_http_and_duplicate_callbacks_are_harmless
     assert original.headers["content-type"] == "application/pdf"
     assert original.headers["x-content-sm3"] == sm3(original.content).hex()
     with pytest.raises(ConflictError), runtime.read_sessions() as session:
-        contracts.require_signed(session, loan_id)
+        require_signed(session, loan_id)
 
     started = httpx.post(f"{base}/sign", headers=me)
     assert started.status_code == 202, started.text
@@ -399,7 +406,7 @@ def test_the_sandbox_vendor_signs_over_http_and_duplicate_callbacks_are_harmless
     assert [s for s, _, _ in signatures(runtime, loan_id)] == ["requested", "pending", "signed"]
     assert len(events(runtime, "loan.contract_signed")) == 1
     with runtime.read_sessions() as session:
-        assert contracts.require_signed(session, loan_id).vendor == "esign-sandbox"
+        assert require_signed(session, loan_id).vendor == "esign-sandbox"
         audited = session.scalars(
             select(AuditEntry).where(AuditEntry.action == "contract.signed")
         ).all()
@@ -470,7 +477,7 @@ def test_forged_and_unreadable_callbacks_are_refused_and_change_nothing(app, ven
     assert [s for s, _, _ in signatures(runtime, loan_id)] == ["requested", "pending"]
     assert contract_status(url, me, loan_id)["status"] == "signing"
     with pytest.raises(ConflictError), runtime.read_sessions() as session:
-        contracts.require_signed(session, loan_id)
+        require_signed(session, loan_id)
 
 
 def test_a_declined_signature_lets_the_borrower_sign_again(app, vendor):
@@ -502,7 +509,7 @@ def test_a_declined_signature_lets_the_borrower_sign_again(app, vendor):
         ("signed", second),
     ]
     with runtime.read_sessions() as session:
-        assert contracts.require_signed(session, loan_id).request_no == second
+        assert require_signed(session, loan_id).request_no == second
 
 
 def test_a_vendor_that_is_down_is_503_and_the_attempt_waits_for_it(app, vendor, monkeypatch):
@@ -557,7 +564,7 @@ def test_with_no_vendor_configured_the_plugin_signs_inside_the_app(app, monkeypa
     assert started.status_code == 202, started.text
     wait_for(lambda: contract_status(url, me, loan_id)["status"] == "signed")
     with runtime.read_sessions() as session:
-        assert contracts.require_signed(session, loan_id).sandbox
+        assert require_signed(session, loan_id).sandbox
 
 
 def test_key_rotation_re_encrypts_the_agreements_and_keeps_their_digests(runtime):
@@ -574,7 +581,7 @@ def test_key_rotation_re_encrypts_the_agreements_and_keeps_their_digests(runtime
         signed_pdf=signed_copy(pdf),
     )
     with runtime.sessions.begin() as session:
-        contracts.apply_signature_result(session, result)
+        contract_signing.apply_signature_result(session, result)
 
     rotated = rotation.rotate(runtime)
 
@@ -583,4 +590,4 @@ def test_key_rotation_re_encrypts_the_agreements_and_keeps_their_digests(runtime
     assert after.pdf_bytes == pdf
     assert after.signed_pdf_bytes == signed_copy(pdf)
     with runtime.read_sessions() as session:
-        assert contracts.require_signed(session, loan_id).signed_sm3 == sm3(signed_copy(pdf)).hex()
+        assert require_signed(session, loan_id).signed_sm3 == sm3(signed_copy(pdf)).hex()

@@ -11,7 +11,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    create_engine,
+    event,
+    select,
+)
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -21,6 +32,7 @@ __all__ = [
     "BigId",
     "Json",
     "UTCDateTime",
+    "in_order",
     "make_engine",
     "make_sessionmaker",
     "utcnow",
@@ -43,6 +55,11 @@ class Base(DeclarativeBase):
     """Declarative base for kernel and plugin models (stable constraint names)."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def in_order(session: Session, model: Any, *conditions: ColumnElement[bool]) -> list[Any]:
+    """The rows of ``model`` meeting ``conditions``, oldest first (by ``id``)."""
+    return list(session.scalars(select(model).where(*conditions).order_by(model.id)))
 
 
 def utcnow() -> datetime:

@@ -73,14 +73,14 @@ class Runtime:
         """Migrate the kernel and enabled plugins; create the first data keys; seed the
         ``[[products]]`` of the settings that are absent, and refuse a product code
         both a plugin and the products table claim."""
-        from lendkit.lifecycle import products  # the lifecycle needs a runtime's parts
+        from lendkit.lifecycle import product_changes  # the lifecycle needs a runtime's parts
 
         statuses = migrate.upgrade(self.engine, self.settings.plugins.enabled)
         with self.engine.begin() as connection:
             ensure_keys(connection, self.keyring.wrapper)
         with self.sessions.begin() as session:
-            products.seed(session, self.pm, self.settings)
-            products.check_codes(session, self.pm)
+            product_changes.seed(session, self.pm, self.settings)
+            product_changes.check_codes(session, self.pm)
         return statuses
 
     def close(self) -> None:

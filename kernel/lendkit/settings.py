@@ -72,7 +72,7 @@ def _colour(value: str) -> str:
 def _product_table(value: dict[str, Any]) -> dict[str, Any]:
     """A ``[[products]]`` table, checked for form now (a typo stops start-up); the
     cap is checked when it is seeded, by ``lendkit db upgrade``."""
-    from lendkit.lifecycle.product_rules import parse_spec  # it needs Settings: imported late
+    from lendkit.lifecycle.product_rules import parse_spec  # only when there are [[products]]
 
     try:
         parse_spec(value)

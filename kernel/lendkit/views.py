@@ -28,11 +28,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lendkit import audit
-from lendkit.auth.api_borrowers import MASKS, PII_FIELDS
+from lendkit.auth.borrowers_api import MASKS, PII_FIELDS
 from lendkit.auth.errors import Forbidden
 from lendkit.auth.permissions import PERMISSIONS
 from lendkit.callers import BorrowerCaller, Caller
-from lendkit.lifecycle import applications as _applications
+from lendkit.lifecycle import application_views as _application_views
 from lendkit.lifecycle import client_context, loans
 from lendkit.lifecycle.application_models import Application
 from lendkit.lifecycle.models import Instalment, Loan
@@ -219,7 +219,7 @@ def application(session: Session, application_id: int) -> ApplicationView | None
         amount=app.amount,
         term=app.term,
         method=app.method,
-        status=_applications.effective_status(app),
+        status=_application_views.effective_status(app),
         created_at=app.created_at,
         approved_amount=app.approved_amount,
         annual_rate=app.annual_rate,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import lendkit
 from lendkit import job_runs, outbox
@@ -13,20 +15,17 @@ from lendkit.types import ComplianceItem, Job, JobContext, KeyWrapper
 
 __all__: list[str] = []
 
+COMPLIANCE = Path(__file__).parent.parent / "compliance.toml"
+
 
 @lendkit.hookimpl
 def compliance_items() -> list[ComplianceItem]:
+    """The kernel's rows of the compliance package, data in ``compliance.toml``."""
+    with COMPLIANCE.open("rb") as file:
+        items = tomllib.load(file)["item"]
     return [
-        ComplianceItem(
-            function="Loan lifecycle and annualized-rate disclosure",
-            clauses=("网络小额贷款业务管理暂行办法 第十二条", "中国人民银行公告〔2021〕第3号"),
-            description="Every offer shows the all-in annualized rate; caps are enforced in the kernel.",
-        ),
-        ComplianceItem(
-            function="Event outbox",
-            clauses=("网络小额贷款业务管理暂行办法 第三十条 (数据报送)",),
-            description="Every state change reaches reporting plugins after commit, retried, never lost.",
-        ),
+        ComplianceItem(item["function"], tuple(item["clauses"]), item["description"])
+        for item in items
     ]
 
 

@@ -1,4 +1,4 @@
-"""Built-in plugin of funds clearing: worker jobs, the channel callback route, compliance.
+"""Built-in plugin of funds clearing: worker jobs and the channel callback route.
 
 Jobs: ``payments-instruct`` (send orders to their channel after commit),
 ``payments-timeouts`` (query orders in transit too long),
@@ -15,7 +15,7 @@ from litestar.types import ControllerRouterHandler
 import lendkit
 from lendkit.clearing import channels_api, payment_dispatch, reconcile
 from lendkit.runtime import runtime_of
-from lendkit.types import ComplianceItem, Job, JobContext
+from lendkit.types import Job, JobContext
 
 __all__: list[str] = []
 
@@ -44,23 +44,8 @@ JOBS = (
     Job(name="payments-timeouts", every=timedelta(seconds=30), run=_timeouts),
     Job(name="reconcile-daily", every=timedelta(minutes=15), run=_reconcile),
 )
-COMPLIANCE = ComplianceItem(
-    function="Funds clearing: double-entry ledger, payment orders, daily reconciliation",
-    clauses=(
-        "网络小额贷款业务管理暂行办法 第二十条 (资金管理)",
-        "非银行支付机构网络支付业务管理办法 (对账)",
-    ),
-    description="Every movement of money is a balanced, append-only journal entry; "
-    "payment orders keep an append-only history; channel statements are matched "
-    "daily and every correction is audited.",
-)
 
 
 @lendkit.hookimpl
 def register_jobs() -> list[Job]:
     return list(JOBS)
-
-
-@lendkit.hookimpl
-def compliance_items() -> list[ComplianceItem]:
-    return [COMPLIANCE]

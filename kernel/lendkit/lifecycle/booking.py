@@ -24,7 +24,7 @@ from lendkit.clearing.payment_models import Payee, PaymentOrder, Status
 from lendkit.clearing.payment_orders import business_today
 from lendkit.clearing.payment_requests import request_disbursement
 from lendkit.errors import ConflictError, ValidationFailed
-from lendkit.lifecycle import client_context, contracts, overdue
+from lendkit.lifecycle import client_context, contract_status, overdue
 from lendkit.lifecycle.loans import locked, post, record
 from lendkit.lifecycle.models import Instalment, Loan, LoanStatus
 from lendkit.lifecycle.pricing import annualized_rate, check_rate_cap
@@ -228,7 +228,7 @@ def disburse(
             code="loan_not_disbursable",
         )
     _check_borrower_cap(session, runtime, loan)
-    contracts.require_signed(session, loan.id)  # 409 contract_not_signed
+    contract_status.require_signed(session, loan.id)  # 409 contract_not_signed
     order = request_disbursement(
         session,
         runtime,

@@ -30,7 +30,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any
 
 import pluggy
 from sqlalchemy import Select, select
@@ -43,7 +42,7 @@ from lendkit.crypto.orm import lookup
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
 from lendkit.lifecycle import consents, identity
-from lendkit.masking import mask_card, mask_id_number, mask_name, mask_phone, mask_text
+from lendkit.masking import mask_text
 from lendkit.models import Borrower, KycTransition
 from lendkit.settings import Settings
 from lendkit.types import IdentityClaim, IdentityVerdict
@@ -54,8 +53,6 @@ __all__ = [
     "KycResult",
     "RealNameSubmission",
     "decide_review",
-    "kyc_history",
-    "kyc_view",
     "register",
     "review_queue",
     "submit_real_name",
@@ -128,7 +125,7 @@ def register(
     except IntegrityError:
         raise _phone_taken() from None  # registered a moment ago by a concurrent request
     actor = actor or f"borrower:{borrower.id}"
-    _append(session, borrower, None, "registered", actor, now=now)
+    _append(session, borrower, None, "registered", actor, now)
     audit.record(session, actor, "borrower.register", f"borrower:{borrower.id}")
     outbox.publish(session, "borrower.registered", {"borrower_id": borrower.id})
     return borrower
@@ -236,7 +233,7 @@ def submit_real_name(
         evidence=MappingProxyType(dict(submission.evidence)),
     )
     verdict = _verify(session, pm, settings, claim)
-    transition = _move(session, borrower, verdict.outcome, actor, now, verdict, index)
+    transition = _move(session, borrower, verdict.outcome, actor, now, _Why(verdict, index))
     return KycResult(borrower, transition, checked.card.warnings)
 
 
@@ -271,18 +268,24 @@ def _verify(
     return verdict
 
 
+@dataclass(frozen=True, slots=True)
+class _Why:
+    """What a KYC transition records beside the statuses."""
+
+    verdict: IdentityVerdict | None = None
+    id_number_index: bytes | None = None
+    reasons: tuple[str, ...] = ()
+    note: str | None = None
+
+
 def _append(
     session: Session,
     borrower: Borrower,
     from_status: str | None,
     to_status: str,
     actor: str,
-    *,
     now: datetime,
-    verdict: IdentityVerdict | None = None,
-    id_number_index: bytes | None = None,
-    reasons: tuple[str, ...] = (),
-    note: str | None = None,
+    why: _Why = _Why(),
 ) -> KycTransition:
     if to_status not in TRANSITIONS.get(from_status, frozenset()):
         raise ConflictError(
@@ -290,6 +293,7 @@ def _append(
             f"The KYC status cannot move from {from_status!r} to {to_status!r}.",
             code="kyc_transition_invalid",
         )
+    verdict = why.verdict
     row = KycTransition(
         borrower_id=borrower.id,
         from_status=from_status,
@@ -298,9 +302,9 @@ def _append(
         provider=(verdict.provider or None) if verdict else None,
         reference=(verdict.reference or None) if verdict else None,
         sandbox=bool(verdict and verdict.sandbox),
-        reasons=list(verdict.reasons if verdict else reasons),
-        note=note,
-        id_number_index=id_number_index,
+        reasons=list(verdict.reasons if verdict else why.reasons),
+        note=why.note,
+        id_number_index=why.id_number_index,
         occurred_at=now,
     )
     session.add(row)
@@ -310,30 +314,11 @@ def _append(
 
 
 def _move(
-    session: Session,
-    borrower: Borrower,
-    to_status: str,
-    actor: str,
-    now: datetime,
-    verdict: IdentityVerdict | None = None,
-    id_number_index: bytes | None = None,
-    reasons: tuple[str, ...] = (),
-    note: str | None = None,
+    session: Session, borrower: Borrower, to_status: str, actor: str, now: datetime, why: _Why
 ) -> KycTransition:
     """One KYC transition: history row, status, audit row and event together."""
     from_status = borrower.kyc_status
-    row = _append(
-        session,
-        borrower,
-        from_status,
-        to_status,
-        actor,
-        now=now,
-        verdict=verdict,
-        id_number_index=id_number_index,
-        reasons=reasons,
-        note=note,
-    )
+    row = _append(session, borrower, from_status, to_status, actor, now, why)
     if to_status == "verified":
         borrower.verified_at = now
     elif to_status == "rejected":
@@ -430,83 +415,6 @@ def decide_review(
             "该复核任务已处理。This review has already been decided.", code="review_closed"
         )
     clean_note = mask_text(note.strip())[:500] if note and note.strip() else None
-    transition = _move(
-        session,
-        borrower,
-        decision,
-        actor,
-        now or utcnow(),
-        reasons=reasons,
-        note=clean_note,
-    )
+    why = _Why(reasons=reasons, note=clean_note)
+    transition = _move(session, borrower, decision, actor, now or utcnow(), why)
     return KycResult(borrower, transition)
-
-
-# -- Views -----------------------------------------------------------------------
-
-
-def kyc_history(session: Session, borrower_id: int) -> list[KycTransition]:
-    return list(
-        session.scalars(
-            select(KycTransition)
-            .where(KycTransition.borrower_id == borrower_id)
-            .order_by(KycTransition.id)
-        )
-    )
-
-
-def _transition_view(row: KycTransition) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "from_status": row.from_status,
-        "to_status": row.to_status,
-        "actor": row.actor,
-        "provider": row.provider,
-        "reference": row.reference,
-        "stand_in": row.sandbox,
-        "reasons": list(row.reasons),
-        "note": row.note,
-        "occurred_at": row.occurred_at.isoformat(),
-    }
-
-
-def kyc_view(
-    session: Session, borrower: Borrower, warnings: tuple[str, ...] = ()
-) -> dict[str, Any]:
-    """The borrower's KYC status for an API answer: personal data masked."""
-    history = kyc_history(session, borrower.id)
-    decided = next((row for row in reversed(history) if row.provider), None)
-    zh, en = STATUSES.get(borrower.kyc_status, (borrower.kyc_status, borrower.kyc_status))
-    hint = identity.card_hint(borrower.bank_card) if borrower.bank_card else None
-    real_name = None
-    if borrower.id_number is not None:
-        real_name = {
-            "name": mask_name(borrower.name or ""),
-            "id_number": mask_id_number(borrower.id_number),
-            "bank_card": mask_card(borrower.bank_card or ""),
-            "card_phone": mask_phone(borrower.card_phone or ""),
-        }
-    return {
-        "borrower_id": borrower.id,
-        "status": borrower.kyc_status,
-        "status_label": {"zh": zh, "en": en},
-        "verified_at": borrower.verified_at.isoformat() if borrower.verified_at else None,
-        "real_name": real_name,
-        "card": (
-            {"bank_zh": hint.bank_zh, "bank_en": hint.bank_en, "kind": hint.kind} if hint else None
-        ),
-        "verification": (
-            {
-                "provider": decided.provider,
-                "reference": decided.reference,
-                "outcome": decided.to_status,
-                "reasons": list(decided.reasons),
-                "stand_in": decided.sandbox,
-                "label": STAND_IN_LABEL if decided.sandbox else None,
-            }
-            if decided
-            else None
-        ),
-        "warnings": [{"code": code, "detail": WARNINGS.get(code, code)} for code in warnings],
-        "history": [_transition_view(row) for row in history],
-    }

@@ -17,13 +17,11 @@ pay whose date has passed.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from litestar import Request, get, post
-from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.params import FromPath
+from litestar.status_codes import HTTP_200_OK
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
 
@@ -31,37 +29,38 @@ import lendkit
 from lendkit.auth.principal import current
 from lendkit.clearing.payments import business_today
 from lendkit.errors import ValidationFailed
-from lendkit.lifecycle import api_bodies as bodies
-from lendkit.lifecycle import collections
-from lendkit.runtime import Runtime, runtime_of
-from lendkit.types import ComplianceItem, Event, Job, JobContext, Permission
-from lendkit.web import paging
+from lendkit.lifecycle import (
+    collection_cases,
+    collection_contacts,
+    collection_promises,
+    collection_queue,
+    collection_reminders,
+)
+from lendkit.lifecycle import collections_bodies as bodies
+from lendkit.runtime import runtime_of
+from lendkit.types import Event, Job, JobContext, Permission
 from lendkit.web.bodies import json_object
-from lendkit.web.schema import described
+from lendkit.web.routes import Body, Db, Json, Req, Rt, Window, get_route, post_route
 
 __all__ = ["ROUTES"]
 
 # The only topics the subscriber acts on, for an outbox that filters by them.
-EVENT_TOPICS = collections.TOPICS
+EVENT_TOPICS = collection_cases.TOPICS
 WORK = {"permission": "collections.work"}
 MANAGE = {"permission": "collections.manage"}
 BASE = "/api/collections/loans/{loan_id:int}"
 
 
-def _actor_and_day(request: Request[Any, Any, Any]) -> tuple[str, Any]:
-    now = collections.clock()
+def _actor_and_day(request: Req) -> tuple[str, Any]:
+    now = collection_cases.clock()
     return current(request).actor, business_today(now)
 
 
 # -- The queue and a loan in collections --------------------------------------------
 
 
-@get("/api/collections/queue", opt=WORK, sync_to_thread=True)
-def overdue_queue(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    window: NamedDependency[paging.Window],
-) -> dict[str, Any]:
+@get_route("/api/collections/queue", WORK)
+def overdue_queue(request: Req, db_session: Db, window: Window) -> Json:
     """Overdue loans, worst bucket first, then days past due, then amount due (a page).
 
     Query: ``bucket`` (M1, M2, M3, M3+), ``collector`` (a username, ``me``,
@@ -77,7 +76,7 @@ def overdue_queue(
                 code="collector_invalid",
             )
         collector = principal.actor.removeprefix("staff:")
-    found = collections.queue(
+    found = collection_queue.queue(
         db_session,
         bucket=query.get("bucket") or None,
         collector=collector,
@@ -87,30 +86,17 @@ def overdue_queue(
     return {**found, "next": window.next_url(found["total"])}
 
 
-@get(BASE, opt=WORK, sync_to_thread=True)
-def collection_record(
-    loan_id: FromPath[int], db_session: NamedDependency[Session]
-) -> dict[str, Any]:
+@get_route(BASE, WORK)
+def collection_record(loan_id: FromPath[int], db_session: Db) -> Json:
     """The loan's standing, the borrower (masked), its cases and their whole history."""
-    return collections.case_view(db_session, loan_id)
+    return collection_queue.case_view(db_session, loan_id)
 
 
 # -- Working a case -----------------------------------------------------------------
 
 
-@post(
-    f"{BASE}/assign",
-    opt=MANAGE,
-    sync_to_thread=True,
-    status_code=HTTP_200_OK,
-    operation_class=described(bodies.ASSIGNMENT),
-)
-def assign_case(
-    loan_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    data: JSONBody[Any] = None,
-) -> dict[str, Any]:
+@post_route(f"{BASE}/assign", MANAGE, bodies.ASSIGNMENT, status_code=HTTP_200_OK)
+def assign_case(loan_id: FromPath[int], request: Req, db_session: Db, data: Body = None) -> Json:
     """Give the loan's case to ``collector`` (a username; null takes it back), with a ``note``."""
     body = json_object(data)
     collector = body.get("collector")
@@ -121,7 +107,7 @@ def assign_case(
         )
     actor, day = _actor_and_day(request)
     matrix = request.app.state.permissions
-    collections.assign(
+    collection_cases.assign(
         db_session,
         loan_id,
         collector,
@@ -130,139 +116,84 @@ def assign_case(
         business_date=day,
         note=body.get("note"),
     )
-    return collections.case_view(db_session, loan_id)
+    return collection_queue.case_view(db_session, loan_id)
 
 
-@post(
-    f"{BASE}/notes",
-    opt=WORK,
-    sync_to_thread=True,
-    status_code=HTTP_201_CREATED,
-    operation_class=described(bodies.NOTE),
-)
-def add_note(
-    loan_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    data: JSONBody[Any] = None,
-) -> dict[str, Any]:
+@post_route(f"{BASE}/notes", WORK, bodies.NOTE)
+def add_note(loan_id: FromPath[int], request: Req, db_session: Db, data: Body = None) -> Json:
     """Add a note (``text``) to the loan's case; notes are never changed or deleted."""
     actor, day = _actor_and_day(request)
-    note = collections.add_note(
+    note = collection_cases.add_note(
         db_session, loan_id, json_object(data).get("text"), actor=actor, business_date=day
     )
-    return collections.note_view(note)
+    return collection_cases.note_view(note)
 
 
-@post(
-    f"{BASE}/contacts",
-    opt=WORK,
-    sync_to_thread=True,
-    status_code=HTTP_201_CREATED,
-    operation_class=described(bodies.CONTACT),
-)
-def log_contact(
-    loan_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    data: JSONBody[Any] = None,
-) -> dict[str, Any]:
+@post_route(f"{BASE}/contacts", WORK, bodies.CONTACT)
+def log_contact(loan_id: FromPath[int], request: Req, db_session: Db, data: Body = None) -> Json:
     """Log a contact made now: ``channel`` (sms, call, visit), ``outcome``, ``note``.
 
     Refused outside the contact rules: 409 ``contact_quiet_hours`` (21:00 to
     08:00 China time), 429 ``contact_limit_reached`` (three a day per borrower).
     """
     body = json_object(data)
-    row = collections.record_contact(
+    row = collection_contacts.record_contact(
         db_session,
         loan_id,
         channel=body.get("channel"),
         outcome=body.get("outcome"),
         note=body.get("note"),
         actor=current(request).actor,
-        now=collections.clock(),
+        now=collection_cases.clock(),
     )
-    return collections.contact_view(row)
+    return collection_contacts.contact_view(row)
 
 
-@post(
-    f"{BASE}/contacts/send",
-    opt=WORK,
-    sync_to_thread=True,
-    status_code=HTTP_201_CREATED,
-    operation_class=described(bodies.SEND_CONTACT),
-)
-def send_contact(
-    loan_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    runtime: NamedDependency[Runtime],
-    data: JSONBody[Any] = None,
-) -> dict[str, Any]:
+@post_route(f"{BASE}/contacts/send", WORK, bodies.SEND_CONTACT)
+def send_contact(loan_id: FromPath[int], request: Req, runtime: Rt, data: Body = None) -> Json:
     """Reach the borrower through an SMS or call plugin (``channel``: sms or call).
 
     201 with the vendor's receipt; the same rules as a logged contact; 503
     ``contact_unavailable`` when no plugin delivers (the attempt is logged).
     """
-    return collections.reach(
+    return collection_contacts.reach(
         runtime,
         loan_id,
         channel=json_object(data).get("channel"),
         actor=current(request).actor,
-        now=collections.clock(),
+        now=collection_cases.clock(),
     )
 
 
-@post(
-    f"{BASE}/promises",
-    opt=WORK,
-    sync_to_thread=True,
-    status_code=HTTP_201_CREATED,
-    operation_class=described(bodies.PROMISE),
-)
-def make_promise(
-    loan_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    data: JSONBody[Any] = None,
-) -> dict[str, Any]:
+@post_route(f"{BASE}/promises", WORK, bodies.PROMISE)
+def make_promise(loan_id: FromPath[int], request: Req, db_session: Db, data: Body = None) -> Json:
     """Record a promise to pay: ``amount`` (a string, CNY) by ``date`` (YYYY-MM-DD)."""
     body = json_object(data)
     actor, day = _actor_and_day(request)
-    made = collections.promise(
+    made = collection_promises.promise(
         db_session, loan_id, body.get("amount"), body.get("date"), actor=actor, business_date=day
     )
-    return collections.promise_view(made)
+    return collection_promises.promise_view(made)
 
 
-@post(
-    f"{BASE}/write-off",
-    opt=WORK,
-    sync_to_thread=True,
-    status_code=HTTP_200_OK,
-    operation_class=described(bodies.WRITE_OFF),
-)
+@post_route(f"{BASE}/write-off", WORK, bodies.WRITE_OFF, status_code=HTTP_200_OK)
 def request_write_off(
-    loan_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    data: JSONBody[Any] = None,
-) -> dict[str, Any]:
+    loan_id: FromPath[int], request: Req, db_session: Db, data: Body = None
+) -> Json:
     """Ask for the loan's write-off, with a ``reason``; someone else approves it."""
     actor, day = _actor_and_day(request)
-    collections.request_write_off(
+    collection_cases.request_write_off(
         db_session, loan_id, actor=actor, reason=json_object(data).get("reason"), business_date=day
     )
-    return collections.case_view(db_session, loan_id)
+    return collection_queue.case_view(db_session, loan_id)
 
 
-@post(f"{BASE}/write-off/approve", opt=MANAGE, sync_to_thread=True, status_code=HTTP_200_OK)
-def approve_write_off(
-    loan_id: FromPath[int], request: Request[Any, Any, Any], db_session: NamedDependency[Session]
-) -> dict[str, Any]:
+@post_route(f"{BASE}/write-off/approve", MANAGE, status_code=HTTP_200_OK)
+def approve_write_off(loan_id: FromPath[int], request: Req, db_session: Db) -> Json:
     """Write the loan off; 409 ``four_eyes_required`` for the requester's own request."""
     actor, day = _actor_and_day(request)
-    collections.approve_write_off(db_session, loan_id, actor=actor, business_date=day)
-    return collections.case_view(db_session, loan_id)
+    collection_cases.approve_write_off(db_session, loan_id, actor=actor, business_date=day)
+    return collection_queue.case_view(db_session, loan_id)
 
 
 ROUTES: list[ControllerRouterHandler] = [
@@ -306,40 +237,47 @@ def register_permissions() -> list[Permission]:
 
 # Reminders go through the notification hooks: the jobs need the whole runtime.
 def _reminders(ctx: JobContext, now: datetime) -> object:
-    return collections.reminder_job(runtime_of(ctx), now)
+    return collection_reminders.reminder_job(runtime_of(ctx), now)
 
 
 def _promises(ctx: JobContext, now: datetime) -> object:
-    return collections.promise_job(runtime_of(ctx), now)
+    return collection_promises.promise_job(runtime_of(ctx), now)
 
 
 @lendkit.hookimpl
 def register_jobs() -> list[Job]:
     return [
-        Job(name="collections-reminders", every=timedelta(minutes=1), run=_reminders),
-        Job(name="collections-promises", every=timedelta(minutes=10), run=_promises),
+        Job(
+            name="collections-reminders",
+            every=timedelta(minutes=1),
+            run=_reminders,
+        ),
+        Job(
+            name="collections-promises",
+            every=timedelta(minutes=10),
+            run=_promises,
+        ),
     ]
 
 
 @lendkit.hookimpl
 def on_loan_event(event: Event, session: Session) -> None:
-    collections.on_event(session, event)
-
-
-@lendkit.hookimpl
-def compliance_items() -> list[ComplianceItem]:
-    return [
-        ComplianceItem(
-            function="Collections without harassment: contact limits, quiet hours, records",
-            clauses=(
-                "网络小额贷款业务管理暂行办法 (不得采取暴力、恐吓、侮辱、诽谤、骚扰方式催收)",
-                "中国银保监会办公厅关于加强小额贷款公司监督管理的通知〔2020〕86号 第十一条 (催收)",
-            ),
-            description="Every contact with an overdue borrower is logged append-only with "
-            "channel, outcome, time and member of staff; contacts are refused from 21:00 to "
-            "08:00 China time and beyond three a day per borrower; reminders wait for the "
-            "morning; phone numbers are never stored in collections' tables and are masked "
-            "in every answer; assignments and write-offs are audited, write-offs need a "
-            "second person.",
+    """Cases follow the loan; reminders queue."""
+    if event.topic not in collection_cases.TOPICS:
+        return
+    kind = event.topic.removeprefix("loan.")
+    payload = event.payload
+    loan_id = payload.get("loan_id")
+    if not isinstance(loan_id, int):
+        return
+    day = (
+        date.fromisoformat(payload["business_date"])
+        if payload.get("business_date")
+        else business_today()
+    )
+    if kind == "due_soon":
+        collection_reminders.remember_reminder(session, event)
+    elif kind in collection_cases.OPENING or kind in collection_cases.CLOSING:
+        collection_cases.sync_case(
+            session, loan_id, actor=f"event:{event.id}", business_date=day, reason=kind
         )
-    ]

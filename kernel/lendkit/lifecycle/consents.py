@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from lendkit import audit, outbox
 from lendkit.crypto.sm3 import sm3_hex
-from lendkit.db import utcnow
+from lendkit.db import in_order, utcnow
 from lendkit.errors import LendkitError, ValidationFailed
 from lendkit.models import Consent
 
@@ -296,11 +296,7 @@ def revoke(
 
 def history(session: Session, borrower_id: int) -> list[Consent]:
     """Every grant of the borrower, oldest first, revoked ones included."""
-    return list(
-        session.scalars(
-            select(Consent).where(Consent.borrower_id == borrower_id).order_by(Consent.id)
-        )
-    )
+    return in_order(session, Consent, Consent.borrower_id == borrower_id)
 
 
 def consent_view(consent: Consent) -> dict[str, Any]:

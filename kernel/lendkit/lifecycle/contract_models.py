@@ -15,7 +15,7 @@ ciphertext may (key rotation), and the signed copy is added once.
 step (requested, pending at the vendor, signed, failed), with the vendor's
 reference and, for a signature, the SM3 digest of the signed PDF. A loan may
 be disbursed only when a ``signed`` row with a digest exists
-(:func:`lendkit.lifecycle.contracts.require_signed`).
+(:func:`lendkit.lifecycle.contract_status.require_signed`).
 """
 
 from __future__ import annotations

@@ -13,10 +13,8 @@ plugin verifies (``parse_signature_callback``) before anything is written.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from litestar import Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar import Response
 from litestar.params import FromPath, RawBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED
 from litestar.types import ControllerRouterHandler
@@ -26,12 +24,12 @@ import lendkit
 from lendkit.auth.principal import current
 from lendkit.clearing.channels import CallbackMalformed, CallbackRejected
 from lendkit.errors import NotFoundError
-from lendkit.lifecycle import contracts
+from lendkit.lifecycle import contract_signing, contract_status, contracts
 from lendkit.lifecycle.contract_models import Contract, ContractStatus
 from lendkit.lifecycle.models import Loan
 from lendkit.masking import mask_text
-from lendkit.runtime import Runtime
-from lendkit.types import ComplianceItem, Permission, SignatureCallbackRejected, SignatureResult
+from lendkit.types import Permission, SignatureCallbackRejected, SignatureResult
+from lendkit.web.routes import Db, Json, Req, Rt, get_route, post_route
 from lendkit.web.schema import VENDOR_CALLBACK, described
 
 __all__ = ["ROUTES"]
@@ -47,7 +45,7 @@ _NOT_PREPARED = (
 )
 
 
-def _borrower_id(request: Request[Any, Any, Any]) -> int:
+def _borrower_id(request: Req) -> int:
     principal = current(request)
     assert principal.subject_id is not None  # borrower.self: borrowers only
     return principal.subject_id
@@ -61,7 +59,7 @@ def _own_loan(db_session: Session, borrower_id: int, loan_id: int) -> Loan:
 
 
 def _contract(db_session: Session, loan_id: int) -> Contract:
-    contract = contracts.contract_of(db_session, loan_id)
+    contract = contract_status.contract_of(db_session, loan_id)
     if contract is None:
         raise NotFoundError(_NOT_PREPARED, code="contract_not_prepared")
     return contract
@@ -70,44 +68,32 @@ def _contract(db_session: Session, loan_id: int) -> Contract:
 # -- The borrower ---------------------------------------------------------------------
 
 
-@post(
-    # Not POST .../contract: Litestar 2.25 wraps the first of two sync handlers
-    # sharing a path twice, and a Response-returning one then answers 500.
-    "/api/borrowers/me/loans/{loan_id:int}/contract/prepare",
-    opt=SELF,
-    sync_to_thread=True,
-    status_code=HTTP_201_CREATED,
-)
+# Not POST .../contract: Litestar 2.25 wraps the first of two sync handlers
+# sharing a path twice, and a Response-returning one then answers 500.
+@post_route("/api/borrowers/me/loans/{loan_id:int}/contract/prepare", SELF)
 def prepare_my_contract(
-    loan_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    runtime: NamedDependency[Runtime],
-) -> Response[dict[str, Any]]:
+    loan_id: FromPath[int], request: Req, db_session: Db, runtime: Rt
+) -> Response[Json]:
     """Prepare my loan agreement (201), or return the one prepared before (200)."""
     borrower_id = _borrower_id(request)
     _own_loan(db_session, borrower_id, loan_id)
-    existed = contracts.contract_of(db_session, loan_id) is not None
+    existed = contract_status.contract_of(db_session, loan_id) is not None
     contract = contracts.prepare(db_session, runtime, loan_id, actor=current(request).actor)
     return Response(
-        contracts.status_view(db_session, contract),
+        contract_status.status_view(db_session, contract),
         status_code=HTTP_200_OK if existed else HTTP_201_CREATED,
     )
 
 
-@get("/api/borrowers/me/loans/{loan_id:int}/contract", opt=SELF, sync_to_thread=True)
-def my_contract(
-    loan_id: FromPath[int], request: Request[Any, Any, Any], db_session: NamedDependency[Session]
-) -> dict[str, Any]:
+@get_route("/api/borrowers/me/loans/{loan_id:int}/contract", SELF)
+def my_contract(loan_id: FromPath[int], request: Req, db_session: Db) -> Json:
     """My agreement's signing status, digests and history."""
     _own_loan(db_session, _borrower_id(request), loan_id)
-    return contracts.status_view(db_session, _contract(db_session, loan_id))
+    return contract_status.status_view(db_session, _contract(db_session, loan_id))
 
 
-@get("/api/borrowers/me/loans/{loan_id:int}/contract.pdf", opt=SELF, sync_to_thread=True)
-def my_contract_pdf(
-    loan_id: FromPath[int], request: Request[Any, Any, Any], db_session: NamedDependency[Session]
-) -> Response[bytes]:
+@get_route("/api/borrowers/me/loans/{loan_id:int}/contract.pdf", SELF)
+def my_contract_pdf(loan_id: FromPath[int], request: Req, db_session: Db) -> Response[bytes]:
     """My agreement as PDF: the signed copy once signed, the one to read before."""
     _own_loan(db_session, _borrower_id(request), loan_id)
     contract = _contract(db_session, loan_id)
@@ -126,22 +112,17 @@ def my_contract_pdf(
     )
 
 
-@post(
-    "/api/borrowers/me/loans/{loan_id:int}/contract/sign",
-    opt=SELF,
-    sync_to_thread=True,
-    status_code=HTTP_202_ACCEPTED,
+@post_route(
+    "/api/borrowers/me/loans/{loan_id:int}/contract/sign", SELF, status_code=HTTP_202_ACCEPTED
 )
-def sign_my_contract(
-    loan_id: FromPath[int], request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
-) -> Response[dict[str, Any]]:
+def sign_my_contract(loan_id: FromPath[int], request: Req, runtime: Rt) -> Response[Json]:
     """Start signing my agreement at the e-sign vendor (preparing it if needed).
 
     202 while the vendor has it (follow ``sign_url`` when there is one; the
     result arrives by callback), 200 once signed; asking again never starts
     a second signing. 503 ``esign_unavailable`` when no vendor takes it.
     """
-    view = contracts.request_signature(
+    view = contract_signing.request_signature(
         runtime, loan_id, actor=current(request).actor, borrower_id=_borrower_id(request)
     )
     signed = view["status"] == ContractStatus.SIGNED
@@ -151,12 +132,12 @@ def sign_my_contract(
 # -- Staff --------------------------------------------------------------------------
 
 
-@get("/api/loans/{loan_id:int}/contract", opt=READ, sync_to_thread=True)
-def loan_contract(loan_id: FromPath[int], db_session: NamedDependency[Session]) -> dict[str, Any]:
+@get_route("/api/loans/{loan_id:int}/contract", READ)
+def loan_contract(loan_id: FromPath[int], db_session: Db) -> Json:
     """A loan's agreement: signing status, digests, template and the signing history."""
     if db_session.get(Loan, loan_id) is None:
         raise NotFoundError(_NOT_FOUND, code="unknown_loan")
-    view = contracts.status_view(db_session, _contract(db_session, loan_id))
+    view = contract_status.status_view(db_session, _contract(db_session, loan_id))
     view.pop("sign_url", None)  # the borrower's own link to sign: not for staff
     return view
 
@@ -164,24 +145,19 @@ def loan_contract(loan_id: FromPath[int], db_session: NamedDependency[Session]) 
 # -- The e-sign vendor's callback ---------------------------------------------------------
 
 
-@post(
+# Public on purpose: vendors hold no lendkit credentials. Every callback is
+# authenticated by the vendor's signature, which its plugin verifies in
+# parse_signature_callback before anything is read or written (401
+# callback_rejected otherwise); a verified result can only move a signing
+# request along its history, never sign a different document.
+@post_route(
     "/api/contracts/esign/{vendor:str}/callback",
-    # Public on purpose: vendors hold no lendkit credentials. Every callback
-    # is authenticated by the vendor's signature, which its plugin verifies
-    # in parse_signature_callback before anything is read or written (401
-    # callback_rejected otherwise); a verified result can only move a
-    # signing request along its history, never sign a different document.
-    opt={"permission": "public"},
-    sync_to_thread=True,
-    operation_class=described(VENDOR_CALLBACK, media_type="application/octet-stream"),
+    {"permission": "public"},
     status_code=HTTP_200_OK,
+    operation_class=described(VENDOR_CALLBACK, media_type="application/octet-stream"),
 )
 def esign_callback(
-    vendor: FromPath[str],
-    request: Request[Any, Any, Any],
-    body: RawBody,
-    runtime: NamedDependency[Runtime],
-    db_session: NamedDependency[Session],
+    vendor: FromPath[str], request: Req, body: RawBody, runtime: Rt, db_session: Db
 ) -> dict[str, str]:
     """Apply an e-sign vendor's result; 200 for new and repeated results alike."""
     headers = {key.lower(): value for key, value in request.headers.items()}
@@ -204,7 +180,7 @@ def esign_callback(
             f"未知的电子签约服务商 {vendor[:64]}。Unknown e-sign vendor {vendor[:64]!r}.",
             code="unknown_esign_vendor",
         )
-    outcome = contracts.apply_signature_result(db_session, result, source="callback")
+    outcome = contract_signing.apply_signature_result(db_session, result, source="callback")
     log.info(
         "e-sign callback",
         extra={"vendor": result.vendor, "request_no": result.request_no, "outcome": outcome},
@@ -235,25 +211,5 @@ def register_permissions() -> list[Permission]:
             description="read loan agreements' signing status, digests and history "
             "(no personal data, no signing links)",
             roles=("risk_officer", "finance", "collections", "auditor", "support"),
-        )
-    ]
-
-
-@lendkit.hookimpl
-def compliance_items() -> list[ComplianceItem]:
-    return [
-        ComplianceItem(
-            function="Loan agreements: rendered, e-signed, required before disbursement",
-            clauses=(
-                "中华人民共和国电子签名法 第十三条、第十四条 (可靠的电子签名 reliable e-signature)",
-                "中国人民银行公告〔2021〕第3号 (贷款合同明示年化利率 APR stated in the contract)",
-                "网络小额贷款业务管理暂行办法 (借款合同 loan agreement)",
-            ),
-            description="The agreement (parties, terms, full schedule, all-in annualized rate "
-            "by IRR and simple) is rendered to PDF from the tenant's template and stored "
-            "SM4-encrypted with its SM3 digest; an e-sign vendor plugin signs it "
-            "(sign_contract), results arrive by signed callback and are recorded append-only; "
-            "a loan cannot be disbursed without a completed signature and the stored digest "
-            "of the signed PDF.",
         )
     ]

@@ -42,11 +42,10 @@ from types import MappingProxyType
 from typing import Any, Final, Literal, TypeGuard, TypeVar
 
 import pluggy
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lendkit.clearing.money import FEN, ZERO, money
-from lendkit.db import utcnow
+from lendkit.db import in_order, utcnow
 from lendkit.lifecycle import consents
 from lendkit.lifecycle.application_models import CreditDecision
 from lendkit.masking import mask_text
@@ -404,13 +403,7 @@ def _plain(value: object) -> Any:
 
 def decisions_of(session: Session, application_id: int) -> list[CreditDecision]:
     """Every decision about an application, oldest first."""
-    return list(
-        session.scalars(
-            select(CreditDecision)
-            .where(CreditDecision.application_id == application_id)
-            .order_by(CreditDecision.id)
-        )
-    )
+    return in_order(session, CreditDecision, CreditDecision.application_id == application_id)
 
 
 def decision_view(decision: CreditDecision) -> dict[str, Any]:

@@ -29,8 +29,8 @@ from lendkit.clearing import channels
 from lendkit.clearing.money import parse_amount
 from lendkit.clearing.payment_models import PaymentOrder, Status
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
-from lendkit.lifecycle import api_bodies as bodies
 from lendkit.lifecycle import booking, loans, prepayment, repayment
+from lendkit.lifecycle import loans_bodies as bodies
 from lendkit.lifecycle.models import Instalment, Loan, LoanEvent
 from lendkit.runtime import Runtime
 from lendkit.types import Permission

@@ -26,7 +26,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
@@ -35,15 +35,25 @@ from pluggy import HookImpl
 from sqlalchemy.orm import Session
 
 from lendkit.clearing.money import money
+from lendkit.clock import china_today
 from lendkit.errors import ValidationFailed
-from lendkit.lifecycle.pricing import Quote, check_rate_cap
+from lendkit.lifecycle.application_models import Application
+from lendkit.lifecycle.pricing import Quote, check_rate_cap, rate_cap_breach
 from lendkit.lifecycle.product_rules import RATE_DECIMALS, price
 from lendkit.lifecycle.products import Product
 from lendkit.masking import mask_text
 from lendkit.settings import Settings
 from lendkit.types import OfferAdjustment, OfferTerms, OfferToAdjust
 
-__all__ = ["Adjusted", "adjust", "terms_json"]
+__all__ = [
+    "Adjusted",
+    "adjust",
+    "make_offer",
+    "offer_detail",
+    "offer_ttl",
+    "price_offer",
+    "terms_json",
+]
 
 log = logging.getLogger(__name__)
 _REASON_CODE: Final = re.compile(r"[a-z0-9_]{1,40}")
@@ -231,14 +241,85 @@ def _ask(
 
 
 def _check_cap(quote: Quote, records: list[dict[str, Any]], settings: Settings, on: date) -> None:
-    try:
-        check_rate_cap(quote.rate, settings, on=on)
-    except ValidationFailed as exc:
-        if exc.code != "rate_above_cap":
-            raise
-        zh, _, en = exc.detail.partition(" / ")
+    breach = rate_cap_breach(quote.rate, settings, on=on)
+    if breach is not None:
+        zh, en = breach
         by = ", ".join(f"{r['source']} ({r['reason_code']})" for r in records)
         raise ValidationFailed(
             f"经报价调整（{by}）后，{zh} / after the offer adjustments by {by}, {en}",
             code="rate_above_cap",
-        ) from None
+        )
+
+
+# -- Making the offer ----------------------------------------------------------------
+
+
+def offer_ttl(settings: Settings) -> timedelta:
+    """How long an offer stays open: ``[lifecycle] offer_ttl_days`` (7 by default)."""
+    return timedelta(days=settings.lifecycle.offer_ttl_days)
+
+
+def price_offer(
+    product: Product, amount: Decimal, term: int, method: str, settings: Settings, now: datetime
+) -> Quote:
+    """The product's own offer: schedule and annualized rate (422 ``rate_above_cap``)."""
+    today = china_today(now)
+    priced = price(product.spec, amount, term, method, today)
+    check_rate_cap(priced.rate, settings, on=today)
+    return priced
+
+
+def make_offer(
+    session: Session,
+    pm: pluggy.PluginManager,
+    app: Application,
+    product: Product,
+    priced: Quote,
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """Adjust the product's offer through the plugins (the cap on the result) and keep it."""
+    adjusted = adjust(
+        session,
+        pm,
+        settings,
+        application_id=app.id,
+        borrower_id=app.borrower_id,
+        product=product,
+        priced=priced,
+    )
+    final = adjusted.quote
+    schedule = final.schedule
+    app.approved_amount = schedule.principal
+    app.annual_rate = schedule.annual_rate
+    app.upfront_fee = schedule.upfront_fee
+    app.instalment_fee = schedule.instalment_fee
+    app.apr_irr = final.rate.apr_irr
+    app.apr_simple = final.rate.apr_simple
+    app.offer = final.as_json() | {
+        "product_version": product.version,
+        "principal": str(schedule.principal),
+        "term": schedule.term,
+        "method": schedule.method,
+        "annual_rate": str(schedule.annual_rate),
+        "upfront_fee": str(schedule.upfront_fee),
+        "instalment_fee": str(schedule.instalment_fee),
+        "net_disbursed": str(schedule.net_disbursed),
+        "start": schedule.start.isoformat(),
+        "apr_simple_label": "单利 simple rate",
+        # The product's own rate, then each plugin's change with the rate after it.
+        "base_apr_irr": str(priced.rate.apr_irr),
+        "adjustments": adjusted.adjustments,
+        "adjustment_errors": adjusted.errors,
+    }
+    app.offered_at = now
+    app.offer_expires_at = now + offer_ttl(settings)
+
+
+def offer_detail(app: Application) -> dict[str, Any]:
+    assert app.offer_expires_at is not None
+    return {
+        "approved_amount": str(app.approved_amount),
+        "apr_irr": str(app.apr_irr),
+        "offer_expires_at": app.offer_expires_at.isoformat(),
+    }

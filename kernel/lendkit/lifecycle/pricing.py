@@ -38,6 +38,7 @@ __all__ = [
     "check_rate_cap",
     "monthly_irr",
     "quote",
+    "rate_cap_breach",
 ]
 
 DEFAULT_RATE_CAP: Final = Decimal("0.24")
@@ -175,6 +176,23 @@ def check_rate_cap(
             f"the all-in annualized rate {shown} is above the cap of {limit}",
             code="rate_above_cap",
         )
+
+
+def rate_cap_breach(
+    rate: AnnualizedRate, settings: Settings | None, *, on: date
+) -> tuple[str, str] | None:
+    """The Chinese and English halves of :func:`check_rate_cap`'s refusal; None within the cap.
+
+    For callers that refuse in their own words (``rate_cap_unknown`` still raises).
+    """
+    try:
+        check_rate_cap(rate, settings, on=on)
+    except ValidationFailed as exc:
+        if exc.code != "rate_above_cap":
+            raise
+        zh, _, en = exc.detail.partition(" / ")
+        return zh, en
+    return None
 
 
 @dataclass(frozen=True, slots=True)

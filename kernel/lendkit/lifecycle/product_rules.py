@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import MISSING, dataclass, fields
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from lendkit.clearing.money import money, parse_amount
 from lendkit.errors import ValidationFailed
-from lendkit.lifecycle.pricing import AnnualizedRate, Quote, check_rate_cap, quote
+from lendkit.lifecycle.pricing import AnnualizedRate, Quote, quote, rate_cap_breach
 from lendkit.lifecycle.schedules import MAX_AMOUNT, METHODS
-from lendkit.settings import Settings
 from lendkit.types import ALLOCATION_ORDER, ProductSpec
+
+if TYPE_CHECKING:
+    from lendkit.settings import Settings
 
 __all__ = [
     "MAX_PRODUCT_TERM",
@@ -146,6 +148,27 @@ def _strings(data: Mapping[str, Any], name: str) -> list[str]:
     return list(value)
 
 
+# A list field that names something twice: (Chinese, English, code).
+_REPEATED: Final = {
+    "terms_months": (
+        "每个期限只能列出一次",
+        "each term may be listed only once",
+        "product_terms_duplicated",
+    ),
+    "repayment_methods": (
+        "每种还款方式只能列出一次",
+        "each repayment method may be listed only once",
+        "product_methods_duplicated",
+    ),
+}
+
+
+def _listed_once(name: str, value: Sequence[object]) -> None:
+    if len(set(value)) != len(value):
+        zh, en, code = _REPEATED[name]
+        raise _invalid(name, zh, en, code=code)
+
+
 def _terms(data: Mapping[str, Any]) -> tuple[int, ...]:
     value = data["terms_months"]
     if not isinstance(value, list | tuple) or not value:
@@ -166,13 +189,7 @@ def _terms(data: Mapping[str, Any]) -> tuple[int, ...]:
             f"terms must be 1 to {MAX_PRODUCT_TERM} months ({outside[0]} is not)",
             code="product_term_out_of_range",
         )
-    if len(set(value)) != len(value):
-        raise _invalid(
-            "terms_months",
-            "每个期限只能列出一次",
-            "each term may be listed only once",
-            code="product_terms_duplicated",
-        )
+    _listed_once("terms_months", value)
     return tuple(sorted(value))
 
 
@@ -186,13 +203,7 @@ def _methods(data: Mapping[str, Any]) -> tuple[str, ...]:
             f"unknown repayment method {unknown[0][:40]!r}; one of {', '.join(METHODS)}",
             code="product_method_unknown",
         )
-    if len(set(value)) != len(value):
-        raise _invalid(
-            "repayment_methods",
-            "每种还款方式只能列出一次",
-            "each repayment method may be listed only once",
-            code="product_methods_duplicated",
-        )
+    _listed_once("repayment_methods", value)
     return tuple(value)
 
 
@@ -394,16 +405,13 @@ def check_worst_case(spec: ProductSpec, settings: Settings, on: date) -> WorstCa
             f"产品 {spec.code} 无法定价 / product {spec.code} cannot be priced: {exc.detail}",
             code="product_unpriceable",
         ) from None
-    try:
-        check_rate_cap(worst.rate, settings, on=on)
-    except ValidationFailed as exc:
-        if exc.code != "rate_above_cap":
-            raise
-        zh, _, en = exc.detail.partition(" / ")
+    breach = rate_cap_breach(worst.rate, settings, on=on)
+    if breach is not None:
+        zh, en = breach
         where_zh, where_en = worst.describe()
         raise ValidationFailed(
             f"产品 {spec.code} 的最不利情形（{where_zh}）{zh} / "
             f"the worst case of product {spec.code} ({where_en}): {en}",
             code="product_rate_above_cap",
-        ) from None
+        )
     return worst

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response, get, patch, post
-from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar import Response, patch
+from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
@@ -26,12 +25,12 @@ from sqlalchemy.orm import Session
 import lendkit
 from lendkit.auth.principal import current
 from lendkit.errors import NotFoundError, ValidationFailed
-from lendkit.lifecycle import api_bodies as bodies
-from lendkit.lifecycle import products
+from lendkit.lifecycle import product_changes, products
+from lendkit.lifecycle import products_bodies as bodies
 from lendkit.runtime import Runtime
-from lendkit.types import ComplianceItem
 from lendkit.web import paging
 from lendkit.web.bodies import json_object
+from lendkit.web.routes import Body, Db, Json, Req, Rt, Window, get_route, post_route
 from lendkit.web.schema import described
 
 __all__ = ["ROUTES"]
@@ -51,55 +50,34 @@ def _offered(db_session: Session, runtime: Runtime, code: str) -> products.Produ
     )
 
 
-@get("/api/products", opt=PUBLIC, sync_to_thread=True)
-def list_products(
-    db_session: NamedDependency[Session],
-    runtime: NamedDependency[Runtime],
-    window: NamedDependency[paging.Window],
-) -> dict[str, Any]:
+@get_route("/api/products", PUBLIC)
+def list_products(db_session: Db, runtime: Rt, window: Window) -> Json:
     """The products on offer, by code: each current version's terms, with ``apr_irr_max``
     (a page)."""
     offered = [products.product_view(p) for p in products.on_offer(db_session, runtime.pm)]
     return paging.page_of_list(window, offered)
 
 
-@get("/api/products/{code:str}", opt=PUBLIC, sync_to_thread=True)
-def get_product(
-    code: FromPath[str], db_session: NamedDependency[Session], runtime: NamedDependency[Runtime]
-) -> dict[str, Any]:
+@get_route("/api/products/{code:str}", PUBLIC)
+def get_product(code: FromPath[str], db_session: Db, runtime: Rt) -> Json:
     """One product on offer (404 ``product_unknown`` when retired or unknown)."""
     return products.product_view(_offered(db_session, runtime, code))
 
 
-@get(ADMIN, opt=MANAGE, sync_to_thread=True)
-def manage_list(
-    db_session: NamedDependency[Session],
-    runtime: NamedDependency[Runtime],
-    window: NamedDependency[paging.Window],
-) -> dict[str, Any]:
+@get_route(ADMIN, MANAGE)
+def manage_list(db_session: Db, runtime: Rt, window: Window) -> Json:
     """Every product, retired ones too, with where it comes from (``table`` or ``plugin``;
     a page)."""
     every = [products.product_view(p) for p in products.all_products(db_session, runtime.pm)]
     return paging.page_of_list(window, every)
 
 
-@post(
-    ADMIN,
-    opt=MANAGE,
-    sync_to_thread=True,
-    status_code=HTTP_201_CREATED,
-    operation_class=described(bodies.PRODUCT),
-)
-def manage_create(
-    data: JSONBody[Any],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    runtime: NamedDependency[Runtime],
-) -> Response[dict[str, Any]]:
+@post_route(ADMIN, MANAGE, bodies.PRODUCT)
+def manage_create(data: Body, request: Req, db_session: Db, runtime: Rt) -> Response[Json]:
     """Create a product: the fields of ``ProductSpec`` (amounts and rates as strings,
     ``terms_months`` and ``repayment_methods`` as lists). 201 with version 1; 200 when
     the same product exists already; 409 ``product_exists`` for another under its code."""
-    product, created = products.create(
+    product, created = product_changes.create(
         db_session, runtime.pm, runtime.settings, json_object(data), actor=current(request).actor
     )
     return Response(
@@ -107,16 +85,14 @@ def manage_create(
     )
 
 
-def _record(db_session: Session, product: products.Product) -> dict[str, Any]:
+def _record(db_session: Session, product: products.Product) -> Json:
     view = products.product_view(product)
     view["history"] = [products.version_view(v) for v in products.history(db_session, product.code)]
     return view
 
 
-@get(f"{ADMIN}/{{code:str}}", opt=MANAGE, sync_to_thread=True)
-def manage_get(
-    code: FromPath[str], db_session: NamedDependency[Session], runtime: NamedDependency[Runtime]
-) -> dict[str, Any]:
+@get_route(f"{ADMIN}/{{code:str}}", MANAGE)
+def manage_get(code: FromPath[str], db_session: Db, runtime: Rt) -> Json:
     """One product, retired or not, with every version (``history``, oldest first)."""
     try:
         product = products.find(db_session, runtime.pm, code)
@@ -143,18 +119,14 @@ def _base_version(body: dict[str, Any]) -> int | None:
     operation_class=described(bodies.PRODUCT_CHANGE),
 )
 def manage_update(
-    code: FromPath[str],
-    data: JSONBody[Any],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    runtime: NamedDependency[Runtime],
-) -> dict[str, Any]:
+    code: FromPath[str], data: Body, request: Req, db_session: Db, runtime: Rt
+) -> Json:
     """Change a product: the fields sent replace the current version's in a new version
     (``base_version``: the version you changed, 409 ``product_version_conflict`` if it is
     no longer current). A change that changes nothing adds no version."""
     body = dict(json_object(data))
     base = _base_version(body)
-    product, _ = products.update(
+    product, _ = product_changes.update(
         db_session,
         runtime.pm,
         runtime.settings,
@@ -166,19 +138,14 @@ def manage_update(
     return _record(db_session, product)
 
 
-@post(f"{ADMIN}/{{code:str}}/retire", opt=MANAGE, sync_to_thread=True, status_code=HTTP_200_OK)
-def manage_retire(
-    code: FromPath[str],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    runtime: NamedDependency[Runtime],
-) -> dict[str, Any]:
+@post_route(f"{ADMIN}/{{code:str}}/retire", MANAGE, status_code=HTTP_200_OK)
+def manage_retire(code: FromPath[str], request: Req, db_session: Db, runtime: Rt) -> Json:
     """Retire a product: no new applications; its loans and open offers go on."""
-    product, _ = products.retire(db_session, runtime.pm, code, actor=current(request).actor)
+    product, _ = product_changes.retire(db_session, runtime.pm, code, actor=current(request).actor)
     return _record(db_session, product)
 
 
-# GETs first on a shared path (see lendkit.lifecycle.api on litestar's double wrapping).
+# GETs first on a shared path (see lendkit.lifecycle.applications_api on litestar's double wrapping).
 ROUTES = [
     list_products,
     get_product,
@@ -193,20 +160,3 @@ ROUTES = [
 @lendkit.hookimpl
 def register_routes() -> list[ControllerRouterHandler]:
     return list(ROUTES)
-
-
-@lendkit.hookimpl
-def compliance_items() -> list[ComplianceItem]:
-    return [
-        ComplianceItem(
-            function="Loan products as versioned data, each within the rate cap",
-            clauses=(
-                "中国人民银行公告〔2021〕第3号 (综合年化利率 all-in annualized rate)",
-                "网络小额贷款业务管理暂行办法 (产品管理 product management)",
-            ),
-            description="Every product change is a new, audited version, refused when the "
-            "worst case of its terms is above the rate cap; applications and loans keep "
-            "the version they were priced and booked on; the products on offer are "
-            "published with their dearest all-in annualized rate.",
-        )
-    ]

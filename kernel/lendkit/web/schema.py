@@ -33,6 +33,7 @@ __all__ = [
     "amount",
     "described",
     "flag",
+    "idempotency_key",
     "nullable",
     "obj",
     "obj_of",
@@ -117,6 +118,19 @@ def strings(description: str, *, max_items: int, min_items: int | None = None) -
         max_items=max_items,
         min_items=min_items,
     )
+
+
+_IDEMPOTENCY = (
+    "Idempotency key (or the Idempotency-Key header): a retry with it returns the first result."
+)
+
+
+def idempotency_key() -> Schema:
+    """A body's ``idempotency_key`` field (the header may carry it instead), by the
+    one rule of :mod:`lendkit.web.idempotency`."""
+    from lendkit.web.idempotency import KEY_PATTERN
+
+    return text(_IDEMPOTENCY, max_length=96, pattern=KEY_PATTERN, example="app-7f3c9a21")
 
 
 def nullable(schema: Schema) -> Schema:

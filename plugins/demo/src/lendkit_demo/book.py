@@ -30,6 +30,7 @@ from lendkit.clearing.ledger import Line
 from lendkit.clearing.money import money
 from lendkit.lifecycle import (
     allocation,
+    application_input,
     applications,
     booking,
     consents,
@@ -160,7 +161,7 @@ def _applications(runtime: Runtime, people: list[int]) -> None:
                 consents.grant(
                     session, person, text.purpose, text.version, text.digest, "app", "demo"
                 )
-            submission = applications.parse_submission(
+            submission = application_input.parse_submission(
                 {
                     "product_code": "consumer-12",
                     "amount": amounts[n % len(amounts)],

@@ -28,7 +28,15 @@ from lendkit.auth.permissions import STAFF_ROLES
 from lendkit.clearing import payments
 from lendkit.crypto.orm import lookup
 from lendkit.errors import StartupError
-from lendkit.lifecycle import applications, booking, borrowers, consents, contracts
+from lendkit.lifecycle import (
+    application_input,
+    applications,
+    booking,
+    borrowers,
+    consents,
+    contract_signing,
+    contract_status,
+)
 from lendkit.lifecycle.models import RUNNING, Loan
 from lendkit.models import Borrower, StaffUser
 from lendkit.runtime import Runtime
@@ -168,7 +176,7 @@ def _accepted_loan(session: Session, runtime: Runtime, borrower_id: int, n: int)
         runtime.pm,
         runtime.settings,
         borrower_id,
-        applications.parse_submission(
+        application_input.parse_submission(
             {
                 "product_code": "consumer-12",
                 "amount": amount,
@@ -214,7 +222,7 @@ def complete(
     for loan_id in loan_ids:
         if _status(runtime, loan_id) in RUNNING:
             continue
-        contracts.request_signature(runtime, loan_id, actor="demo")
+        contract_signing.request_signature(runtime, loan_id, actor="demo")
         _wait(partial(_signed, runtime, loan_id), timeout, f"loan {loan_id}: signature")
         with runtime.sessions.begin() as session:
             loan = session.get_one(Loan, loan_id)
@@ -252,7 +260,7 @@ def _paid_out(runtime: Runtime, loan_id: int, order_no: str) -> bool:
 
 def _signed(runtime: Runtime, loan_id: int) -> bool:
     with runtime.read_sessions() as session:
-        contract = contracts.contract_of(session, loan_id)
+        contract = contract_status.contract_of(session, loan_id)
         return contract is not None and contract.status == "signed"
 
 

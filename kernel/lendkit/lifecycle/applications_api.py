@@ -17,9 +17,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from litestar import Request, Response, get, post
-from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar import Response
+from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
@@ -27,25 +26,32 @@ from sqlalchemy.orm import Session
 import lendkit
 from lendkit.auth.principal import Principal, current
 from lendkit.errors import NotFoundError, ValidationFailed
-from lendkit.lifecycle import api_bodies as bodies
-from lendkit.lifecycle import applications, booking, client_context
+from lendkit.lifecycle import (
+    application_input,
+    application_views,
+    applications,
+    booking,
+    client_context,
+)
+from lendkit.lifecycle import applications_bodies as bodies
 from lendkit.lifecycle.application_models import Application
-from lendkit.runtime import Runtime
-from lendkit.types import ComplianceItem, Job, JobContext
+from lendkit.types import Job, JobContext
 from lendkit.web import paging
 from lendkit.web.bodies import json_object
 from lendkit.web.idempotency import key_of
+from lendkit.web.routes import Body, Db, Json, Req, Rt, Window, get_route, post_route
 from lendkit.web.schema import described
 
 __all__ = ["ROUTES"]
 
 SELF = {"permission": "borrower.self"}
 REVIEW = {"permission": "applications.review"}
+ONE = "/api/applications/{application_id:int}"  # one application, for staff
 _NOT_FOUND = "未找到该申请。No such application."
-MAX_REASONS = 10
+MAX_REASONS = bodies.MAX_REASONS
 
 
-def _me(request: Request[Any, Any, Any]) -> tuple[Principal, int]:
+def _me(request: Req) -> tuple[Principal, int]:
     principal = current(request)
     assert principal.subject_id is not None  # borrower.self: borrowers only
     return principal, principal.subject_id
@@ -72,19 +78,8 @@ def _note(body: Mapping[str, Any]) -> str | None:
 # -- The borrower ----------------------------------------------------------------------
 
 
-@post(
-    "/api/borrowers/me/applications",
-    opt=SELF,
-    sync_to_thread=True,
-    status_code=HTTP_201_CREATED,
-    operation_class=described(bodies.APPLICATION),
-)
-def submit_application(
-    data: JSONBody[Any],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    runtime: NamedDependency[Runtime],
-) -> Response[dict[str, Any]]:
+@post_route("/api/borrowers/me/applications", SELF, bodies.APPLICATION)
+def submit_application(data: Body, request: Req, db_session: Db, runtime: Rt) -> Response[Json]:
     """Apply: ``product_code``, ``amount`` and ``annual_income`` (strings), ``term``
     (months), ``method``, and an ``idempotency_key`` (or the ``Idempotency-Key``
     header); optionally ``referral_code`` and ``client``, the app's device and
@@ -93,7 +88,7 @@ def submit_application(
     when the key was used before with the same terms."""
     principal, borrower_id = _me(request)
     body = json_object(data)
-    submission = applications.parse_submission(
+    submission = application_input.parse_submission(
         body,
         key_of(body, request),
         seen_ip=client_context.seen_address(request.client.host if request.client else None),
@@ -102,24 +97,20 @@ def submit_application(
         db_session, runtime.pm, runtime.settings, borrower_id, submission, actor=principal.actor
     )
     return Response(
-        applications.application_view(db_session, result.application),
+        application_views.application_view(db_session, result.application),
         status_code=HTTP_201_CREATED if result.created else HTTP_200_OK,
     )
 
 
-@get("/api/borrowers/me/applications", opt=SELF, sync_to_thread=True)
-def my_applications(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    window: NamedDependency[paging.Window],
-) -> dict[str, Any]:
+@get_route("/api/borrowers/me/applications", SELF)
+def my_applications(request: Req, db_session: Db, window: Window) -> Json:
     """My applications, newest first, each with its offer if it has one (a page)."""
     _, borrower_id = _me(request)
     return paging.page_of(
         db_session,
         window,
-        applications.of_borrower(borrower_id),
-        lambda app: applications.application_view(db_session, app),
+        application_views.of_borrower(borrower_id),
+        lambda app: application_views.application_view(db_session, app),
     )
 
 
@@ -130,78 +121,59 @@ def _mine(db_session: Session, borrower_id: int, application_id: int) -> Applica
     return app
 
 
-@get("/api/borrowers/me/applications/{application_id:int}", opt=SELF, sync_to_thread=True)
-def my_application(
-    application_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-) -> dict[str, Any]:
+@get_route("/api/borrowers/me/applications/{application_id:int}", SELF)
+def my_application(application_id: FromPath[int], request: Req, db_session: Db) -> Json:
     """One of my applications (another borrower's is 404)."""
     _, borrower_id = _me(request)
-    return applications.application_view(db_session, _mine(db_session, borrower_id, application_id))
+    return application_views.application_view(
+        db_session, _mine(db_session, borrower_id, application_id)
+    )
 
 
-@post(
-    "/api/borrowers/me/applications/{application_id:int}/accept",
-    opt=SELF,
-    sync_to_thread=True,
-    status_code=HTTP_200_OK,
+@post_route(
+    "/api/borrowers/me/applications/{application_id:int}/accept", SELF, status_code=HTTP_200_OK
 )
-def accept_offer(
-    application_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    runtime: NamedDependency[Runtime],
-) -> dict[str, Any]:
+def accept_offer(application_id: FromPath[int], request: Req, db_session: Db, runtime: Rt) -> Json:
     """Accept my open offer (409 ``offer_expired`` once it has lapsed): the loan
     is booked on its terms (``loan_id``), ready for its contract."""
     principal, borrower_id = _me(request)
     app = applications.accept(db_session, borrower_id, application_id, actor=principal.actor)
     booking.book_offer(db_session, runtime, app)
-    return applications.application_view(db_session, app)
+    return application_views.application_view(db_session, app)
 
 
 # -- Staff -------------------------------------------------------------------------------
 
 
-@get("/api/applications/reviews", opt=REVIEW, sync_to_thread=True)
-def review_queue(
-    db_session: NamedDependency[Session], window: NamedDependency[paging.Window]
-) -> dict[str, Any]:
+@get_route("/api/applications/reviews", REVIEW)
+def review_queue(db_session: Db, window: Window) -> Json:
     """Applications waiting for a person, oldest first, with the decision's reasons (a page)."""
     return paging.page_of(
         db_session,
         window,
-        applications.review_queue(),
-        lambda app: applications.queue_view(db_session, app),
+        application_views.review_queue(),
+        lambda app: application_views.queue_view(db_session, app),
     )
 
 
-@get("/api/applications/{application_id:int}", opt=REVIEW, sync_to_thread=True)
-def application_record(
-    application_id: FromPath[int], db_session: NamedDependency[Session]
-) -> dict[str, Any]:
+@get_route(ONE, REVIEW)
+def application_record(application_id: FromPath[int], db_session: Db) -> Json:
     """The whole record: terms, income, offer, every credit decision explained, history."""
     app = db_session.get(Application, application_id)
     if app is None:
         raise NotFoundError(_NOT_FOUND)
-    return applications.application_view(db_session, app, staff=True)
+    return application_views.application_view(db_session, app, staff=True)
 
 
-@post(
-    "/api/applications/{application_id:int}/approve",
-    opt=REVIEW,
-    sync_to_thread=True,
+@post_route(
+    f"{ONE}/approve",
+    REVIEW,
     status_code=HTTP_200_OK,
     operation_class=described(bodies.APPROVAL, required=False),
 )
 def approve_application(
-    application_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    runtime: NamedDependency[Runtime],
-    data: JSONBody[Any] = None,
-) -> dict[str, Any]:
+    application_id: FromPath[int], request: Req, db_session: Db, runtime: Rt, data: Body = None
+) -> Json:
     """Approve an application under review: ``reasons`` (codes), ``note``, and
     optionally a lower ``amount``; the borrower gets a priced offer."""
     body = json_object(data)
@@ -215,22 +187,18 @@ def approve_application(
         note=_note(body),
         amount=body.get("amount"),
     )
-    return applications.application_view(db_session, app, staff=True)
+    return application_views.application_view(db_session, app, staff=True)
 
 
-@post(
-    "/api/applications/{application_id:int}/reject",
-    opt=REVIEW,
-    sync_to_thread=True,
+@post_route(
+    f"{ONE}/reject",
+    REVIEW,
+    bodies.REJECTION,
     status_code=HTTP_200_OK,
-    operation_class=described(bodies.REJECTION),
 )
 def reject_application(
-    application_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    data: JSONBody[Any] = None,
-) -> dict[str, Any]:
+    application_id: FromPath[int], request: Req, db_session: Db, data: Body = None
+) -> Json:
     """Reject an application under review: at least one reason code, and a note."""
     body = json_object(data)
     app = applications.reject(
@@ -240,7 +208,7 @@ def reject_application(
         reasons=_reasons(body),
         note=_note(body),
     )
-    return applications.application_view(db_session, app, staff=True)
+    return application_views.application_view(db_session, app, staff=True)
 
 
 # Order matters: litestar 2.25 registers the first handler of a shared path again when
@@ -274,31 +242,3 @@ def register_routes() -> list[ControllerRouterHandler]:
 @lendkit.hookimpl
 def register_jobs() -> list[Job]:
     return [Job(name="application-offers", every=timedelta(minutes=1), run=_expire_offers)]
-
-
-@lendkit.hookimpl
-def compliance_items() -> list[ComplianceItem]:
-    return [
-        ComplianceItem(
-            function="Credit assessment with the borrower's authorization, explained",
-            clauses=(
-                "征信业管理条例 第十八条、第二十九条 (查询征信须经本人授权)",
-                "网络小额贷款业务管理暂行办法 (风险管理 risk management)",
-            ),
-            description="No bureau is asked without an active credit-query consent; bureau, "
-            "risk and limit plugins are asked through hooks; a failing plugin sends the "
-            "application to manual review, never to approval; each decision keeps its "
-            "inputs, every plugin's answer and the reasons (append-only).",
-        ),
-        ComplianceItem(
-            function="Per-borrower caps at application, offers with the all-in annualized rate",
-            clauses=(
-                "网络小额贷款业务管理暂行办法 (单户贷款余额上限 per-borrower balance caps)",
-                "中国人民银行公告〔2021〕第3号 (综合年化利率 all-in annualized rate)",
-            ),
-            description="Each application is refused above the per-borrower, per-household "
-            "or income-share cap, counting open applications, offers and outstanding loans; "
-            "each offer shows the annualized rate both ways and stays within the rate cap; "
-            "offers expire; staff decisions carry reason codes and are audited.",
-        ),
-    ]

@@ -1,20 +1,22 @@
-"""Routes: register, sign in, sign out, who am I, change my password."""
+"""Built-in plugin: register, sign in, sign out, who am I, change my password; the
+session clean-up job and the clause map of authentication and authorization."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from litestar import Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar import Response, get
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from litestar.types import ControllerRouterHandler
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+import lendkit
 from lendkit import audit
-from lendkit.auth import login, otp, registration, sessions
-from lendkit.auth.api_borrowers import borrower_view
+from lendkit.auth import cleanup, login, otp, registration, sessions
+from lendkit.auth.borrowers_api import borrower_view
 from lendkit.auth.cookies import clear_cookies, session_cookies
 from lendkit.auth.errors import InvalidCredentials
 from lendkit.auth.models import AuthSession
@@ -24,6 +26,8 @@ from lendkit.auth.principal import current
 from lendkit.db import utcnow
 from lendkit.models import Borrower, StaffUser
 from lendkit.runtime import Runtime
+from lendkit.types import Job
+from lendkit.web.routes import Db, Json, Req, Rt, post_route
 
 __all__ = ["ROUTES"]
 
@@ -70,12 +74,8 @@ class PasswordChange:
 
 
 def _signed_in(
-    runtime: Runtime,
-    request: Request[Any, Any, Any],
-    result: login.SignedIn,
-    status_code: int = 200,
-    **extra: Any,
-) -> Response[dict[str, Any]]:
+    runtime: Runtime, request: Req, result: login.SignedIn, status_code: int = 200, **extra: Any
+) -> Response[Json]:
     body = {
         "kind": result.kind,
         "actor": result.actor,
@@ -91,33 +91,26 @@ def _signed_in(
     )
 
 
-@post("/api/auth/staff/login", opt=PUBLIC, sync_to_thread=True, status_code=200)
-def staff_login(
-    data: JSONBody[StaffLogin], request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
-) -> Response[dict[str, Any]]:
+@post_route("/api/auth/staff/login", PUBLIC, status_code=200)
+def staff_login(data: JSONBody[StaffLogin], request: Req, runtime: Rt) -> Response[Json]:
     """Staff sign-in: username, password, and the TOTP code where required."""
     result = login.staff_login(runtime, data.username, data.password, data.totp, utcnow())
     return _signed_in(runtime, request, result)
 
 
-@post("/api/auth/borrower/login", opt=PUBLIC, sync_to_thread=True, status_code=200)
-def borrower_login(
-    data: JSONBody[BorrowerLogin],
-    request: Request[Any, Any, Any],
-    runtime: NamedDependency[Runtime],
-) -> Response[dict[str, Any]]:
+@post_route("/api/auth/borrower/login", PUBLIC, status_code=200)
+def borrower_login(data: JSONBody[BorrowerLogin], request: Req, runtime: Rt) -> Response[Json]:
     """Borrower sign-in with mobile number and password."""
     result = login.borrower_password_login(runtime, data.phone, data.password, utcnow())
     return _signed_in(runtime, request, result)
 
 
-@post(
+@post_route(
     "/api/auth/borrower/otp",
-    opt=PUBLIC,
-    sync_to_thread=True,
+    PUBLIC,
     status_code=HTTP_202_ACCEPTED,
 )
-def request_code(data: JSONBody[OtpRequest], runtime: NamedDependency[Runtime]) -> dict[str, Any]:
+def request_code(data: JSONBody[OtpRequest], runtime: Rt) -> Json:
     """Send a code by SMS: to sign in (answers alike for unknown numbers) or to register."""
     with runtime.sessions.begin() as session:
         otp.issue(session, runtime.settings, runtime.pm, data.phone, utcnow(), data.purpose)
@@ -133,17 +126,8 @@ def request_code(data: JSONBody[OtpRequest], runtime: NamedDependency[Runtime]) 
     }
 
 
-@post(
-    "/api/auth/borrower/register",
-    opt=PUBLIC,
-    sync_to_thread=True,
-    status_code=HTTP_201_CREATED,
-)
-def register(
-    data: JSONBody[Registration],
-    request: Request[Any, Any, Any],
-    runtime: NamedDependency[Runtime],
-) -> Response[dict[str, Any]]:
+@post_route("/api/auth/borrower/register", PUBLIC)
+def register(data: JSONBody[Registration], request: Req, runtime: Rt) -> Response[Json]:
     """Register a borrower with his mobile number and its SMS code (purpose ``register``).
 
     Signs him in (session cookie and CSRF token, as sign-in does); the
@@ -160,17 +144,15 @@ def register(
     return _signed_in(runtime, request, result, HTTP_201_CREATED, borrower=view)
 
 
-@post("/api/auth/borrower/otp/login", opt=PUBLIC, sync_to_thread=True, status_code=200)
-def code_login(
-    data: JSONBody[OtpLogin], request: Request[Any, Any, Any], runtime: NamedDependency[Runtime]
-) -> Response[dict[str, Any]]:
+@post_route("/api/auth/borrower/otp/login", PUBLIC, status_code=200)
+def code_login(data: JSONBody[OtpLogin], request: Req, runtime: Rt) -> Response[Json]:
     """Borrower sign-in with the SMS code."""
     result = login.borrower_otp_login(runtime, data.phone, data.code, utcnow())
     return _signed_in(runtime, request, result)
 
 
 @get("/api/auth/me", opt=SELF, sync_to_thread=False)
-def me(request: Request[Any, Any, Any]) -> dict[str, Any]:
+def me(request: Req) -> Json:
     """Who is calling, and what the role allows (plugins' permissions included)."""
     principal = current(request)
     matrix: Matrix = request.app.state.permissions
@@ -182,12 +164,8 @@ def me(request: Request[Any, Any, Any]) -> dict[str, Any]:
     }
 
 
-@post("/api/auth/logout", opt=SELF, sync_to_thread=True, status_code=HTTP_204_NO_CONTENT)
-def logout(
-    request: Request[Any, Any, Any],
-    runtime: NamedDependency[Runtime],
-    db_session: NamedDependency[Session],
-) -> Response[None]:
+@post_route("/api/auth/logout", SELF, status_code=HTTP_204_NO_CONTENT)
+def logout(request: Req, runtime: Rt, db_session: Db) -> Response[None]:
     """End this session (a signed API request has none: nothing to do)."""
     principal = current(request)
     if principal.session_id is not None:
@@ -200,12 +178,8 @@ def logout(
     )
 
 
-@post("/api/auth/password", opt=SELF, sync_to_thread=True, status_code=HTTP_204_NO_CONTENT)
-def change_password(
-    data: JSONBody[PasswordChange],
-    request: Request[Any, Any, Any],
-    runtime: NamedDependency[Runtime],
-) -> None:
+@post_route("/api/auth/password", SELF, status_code=HTTP_204_NO_CONTENT)
+def change_password(data: JSONBody[PasswordChange], request: Req, runtime: Rt) -> None:
     """Change one's own password; ends every other session of the account."""
     principal = current(request)
     if principal.subject_id is None:
@@ -259,3 +233,16 @@ ROUTES = [
     logout,
     change_password,
 ]
+
+
+# -- Hook implementations ------------------------------------------------------------
+
+
+@lendkit.hookimpl
+def register_routes() -> list[ControllerRouterHandler]:
+    return list(ROUTES)
+
+
+@lendkit.hookimpl
+def register_jobs() -> list[Job]:
+    return [Job(name="auth-cleanup", every=timedelta(minutes=10), run=cleanup.purge)]

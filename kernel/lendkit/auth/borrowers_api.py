@@ -1,4 +1,4 @@
-"""Routes: a borrower's record, masked by default.
+"""Built-in plugin: a borrower's record, masked by default.
 
 Staff with ``borrowers.read`` read any borrower; a borrower reads only his
 own: another borrower's id answers 404 ``not_found``, exactly like an id
@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get
-from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
+from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
 
+import lendkit
 from lendkit import audit
 from lendkit.auth.errors import Forbidden
 from lendkit.auth.permissions import allowed
@@ -22,6 +22,7 @@ from lendkit.auth.principal import Principal, current
 from lendkit.errors import NotFoundError
 from lendkit.masking import mask_card, mask_id_number, mask_name, mask_phone
 from lendkit.models import Borrower
+from lendkit.web.routes import Db, Json, Req, get_route
 
 __all__ = ["MASKS", "PII_FIELDS", "ROUTES", "borrower_view"]
 
@@ -43,7 +44,7 @@ MASKS = {
 }
 
 
-def borrower_view(borrower: Borrower, *, unmasked: bool) -> dict[str, Any]:
+def borrower_view(borrower: Borrower, *, unmasked: bool) -> Json:
     view: dict[str, Any] = {
         "id": borrower.id,
         "kyc_status": borrower.kyc_status,
@@ -56,9 +57,7 @@ def borrower_view(borrower: Borrower, *, unmasked: bool) -> dict[str, Any]:
     return view
 
 
-def _read(
-    db_session: Session, principal: Principal, borrower_id: int, unmask: bool
-) -> dict[str, Any]:
+def _read(db_session: Session, principal: Principal, borrower_id: int, unmask: bool) -> Json:
     if unmask and not allowed(principal.role, "pii.unmask"):
         raise Forbidden(
             "查看完整个人信息需要 pii.unmask 权限。"
@@ -80,27 +79,28 @@ def _read(
     return borrower_view(borrower, unmasked=unmask)
 
 
-@get("/api/borrowers/me", opt={"permission": "borrower.self"}, sync_to_thread=True)
-def my_record(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    unmask: FromQuery[bool] = False,
-) -> dict[str, Any]:
+@get_route("/api/borrowers/me", {"permission": "borrower.self"})
+def my_record(request: Req, db_session: Db, unmask: FromQuery[bool] = False) -> Json:
     """The signed-in borrower's own record, masked unless ``unmask=true``."""
     principal = current(request)
     assert principal.subject_id is not None
     return _read(db_session, principal, principal.subject_id, unmask)
 
 
-@get("/api/borrowers/{borrower_id:int}", opt={"permission": "borrowers.read"}, sync_to_thread=True)
+@get_route("/api/borrowers/{borrower_id:int}", {"permission": "borrowers.read"})
 def borrower_record(
-    borrower_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    unmask: FromQuery[bool] = False,
-) -> dict[str, Any]:
+    borrower_id: FromPath[int], request: Req, db_session: Db, unmask: FromQuery[bool] = False
+) -> Json:
     """One borrower, masked unless ``unmask=true`` (a borrower: only himself)."""
     return _read(db_session, current(request), borrower_id, unmask)
 
 
 ROUTES = [my_record, borrower_record]
+
+
+# -- Hook implementations ------------------------------------------------------------
+
+
+@lendkit.hookimpl
+def register_routes() -> list[ControllerRouterHandler]:
+    return list(ROUTES)

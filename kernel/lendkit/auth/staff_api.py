@@ -1,17 +1,15 @@
-"""Routes: staff and their roles, API keys."""
+"""Built-in plugin: staff and their roles, API keys."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from litestar import Request, delete, get, post, put
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_204_NO_CONTENT
+from litestar.types import ControllerRouterHandler
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+import lendkit
 from lendkit import audit
 from lendkit.auth import apikeys, sessions
 from lendkit.auth.permissions import STAFF_ROLES
@@ -20,8 +18,18 @@ from lendkit.db import utcnow
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
 from lendkit.masking import mask_name
 from lendkit.models import StaffUser
-from lendkit.runtime import Runtime
 from lendkit.web import paging
+from lendkit.web.routes import (
+    Db,
+    Json,
+    Req,
+    Rt,
+    Window,
+    delete_route,
+    get_route,
+    post_route,
+    put_route,
+)
 
 __all__ = ["ROUTES"]
 
@@ -37,7 +45,7 @@ class NewApiKey:
     role: str
 
 
-def _staff_view(staff: StaffUser) -> dict[str, Any]:
+def _staff_view(staff: StaffUser) -> Json:
     now = utcnow()
     return {
         "id": staff.id,
@@ -50,22 +58,16 @@ def _staff_view(staff: StaffUser) -> dict[str, Any]:
     }
 
 
-@get("/api/staff", opt={"permission": "staff.view"}, sync_to_thread=True)
-def list_staff(
-    db_session: NamedDependency[Session], window: NamedDependency[paging.Window]
-) -> dict[str, Any]:
+@get_route("/api/staff", {"permission": "staff.view"})
+def list_staff(db_session: Db, window: Window) -> Json:
     """Every staff user with role and state (names masked; a page)."""
     return paging.page_of(db_session, window, select(StaffUser).order_by(StaffUser.id), _staff_view)
 
 
-@put("/api/staff/{staff_id:int}/role", opt={"permission": "staff.manage"}, sync_to_thread=True)
+@put_route("/api/staff/{staff_id:int}/role", {"permission": "staff.manage"})
 def change_role(
-    staff_id: FromPath[int],
-    data: JSONBody[RoleChange],
-    request: Request[Any, Any, Any],
-    runtime: NamedDependency[Runtime],
-    db_session: NamedDependency[Session],
-) -> dict[str, Any]:
+    staff_id: FromPath[int], data: JSONBody[RoleChange], request: Req, runtime: Rt, db_session: Db
+) -> Json:
     """Give a staff user another role; ends the user's sessions; audited."""
     principal = current(request)
     if data.role not in STAFF_ROLES:
@@ -101,15 +103,8 @@ def change_role(
     return _staff_view(staff)
 
 
-@post(
-    "/api/auth/api-keys",
-    opt={"permission": "apikeys.manage"},
-    sync_to_thread=True,
-    status_code=HTTP_201_CREATED,
-)
-def create_api_key(
-    data: JSONBody[NewApiKey], request: Request[Any, Any, Any], db_session: NamedDependency[Session]
-) -> dict[str, Any]:
+@post_route("/api/auth/api-keys", {"permission": "apikeys.manage"})
+def create_api_key(data: JSONBody[NewApiKey], request: Req, db_session: Db) -> Json:
     """A new key for a machine client; the secret is shown in this answer only."""
     principal = current(request)
     key, secret = apikeys.create(db_session, data.name, data.role, principal.actor)
@@ -119,15 +114,12 @@ def create_api_key(
     return {"key_id": key.key_id, "name": key.name, "role": key.role, "secret": secret}
 
 
-@delete(
+@delete_route(
     "/api/auth/api-keys/{key_id:str}",
-    opt={"permission": "apikeys.manage"},
-    sync_to_thread=True,
+    {"permission": "apikeys.manage"},
     status_code=HTTP_204_NO_CONTENT,
 )
-def revoke_api_key(
-    key_id: FromPath[str], request: Request[Any, Any, Any], db_session: NamedDependency[Session]
-) -> None:
+def revoke_api_key(key_id: FromPath[str], request: Req, db_session: Db) -> None:
     """Revoke a key: its signatures are refused from now on."""
     principal = current(request)
     apikeys.revoke(db_session, key_id, utcnow())
@@ -135,3 +127,11 @@ def revoke_api_key(
 
 
 ROUTES = [list_staff, change_role, create_api_key, revoke_api_key]
+
+
+# -- Hook implementations ------------------------------------------------------------
+
+
+@lendkit.hookimpl
+def register_routes() -> list[ControllerRouterHandler]:
+    return list(ROUTES)

@@ -1,4 +1,4 @@
-"""Routes: a borrower's real-name details, KYC status and consents; staff reviews.
+"""Built-in plugin: a borrower's real-name details, KYC status and consents; staff reviews.
 
 Borrowers act on themselves only (``/api/borrowers/me/...``, permission
 ``borrower.self``); staff read any borrower's KYC status and consents with
@@ -8,28 +8,31 @@ masks personal data. A 4xx changes nothing: the request's transaction
 rolls back. Real-name problems answer 422 with one ``errors`` entry per
 field (``field``, ``code``, ``detail``), so a form can mark each one.
 
+The clause map is here too. The identity check itself is the
+``verify_identity`` hook's: vendors' plugins, or the sandbox in the demo.
+
 Registration is with sign-in (``POST /api/auth/borrower/register``,
-:mod:`lendkit.auth.api_account`), since it starts a session.
+:mod:`lendkit.auth.account_api`), since it starts a session.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from litestar import Request, Response, get, post
-from litestar.di import NamedDependency
+from litestar import Response, get
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
 
+import lendkit
 from lendkit.auth.principal import Principal, current
 from lendkit.errors import NotFoundError, ValidationFailed
-from lendkit.lifecycle import borrowers, consents
+from lendkit.lifecycle import borrowers, consents, kyc_views
 from lendkit.masking import mask_id_number, mask_name
 from lendkit.models import Borrower, KycTransition
-from lendkit.runtime import Runtime
 from lendkit.web import paging
+from lendkit.web.routes import Db, Json, Req, Rt, Window, get_route, post_route
 
 __all__ = ["ROUTES"]
 
@@ -66,7 +69,7 @@ class ReviewDecision:
     note: str | None = None
 
 
-def _me(request: Request[Any, Any, Any]) -> Principal:
+def _me(request: Req) -> Principal:
     principal = current(request)
     assert principal.subject_id is not None  # borrower.self: borrowers only
     return principal
@@ -85,7 +88,7 @@ def _borrower(db_session: Session, principal: Principal, borrower_id: int) -> Bo
 
 
 @get("/api/consents/texts", opt=PUBLIC, sync_to_thread=False)
-def consent_texts(window: NamedDependency[paging.Window]) -> dict[str, Any]:
+def consent_texts(window: Window) -> Json:
     """The current text of each consent; send back its version and digest to agree (a page)."""
     texts = [
         {
@@ -103,18 +106,14 @@ def consent_texts(window: NamedDependency[paging.Window]) -> dict[str, Any]:
 # -- The borrower himself ----------------------------------------------------------
 
 
-@post(
+@post_route(
     "/api/borrowers/me/real-name",
-    opt=SELF,
-    sync_to_thread=True,
+    SELF,
     status_code=HTTP_200_OK,
 )
 def submit_real_name(
-    data: JSONBody[RealNameBody],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    runtime: NamedDependency[Runtime],
-) -> dict[str, Any]:
+    data: JSONBody[RealNameBody], request: Req, db_session: Db, runtime: Rt
+) -> Json:
     """Submit name, resident ID number, bank card and the card's mobile number.
 
     Needs the privacy-policy consent (403 ``consent_required``); the answer
@@ -147,18 +146,18 @@ def submit_real_name(
         ),
         actor=principal.actor,
     )
-    return borrowers.kyc_view(db_session, result.borrower, result.warnings)
+    return kyc_views.kyc_view(db_session, result.borrower, result.warnings)
 
 
-@get("/api/borrowers/me/kyc", opt=SELF, sync_to_thread=True)
-def my_kyc(request: Request[Any, Any, Any], db_session: NamedDependency[Session]) -> dict[str, Any]:
+@get_route("/api/borrowers/me/kyc", SELF)
+def my_kyc(request: Req, db_session: Db) -> Json:
     """My KYC status, the verifier's verdict, masked details and the history."""
     principal = _me(request)
     assert principal.subject_id is not None
-    return borrowers.kyc_view(db_session, _borrower(db_session, principal, principal.subject_id))
+    return kyc_views.kyc_view(db_session, _borrower(db_session, principal, principal.subject_id))
 
 
-def _consents(db_session: Session, borrower_id: int) -> dict[str, Any]:
+def _consents(db_session: Session, borrower_id: int) -> Json:
     rows = consents.history(db_session, borrower_id)
     active = {purpose: False for purpose in sorted(consents.PURPOSES)}
     for row in rows:
@@ -166,22 +165,16 @@ def _consents(db_session: Session, borrower_id: int) -> dict[str, Any]:
     return {"active": active, "consents": [consents.consent_view(row) for row in rows]}
 
 
-@get("/api/borrowers/me/consents", opt=SELF, sync_to_thread=True)
-def my_consents(
-    request: Request[Any, Any, Any], db_session: NamedDependency[Session]
-) -> dict[str, Any]:
+@get_route("/api/borrowers/me/consents", SELF)
+def my_consents(request: Req, db_session: Db) -> Json:
     """Which purposes I have authorized now, and every grant and revocation."""
     principal = _me(request)
     assert principal.subject_id is not None
     return _consents(db_session, principal.subject_id)
 
 
-@post("/api/borrowers/me/consents", opt=SELF, sync_to_thread=True, status_code=HTTP_201_CREATED)
-def grant_consent(
-    data: JSONBody[ConsentBody],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-) -> Response[dict[str, Any]]:
+@post_route("/api/borrowers/me/consents", SELF)
+def grant_consent(data: JSONBody[ConsentBody], request: Req, db_session: Db) -> Response[Json]:
     """Agree to a text (its purpose, version and SM3 digest); 200 if already agreed."""
     principal = _me(request)
     assert principal.subject_id is not None
@@ -199,17 +192,8 @@ def grant_consent(
     )
 
 
-@post(
-    "/api/borrowers/me/consents/{purpose:str}/revoke",
-    opt=SELF,
-    sync_to_thread=True,
-    status_code=HTTP_200_OK,
-)
-def revoke_consent(
-    purpose: FromPath[str],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-) -> dict[str, Any]:
+@post_route("/api/borrowers/me/consents/{purpose:str}/revoke", SELF, status_code=HTTP_200_OK)
+def revoke_consent(purpose: FromPath[str], request: Req, db_session: Db) -> Json:
     """Withdraw my authorization for ``purpose`` (nothing to withdraw: nothing changes)."""
     principal = _me(request)
     assert principal.subject_id is not None
@@ -220,28 +204,20 @@ def revoke_consent(
 # -- Staff (and a borrower, for himself) -----------------------------------------
 
 
-@get("/api/borrowers/{borrower_id:int}/kyc", opt=READ, sync_to_thread=True)
-def borrower_kyc(
-    borrower_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-) -> dict[str, Any]:
+@get_route("/api/borrowers/{borrower_id:int}/kyc", READ)
+def borrower_kyc(borrower_id: FromPath[int], request: Req, db_session: Db) -> Json:
     """One borrower's KYC status and history, masked (a borrower: only himself)."""
-    return borrowers.kyc_view(db_session, _borrower(db_session, current(request), borrower_id))
+    return kyc_views.kyc_view(db_session, _borrower(db_session, current(request), borrower_id))
 
 
-@get("/api/borrowers/{borrower_id:int}/consents", opt=READ, sync_to_thread=True)
-def borrower_consents(
-    borrower_id: FromPath[int],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-) -> dict[str, Any]:
+@get_route("/api/borrowers/{borrower_id:int}/consents", READ)
+def borrower_consents(borrower_id: FromPath[int], request: Req, db_session: Db) -> Json:
     """One borrower's consents (a borrower: only himself)."""
     borrower = _borrower(db_session, current(request), borrower_id)
     return _consents(db_session, borrower.id)
 
 
-def _review_view(row: tuple[Borrower, KycTransition]) -> dict[str, Any]:
+def _review_view(row: tuple[Borrower, KycTransition]) -> Json:
     borrower, transition = row
     return {
         "review_id": transition.id,
@@ -254,21 +230,16 @@ def _review_view(row: tuple[Borrower, KycTransition]) -> dict[str, Any]:
     }
 
 
-@get("/api/kyc/reviews", opt=REVIEW, sync_to_thread=True)
-def review_queue(
-    db_session: NamedDependency[Session], window: NamedDependency[paging.Window]
-) -> dict[str, Any]:
+@get_route("/api/kyc/reviews", REVIEW)
+def review_queue(db_session: Db, window: Window) -> Json:
     """Real-name checks waiting for a person, oldest first (masked; a page)."""
     return paging.page_of(db_session, window, borrowers.review_queue(), _review_view)
 
 
-@post("/api/kyc/reviews/{review_id:int}", opt=REVIEW, sync_to_thread=True, status_code=HTTP_200_OK)
+@post_route("/api/kyc/reviews/{review_id:int}", REVIEW, status_code=HTTP_200_OK)
 def decide_review(
-    review_id: FromPath[int],
-    data: JSONBody[ReviewDecision],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-) -> dict[str, Any]:
+    review_id: FromPath[int], data: JSONBody[ReviewDecision], request: Req, db_session: Db
+) -> Json:
     """Decide a review: ``verified`` or ``rejected``, with reason codes and a note."""
     result = borrowers.decide_review(
         db_session,
@@ -278,7 +249,7 @@ def decide_review(
         reasons=tuple(data.reasons),
         note=data.note,
     )
-    return borrowers.kyc_view(db_session, result.borrower)
+    return kyc_views.kyc_view(db_session, result.borrower)
 
 
 ROUTES = [
@@ -293,3 +264,11 @@ ROUTES = [
     review_queue,
     decide_review,
 ]
+
+
+# -- Hook implementations ------------------------------------------------------------
+
+
+@lendkit.hookimpl
+def register_routes() -> list[ControllerRouterHandler]:
+    return list(ROUTES)
