@@ -2,9 +2,10 @@
 
 ``run(runtime, day)`` plans the day once — every running loan, in chunks of
 consecutive ids (``eod_chunk``) — and then works the chunks off. Each chunk
-is one transaction: it locks its loans, posts one journal entry per loan
-that moved money (keys ``eod:<day>:<loan>``), updates the instalments and
-loans, writes history and events, and marks itself done. So:
+is one transaction: it locks its loans, posts one journal entry for the
+chunk (key ``eod:<day>:<first>-<last>``; each loan's receivables on lines of
+their own), updates the instalments and loans whose state changed, writes
+history and events, and marks itself done. So:
 
 * **idempotent** — a done chunk is never done again; rerunning a finished
   day changes nothing;
@@ -15,15 +16,19 @@ loans, writes history and events, and marks itself done. So:
   never for the length of the run, so repayments go on meanwhile.
 
 Days run in order: a day is refused until the day before has finished (the
-first day ever may start anywhere). Per loan, for business date ``D``:
+first day ever may start anywhere). Only the rows whose state changes are
+written: instalments falling due or going overdue, loans whose period, DPD,
+status, bucket or classification moves. Per loan, for business date ``D``:
 
-1. interest of the current period accrues to date: the period's interest ×
-   days elapsed ÷ days in the period, rounded half-up, less what has
-   accrued (so on the due date exactly the scheduled interest has accrued);
-   a 随借随还 (``draw-repay``) loan accrues one day's interest on the
-   principal still out, annual rate ÷ day count, rounded half-up;
+1. interest of the current period accrues to date: the day's increase of
+   :func:`lendkit.lifecycle.accrual.recognised_interest` (the period's
+   interest × days elapsed ÷ days in the period, rounded half-up) is posted
+   to the journal, and the instalment row is not written — the figure is
+   derived from the dates; a 随借随还 (``draw-repay``) loan accrues one day's
+   interest on the principal still out, annual rate ÷ day count, rounded
+   half-up, kept on its row;
 2. an instalment whose due date is ``D`` falls due: its interest is complete
-   and its fee is recognised;
+   (now stored on the row) and its fee is recognised;
 3. a due instalment still unpaid more than the grace days after its due date
    is overdue;
 4. overdue principal earns penalty interest for the day: principal ×
@@ -58,10 +63,10 @@ from lendkit.clearing.batch import bulk_update, post_lines
 from lendkit.clearing.colending import Agreement, Funder
 from lendkit.clearing.funding import FundingSource, LoanFunding
 from lendkit.clearing.ledger import Line
-from lendkit.clearing.money import ZERO, money
+from lendkit.clearing.money import ZERO
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError
-from lendkit.lifecycle import overdue
+from lendkit.lifecycle import accrual, overdue
 from lendkit.lifecycle.models import RUNNING, EodChunk, EodRun, Instalment, Loan, LoanEvent
 from lendkit.models import OutboxEvent
 from lendkit.settings import Lifecycle
@@ -227,6 +232,7 @@ def process_chunk(
 ) -> dict[str, int]:
     """End of day for the running loans with ids in ``first..last``, in this transaction."""
     classes = overdue.classes_of(rules)
+    before_today = accrual.previous_day(session, day)
     loans = {
         row.id: _Loan(*row, rows=[])
         for row in session.execute(
@@ -287,7 +293,14 @@ def process_chunk(
     for loan in loans.values():
         shares = funders.get(loan.id) or [Funder(colending.OWN, Decimal(1))]
         lines += _day_of(
-            loan, day, shares, _agreement(shares, agreements), rules.reminder_days, counts, events
+            loan,
+            day,
+            before_today,
+            shares,
+            _agreement(shares, agreements),
+            rules.reminder_days,
+            counts,
+            events,
         )
         _standing(loan, day, classes, counts, history, events)
     counts["loans"] = len(loans)
@@ -360,35 +373,40 @@ def _income_summed(lines: Sequence[Line]) -> list[Line]:
 def _day_of(
     loan: _Loan,
     day: date,
+    before_today: date | None,
     funders: Sequence[Funder],
     agreement: Agreement,
     reminder_days: int,
     counts: dict[str, int],
     events: list[dict[str, Any]],
 ) -> list[Line]:
-    """Steps 1–4 for one loan; returns the day's journal lines."""
+    """Steps 1–4 for one loan; returns the day's journal lines.
+
+    ``before_today`` is the day end of day last ran for (None on the first
+    run ever): what was recognised by then is already in the journal.
+    """
     lines: list[Line] = []
     for row in loan.rows:
         if loan.method == "draw-repay" and row.status == "pending" and row.start_date < day:
             # 随借随还: one day's interest on the principal still out.
-            daily = money((row.principal - row.paid_principal) * loan.annual_rate / loan.day_count)
+            daily = accrual.daily_amount(
+                row.principal - row.paid_principal, loan.annual_rate, loan.day_count
+            )
             if daily:
                 lines += colending.accrued("loan_interest", daily, funders, loan.id)
                 row.interest += daily
                 row.interest_accrued += daily
                 counts["interest_accruals"] += 1
         elif row.status == "pending" and row.start_date < day:
-            days = (row.due_date - row.start_date).days
-            elapsed = min((day - row.start_date).days, days)
-            target = money(row.interest * elapsed / days) if days else row.interest
-            if target > row.interest_accrued:
-                lines += colending.accrued(
-                    "loan_interest", target - row.interest_accrued, funders, loan.id
-                )
-                row.interest_accrued = target
+            gained = accrual.recognised_interest(row, day) - accrual.recognised_interest(
+                row, before_today
+            )
+            if gained > 0:
+                lines += colending.accrued("loan_interest", gained, funders, loan.id)
                 counts["interest_accruals"] += 1
         if row.status == "pending" and row.due_date <= day:
             row.status = "due"
+            row.interest_accrued = row.interest  # complete: stored at the state change
             if row.fee > row.fee_accrued:
                 lines += colending.accrued(
                     "loan_fees", row.fee - row.fee_accrued, funders, loan.id, agreement.fees
@@ -405,7 +423,7 @@ def _day_of(
         (r.principal - r.paid_principal for r in loan.rows if r.status == "overdue"), ZERO
     )
     if late_principal > 0:
-        penalty = money(late_principal * loan.penalty_rate / loan.day_count)
+        penalty = accrual.daily_amount(late_principal, loan.penalty_rate, loan.day_count)
         if penalty:
             lines += colending.accrued("loan_penalty", penalty, funders, loan.id, agreement.penalty)
             counts["penalty_accruals"] += 1

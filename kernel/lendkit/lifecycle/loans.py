@@ -29,7 +29,7 @@ from lendkit.clearing.colending import Funder, Repayment
 from lendkit.clearing.ledger import JournalLine, Line
 from lendkit.clearing.money import ZERO, money
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
-from lendkit.lifecycle import client_context, contracts, overdue
+from lendkit.lifecycle import accrual, client_context, contracts, overdue
 from lendkit.lifecycle.models import RUNNING, Instalment, Loan, LoanEvent, LoanStatus
 from lendkit.lifecycle.pricing import annualized_rate, check_rate_cap
 from lendkit.lifecycle.schedules import Schedule, build_schedule
@@ -414,10 +414,12 @@ def _recognise_in_full(
     row: Instalment,
     component: Literal["fee", "interest"],
     business_date: date,
+    through: date | None,
 ) -> None:
     """Recognise the rest of a row's fee or interest now: it is being paid before
     end of day accrued all of it (end of day then finds nothing left)."""
-    full, accrued = getattr(row, component), getattr(row, f"{component}_accrued")
+    full = getattr(row, component)
+    accrued = row.fee_accrued if component == "fee" else accrual.recognised_interest(row, through)
     if full > accrued:
         _accrue(
             session,
@@ -484,6 +486,7 @@ def allocate(
         .order_by(Instalment.period)
         .with_for_update()
     ).all()
+    through = accrual.covered_through(session, loan.id)
     left = money(amount)
     parts = {"penalty": ZERO, "interest": ZERO, "principal": ZERO, "fees": ZERO}
 
@@ -504,10 +507,10 @@ def allocate(
         for row in group:
             fee = take(row.fee - row.paid_fee)
             if fee > row.fee_accrued - row.paid_fee:
-                _recognise_in_full(session, loan, funders, row, "fee", business_date)
+                _recognise_in_full(session, loan, funders, row, "fee", business_date, through)
             paid = take(row.interest - row.paid_interest)
-            if paid > row.interest_accrued - row.paid_interest:
-                _recognise_in_full(session, loan, funders, row, "interest", business_date)
+            if paid > accrual.recognised_interest(row, through) - row.paid_interest:
+                _recognise_in_full(session, loan, funders, row, "interest", business_date, through)
             row.paid_fee += fee
             row.paid_interest += paid
             parts["fees"] += fee
@@ -626,10 +629,18 @@ def payoff(session: Session, loan_id: int, *, fee_rate: Decimal = ZERO) -> Repay
     ).all()
     late = [r for r in rows if r.status != "pending"]
     principal = sum((r.principal - r.paid_principal for r in rows), ZERO)
+    through = accrual.covered_through(session, loan_id)
     return Repayment(
         principal=principal,
         interest=sum((r.interest - r.paid_interest for r in late), ZERO)
-        + sum((r.interest_accrued - r.paid_interest for r in rows if r.status == "pending"), ZERO),
+        + sum(
+            (
+                accrual.recognised_interest(r, through) - r.paid_interest
+                for r in rows
+                if r.status == "pending"
+            ),
+            ZERO,
+        ),
         penalty=receivable(session, loan_id, "loan_penalty"),
         fees=sum((r.fee - r.paid_fee for r in late), ZERO) + money(principal * fee_rate),
     )
@@ -667,17 +678,18 @@ def prepay(
         )
     funders = funding.funders_of(session, loan.id)
     rows = _open_rows(session, loan.id)
+    through = accrual.covered_through(session, loan.id)
     fee = money(sum((r.principal - r.paid_principal for r in rows), ZERO) * fee_rate)
     if fee:
         _accrue(session, loan, funders, "loan_fees", fee, f"{idempotency_key}:fee", business_date)
     for row in rows:
         # Fees and interest due, the current period's interest to date; all principal.
         if row.status != "pending":
-            _recognise_in_full(session, loan, funders, row, "fee", business_date)
+            _recognise_in_full(session, loan, funders, row, "fee", business_date, through)
             row.paid_fee = row.fee
             row.paid_interest = row.interest
         else:
-            row.paid_interest = row.interest_accrued
+            row.paid_interest = accrual.recognised_interest(row, through)
         row.paid_principal = row.principal
         row.status = "paid" if row.status != "pending" else "prepaid"
     _post_repayment(session, loan, due, channel, idempotency_key, business_date)
