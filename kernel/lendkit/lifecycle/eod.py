@@ -53,7 +53,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -79,6 +79,7 @@ __all__ = ["Progress", "Summary", "plan", "process_chunk", "run"]
 OWN_INCOME = frozenset(colending.INCOME.values())
 CHUNK_SIZE = 5000
 DEFAULT_RULES = Lifecycle()
+ALL_OWN = (Funder(colending.OWN, Decimal(1)),)
 
 Progress = Callable[[int, int], None]  # (chunks done, chunks in all)
 
@@ -168,12 +169,16 @@ class _Loan:
 
 
 def _funders(session: Session, first: int, last: int) -> dict[int, list[Funder]]:
+    """The funders of the co-lent loans in ``first..last``; a loan not here is all own funds."""
     found: dict[int, list[Funder]] = defaultdict(list)
-    for loan_id, source, share in session.execute(
+    for loan_id, source, share in session.connection().execute(
         select(LoanFunding.loan_id, LoanFunding.source, LoanFunding.share)
-        .where(LoanFunding.loan_id.between(first, last))
+        .where(
+            LoanFunding.loan_id.between(first, last),
+            or_(LoanFunding.source != colending.OWN, LoanFunding.share != 1),
+        )
         .order_by(LoanFunding.loan_id, LoanFunding.source != colending.OWN, LoanFunding.source)
-    ):
+    ).all():
         found[loan_id].append(Funder(source, Decimal(share)))
     return found
 
@@ -231,11 +236,15 @@ def process_chunk(
     session: Session, day: date, first: int, last: int, rules: Lifecycle = DEFAULT_RULES
 ) -> dict[str, int]:
     """End of day for the running loans with ids in ``first..last``, in this transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        # A chunk's queries are small: parallel query workers would only take
+        # the cores the end-of-day workers run on.
+        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     classes = overdue.classes_of(rules)
     before_today = accrual.previous_day(session, day)
     loans = {
         row.id: _Loan(*row, rows=[])
-        for row in session.execute(
+        for row in session.connection().execute(
             select(
                 Loan.id,
                 Loan.status,
@@ -256,16 +265,18 @@ def process_chunk(
             )
             .order_by(Loan.id)
             .with_for_update()
-        )
+        ).all()
     }
     if not loans:
         return {"loans": 0}
     rows: list[_Row] = []
-    for values in session.execute(
+    for values in session.connection().execute(
         select(*_ROW_COLUMNS)
         .join(Loan, Loan.id == Instalment.loan_id)
         .where(
             Instalment.loan_id.between(first, last),
+            # Said of both tables, or the planner hashes the whole loan table.
+            Loan.id.between(first, last),
             or_(
                 Instalment.status.in_(("due", "overdue")),
                 and_(
@@ -277,7 +288,7 @@ def process_chunk(
             ),
         )
         .order_by(Instalment.loan_id, Instalment.period)
-    ):
+    ).all():
         if values.loan_id in loans:
             row = _Row(*values)
             rows.append(row)
@@ -291,7 +302,7 @@ def process_chunk(
     before = {loan.id: loan.standing() for loan in loans.values()}
     rows_before = [row.state() for row in rows]
     for loan in loans.values():
-        shares = funders.get(loan.id) or [Funder(colending.OWN, Decimal(1))]
+        shares = funders.get(loan.id) or ALL_OWN
         lines += _day_of(
             loan,
             day,
