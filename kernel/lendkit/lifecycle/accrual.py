@@ -118,5 +118,5 @@ def covered_through(session: Session, loan_id: int) -> date | None:
         return None
     day, finished, chunk_done = latest
     if finished is not None or chunk_done is not None:
-        return day  # type: ignore[no-any-return]
+        return day
     return previous_day(session, day)
