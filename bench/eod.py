@@ -5,7 +5,8 @@ Seeds a throwaway database set-based: 12-month loans disbursed over the past
 date, 5 % are overdue (their oldest unpaid instalment), 10 % are co-lent
 30/70 with a partner. Then runs ``lendkit.lifecycle.eod.run`` for the day
 with parallel workers and reports wall time, loans per second and the peak
-resident memory of the run (the coordinator and each worker).
+resident memory of the run (the coordinator and each worker), each target
+beside its figure with ``met`` or ``MISSED``.
 
 Baseline, measured in the same run on the same data: one set-based SQL
 statement that reads every running loan's current and late instalments and
@@ -35,7 +36,7 @@ from lendkit.testing.factories import borrower
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from sqlalchemy import create_engine, text
 
-from bench.report import emit
+from bench.report import emit, target
 
 DAY = date(2026, 6, 15)
 SERVER = os.environ.get("LENDKIT_BENCH_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1/test")
@@ -75,12 +76,8 @@ SEED = [
     UPDATE loan_instalment SET status = 'overdue', interest_accrued = interest
     WHERE status = 'pending' AND due_date < :day
     """,
-    # The current period has accrued up to yesterday.
-    """
-    UPDATE loan_instalment SET interest_accrued = round(interest
-        * (CAST(:day AS date) - 1 - start_date) / (due_date - start_date), 2)
-    WHERE status = 'pending' AND start_date < CAST(:day AS date) AND due_date >= :day
-    """,
+    # The current period's interest accrued to yesterday is derived from the
+    # dates (lifecycle/accrual.py): nothing to seed for it.
     """
     UPDATE loan l SET next_period = c.period FROM (
         SELECT loan_id, min(period) AS period FROM loan_instalment
@@ -187,6 +184,18 @@ def main() -> None:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     assert summary.loans == args.loans, summary
+    peak = max(_peak_mib(resource.RUSAGE_SELF), _peak_mib(resource.RUSAGE_CHILDREN))
+    print(f"targets (issue 10 item 5; the set-based SQL floor took {baseline:.2f} s):")
+    met = [
+        target(
+            f"end of day, {args.loans:,} loans, {args.workers} workers",
+            round(seconds, 1),
+            "≤",
+            60,
+            " s",
+        ),
+        target("peak resident memory of a process", round(peak), "≤", 1024, " MiB"),
+    ]
     emit(
         "eod",
         {
@@ -203,8 +212,7 @@ def main() -> None:
             "ratio_to_floor": round(seconds / baseline, 1),
             "target_seconds": 60,
             "target_peak_mib": 1024,
-            "meets_targets": seconds <= 60
-            and max(_peak_mib(resource.RUSAGE_SELF), _peak_mib(resource.RUSAGE_CHILDREN)) <= 1024,
+            "meets_targets": all(met),
         },
     )
 

@@ -10,7 +10,7 @@ import pytest
 from lendkit.clearing import funding, ledger
 from lendkit.clearing.colending import Funder
 from lendkit.errors import ConflictError
-from lendkit.lifecycle import allocation, booking, eod, loans
+from lendkit.lifecycle import accrual, allocation, booking, eod, loans
 from lendkit.lifecycle.models import Instalment, Loan, LoanEvent
 from lendkit.lifecycle.schedules import build_schedule
 from lendkit.models import OutboxEvent
@@ -254,10 +254,13 @@ def test_parallel_workers_share_the_day(runtime, backend):
         12,
     )
     with runtime.read_sessions() as session:
-        accrued = session.scalars(
-            select(Instalment.interest_accrued).where(Instalment.period == 1)
-        ).all()
-    assert accrued == [D("3.87")] * 12  # each loan once: 120.00 × 1/31
+        firsts = session.scalars(select(Instalment).where(Instalment.period == 1)).all()
+        accrued = [
+            accrual.recognised_interest(row, accrual.covered_through(session, row.loan_id))
+            for row in firsts
+        ]
+        posted = [loans.outstanding(session, row.loan_id)["loan_interest"] for row in firsts]
+    assert accrued == posted == [D("3.87")] * 12  # each loan once: 120.00 × 1/31
 
 
 def test_classification_thresholds_are_the_tenants(make_tenant):

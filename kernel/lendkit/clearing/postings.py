@@ -100,6 +100,12 @@ def accrued(
 ) -> list[Line]:
     """Interest, penalty or a fee falls due: Dr the receivable per funder; Cr own
     income, or the partner's payable for the partner's part."""
+    if rule == "own" or len(funders) == 1:
+        # One funder takes it all (most loans, every day of end of day): no split.
+        source = OWN if rule == "own" else funders[0].source
+        part = money(amount)
+        income = INCOME[receivable] if source == OWN else f"partner_payable:{source}"
+        return [Line(receivable, part, loan_id, source), Line(income, -part, loan_id, source)]
     lines: list[Line] = []
     for source, part in split_parts(amount, funders, rule):
         lines.append(Line.debit(receivable, part, loan_id=loan_id, source=source))

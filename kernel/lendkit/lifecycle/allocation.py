@@ -22,7 +22,7 @@ from lendkit.clearing import funding, ledger, postings
 from lendkit.clearing.colending import Funder, Repayment
 from lendkit.clearing.money import ZERO, money
 from lendkit.errors import ConflictError
-from lendkit.lifecycle import overdue
+from lendkit.lifecycle import accrual, overdue
 from lendkit.lifecycle.loans import locked, open_rows, post, receivable, record
 from lendkit.lifecycle.models import RUNNING, Instalment, Loan, LoanStatus
 
@@ -54,10 +54,13 @@ def recognise_in_full(
     row: Instalment,
     component: Literal["fee", "interest"],
     business_date: date,
+    through: date | None,
 ) -> None:
     """Recognise the rest of a row's fee or interest now: it is being paid before
-    end of day accrued all of it (end of day then finds nothing left)."""
-    full, accrued = getattr(row, component), getattr(row, f"{component}_accrued")
+    end of day accrued all of it (end of day then finds nothing left). ``through``
+    is the last day end of day has accrued the loan (:func:`accrual.covered_through`)."""
+    full = getattr(row, component)
+    accrued = row.fee_accrued if component == "fee" else accrual.recognised_interest(row, through)
     if full > accrued:
         accrue(
             session,
@@ -118,6 +121,7 @@ def allocate(
         )
     funders = funding.funders_of(session, loan.id)
     rows = open_rows(session, loan.id)
+    through = accrual.covered_through(session, loan.id)
     left = money(amount)
     parts = {"penalty": ZERO, "interest": ZERO, "principal": ZERO, "fees": ZERO}
 
@@ -140,10 +144,10 @@ def allocate(
         for row in group:
             fee = take(row.fee - row.paid_fee)
             if fee > row.fee_accrued - row.paid_fee:
-                recognise_in_full(session, loan, funders, row, "fee", business_date)
+                recognise_in_full(session, loan, funders, row, "fee", business_date, through)
             paid = take(row.interest - row.paid_interest)
-            if paid > row.interest_accrued - row.paid_interest:
-                recognise_in_full(session, loan, funders, row, "interest", business_date)
+            if paid > accrual.recognised_interest(row, through) - row.paid_interest:
+                recognise_in_full(session, loan, funders, row, "interest", business_date, through)
             row.paid_fee += fee
             row.paid_interest += paid
             parts["fees"] += fee

@@ -2,9 +2,10 @@
 
 ``run(runtime, day)`` plans the day once — every running loan, in chunks of
 consecutive ids (``eod_chunk``) — and then works the chunks off. Each chunk
-is one transaction: it locks its loans, posts one journal entry per loan
-that moved money (keys ``eod:<day>:<loan>``), updates the instalments and
-loans, writes history and events, and marks itself done. So:
+is one transaction: it locks its loans, posts one journal entry for the
+chunk (key ``eod:<day>:<first>-<last>``; each loan's receivables on lines of
+their own), updates the instalments and loans whose state changed, writes
+history and events, and marks itself done. So:
 
 * **idempotent** — a done chunk is never done again; rerunning a finished
   day changes nothing;
@@ -15,26 +16,10 @@ loans, writes history and events, and marks itself done. So:
   never for the length of the run, so repayments go on meanwhile.
 
 Days run in order: a day is refused until the day before has finished (the
-first day ever may start anywhere). Per loan, for business date ``D``:
-
-1. interest of the current period accrues to date: the period's interest ×
-   days elapsed ÷ days in the period, rounded half-up, less what has
-   accrued (so on the due date exactly the scheduled interest has accrued);
-   a 随借随还 (``draw-repay``) loan accrues one day's interest on the
-   principal still out, annual rate ÷ day count, rounded half-up;
-2. an instalment whose due date is ``D`` falls due: its interest is complete
-   and its fee is recognised;
-3. a due instalment still unpaid more than the grace days after its due date
-   is overdue;
-4. overdue principal earns penalty interest for the day: principal ×
-   penalty rate ÷ day count (360 or 365), rounded half-up (grace days are
-   free);
-5. DPD (days since the oldest overdue instalment's due date, so 0 within
-   the grace days), bucket and classification are recomputed; changes go to the loan's
-   history and out as events (``loan.overdue``, ``loan.cured`` is the
-   repayment's, ``loan.bucket_changed``, ``loan.classified``), and the
-   instalment falling due in ``[lifecycle] reminder_days`` days (3) raises
-   ``loan.due_soon``. Classification thresholds are ``[lifecycle]`` settings.
+first day ever may start anywhere). Only the rows whose state changes are
+written: instalments falling due or going overdue, loans whose period, DPD,
+status, bucket or classification moves. The steps of one loan's day are
+:mod:`lendkit.lifecycle.eod_loan`'s.
 """
 
 from __future__ import annotations
@@ -48,20 +33,19 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lendkit import outbox
-from lendkit.clearing import colending, postings
+from lendkit.clearing import colending
 from lendkit.clearing.batch import bulk_update, post_lines
 from lendkit.clearing.colending import Agreement, Funder
 from lendkit.clearing.funding import FundingSource, LoanFunding
 from lendkit.clearing.ledger import Line
-from lendkit.clearing.money import ZERO, money
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError
-from lendkit.lifecycle import overdue
+from lendkit.lifecycle import accrual, eod_loan, overdue
 from lendkit.lifecycle.models import RUNNING, EodChunk, EodRun, Instalment, Loan, LoanEvent
 from lendkit.models import OutboxEvent
 from lendkit.settings import Lifecycle
@@ -71,9 +55,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Progress", "Summary", "plan", "process_chunk", "run"]
 
-OWN_INCOME = frozenset(postings.INCOME.values())
 CHUNK_SIZE = 5000
 DEFAULT_RULES = Lifecycle()
+ALL_OWN = (Funder(colending.OWN, Decimal(1)),)
 
 Progress = Callable[[int, int], None]  # (chunks done, chunks in all)
 
@@ -143,31 +127,20 @@ def plan(session: Session, day: date, chunk_size: int = CHUNK_SIZE) -> EodRun:
 # -- One chunk -----------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Loan:
-    id: int
-    status: str
-    method: str
-    annual_rate: Decimal
-    penalty_rate: Decimal
-    day_count: int
-    grace_days: int
-    next_period: int
-    dpd: int
-    bucket: str
-    classification: str
-    rows: list[_Row]
-
-    def standing(self) -> tuple[str, int, int, str, str]:
-        return (self.status, self.next_period, self.dpd, self.bucket, self.classification)
-
-
 def _funders(session: Session, first: int, last: int) -> dict[int, list[Funder]]:
+    """The funders of the co-lent loans in ``first..last``; a loan not here is all own funds."""
     found: dict[int, list[Funder]] = defaultdict(list)
-    for loan_id, source, share in session.execute(
-        select(LoanFunding.loan_id, LoanFunding.source, LoanFunding.share)
-        .where(LoanFunding.loan_id.between(first, last))
-        .order_by(LoanFunding.loan_id, LoanFunding.source != colending.OWN, LoanFunding.source)
+    for loan_id, source, share in (
+        session.connection()
+        .execute(
+            select(LoanFunding.loan_id, LoanFunding.source, LoanFunding.share)
+            .where(
+                LoanFunding.loan_id.between(first, last),
+                or_(LoanFunding.source != colending.OWN, LoanFunding.share != 1),
+            )
+            .order_by(LoanFunding.loan_id, LoanFunding.source != colending.OWN, LoanFunding.source)
+        )
+        .all()
     ):
         found[loan_id].append(Funder(source, Decimal(share)))
     return found
@@ -202,34 +175,20 @@ _ROW_COLUMNS = (
 )
 
 
-@dataclass(slots=True)
-class _Row:
-    """The part of an instalment end of day reads and writes."""
-
-    loan_id: int
-    period: int
-    start_date: date
-    due_date: date
-    principal: Decimal
-    interest: Decimal
-    fee: Decimal
-    interest_accrued: Decimal
-    fee_accrued: Decimal
-    paid_principal: Decimal
-    status: str
-
-    def state(self) -> tuple[Decimal, Decimal, Decimal, str]:
-        return (self.interest, self.interest_accrued, self.fee_accrued, self.status)
-
-
 def process_chunk(
     session: Session, day: date, first: int, last: int, rules: Lifecycle = DEFAULT_RULES
 ) -> dict[str, int]:
     """End of day for the running loans with ids in ``first..last``, in this transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        # A chunk's queries are small: parallel query workers would only take
+        # the cores the end-of-day workers run on.
+        session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     classes = overdue.classes_of(rules)
+    before_today = accrual.previous_day(session, day)
     loans = {
-        row.id: _Loan(*row, rows=[])
-        for row in session.execute(
+        row.id: eod_loan.LoanDay(*row, rows=[])
+        for row in session.connection()
+        .execute(
             select(
                 Loan.id,
                 Loan.status,
@@ -251,29 +210,36 @@ def process_chunk(
             .order_by(Loan.id)
             .with_for_update()
         )
+        .all()
     }
     if not loans:
         return {"loans": 0}
-    rows: list[_Row] = []
-    for values in session.execute(
-        select(*_ROW_COLUMNS)
-        .join(Loan, Loan.id == Instalment.loan_id)
-        .where(
-            Instalment.loan_id.between(first, last),
-            or_(
-                Instalment.status.in_(("due", "overdue")),
-                and_(
-                    Instalment.status == "pending",
-                    # The current period, and any more that fell due since the
-                    # last run (the first run of a tenant catches up on all).
-                    or_(Instalment.period == Loan.next_period, Instalment.due_date <= day),
+    rows: list[eod_loan.RowDay] = []
+    for values in (
+        session.connection()
+        .execute(
+            select(*_ROW_COLUMNS)
+            .join(Loan, Loan.id == Instalment.loan_id)
+            .where(
+                Instalment.loan_id.between(first, last),
+                # Said of both tables, or the planner hashes the whole loan table.
+                Loan.id.between(first, last),
+                or_(
+                    Instalment.status.in_(("due", "overdue")),
+                    and_(
+                        Instalment.status == "pending",
+                        # The current period, and any more that fell due since the
+                        # last run (the first run of a tenant catches up on all).
+                        or_(Instalment.period == Loan.next_period, Instalment.due_date <= day),
+                    ),
                 ),
-            ),
+            )
+            .order_by(Instalment.loan_id, Instalment.period)
         )
-        .order_by(Instalment.loan_id, Instalment.period)
+        .all()
     ):
         if values.loan_id in loans:
-            row = _Row(*values)
+            row = eod_loan.RowDay(*values)
             rows.append(row)
             loans[row.loan_id].rows.append(row)
     funders = _funders(session, first, last)
@@ -285,11 +251,18 @@ def process_chunk(
     before = {loan.id: loan.standing() for loan in loans.values()}
     rows_before = [row.state() for row in rows]
     for loan in loans.values():
-        shares = funders.get(loan.id) or [Funder(colending.OWN, Decimal(1))]
-        lines += _day_of(
-            loan, day, shares, _agreement(shares, agreements), rules.reminder_days, counts, events
+        shares = funders.get(loan.id) or ALL_OWN
+        lines += eod_loan.day_of(
+            loan,
+            day,
+            before_today,
+            shares,
+            _agreement(shares, agreements),
+            rules.reminder_days,
+            counts,
+            events,
         )
-        _standing(loan, day, classes, counts, history, events)
+        eod_loan.standing(loan, day, classes, counts, history, events)
     counts["loans"] = len(loans)
     counts["lines"] = post_lines(
         session,
@@ -297,7 +270,7 @@ def process_chunk(
         idempotency_key=f"eod:{day}:{first}-{last}",
         cause=f"eod:{day}",
         memo=f"end of day {day}, loans {first}..{last}",
-        lines=_income_summed(lines),
+        lines=eod_loan.income_summed(lines),
     )
     bulk_update(
         session,
@@ -338,126 +311,6 @@ def process_chunk(
     if events:
         session.execute(insert(OutboxEvent), events)
     return dict(counts)
-
-
-def _income_summed(lines: Sequence[Line]) -> list[Line]:
-    """Receivables stay one line per loan and funder; the lender's own income is
-    one line per account: it belongs to nobody's loan balance, and this halves
-    the lines a day writes. A partner's part stays per loan (its statement
-    lists loans)."""
-    income: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    kept: list[Line] = []
-    for line in lines:
-        if line.account in OWN_INCOME:
-            income[line.account] += line.amount
-        else:
-            kept.append(line)
-    return kept + [
-        Line(account, amount, source=colending.OWN) for account, amount in income.items() if amount
-    ]
-
-
-def _day_of(
-    loan: _Loan,
-    day: date,
-    funders: Sequence[Funder],
-    agreement: Agreement,
-    reminder_days: int,
-    counts: dict[str, int],
-    events: list[dict[str, Any]],
-) -> list[Line]:
-    """Steps 1–4 for one loan; returns the day's journal lines."""
-    lines: list[Line] = []
-    for row in loan.rows:
-        if loan.method == "draw-repay" and row.status == "pending" and row.start_date < day:
-            # 随借随还: one day's interest on the principal still out.
-            daily = money((row.principal - row.paid_principal) * loan.annual_rate / loan.day_count)
-            if daily:
-                lines += postings.accrued("loan_interest", daily, funders, loan.id)
-                row.interest += daily
-                row.interest_accrued += daily
-                counts["interest_accruals"] += 1
-        elif row.status == "pending" and row.start_date < day:
-            days = (row.due_date - row.start_date).days
-            elapsed = min((day - row.start_date).days, days)
-            target = money(row.interest * elapsed / days) if days else row.interest
-            if target > row.interest_accrued:
-                lines += postings.accrued(
-                    "loan_interest", target - row.interest_accrued, funders, loan.id
-                )
-                row.interest_accrued = target
-                counts["interest_accruals"] += 1
-        if row.status == "pending" and row.due_date <= day:
-            row.status = "due"
-            if row.fee > row.fee_accrued:
-                lines += postings.accrued(
-                    "loan_fees", row.fee - row.fee_accrued, funders, loan.id, agreement.fees
-                )
-                row.fee_accrued = row.fee
-            loan.next_period = row.period + 1
-            counts["fell_due"] += 1
-        if row.status == "pending" and row.due_date == day + timedelta(days=reminder_days):
-            events.append(_event("loan.due_soon", loan, day, period=row.period))
-        if row.status == "due" and (day - row.due_date).days > loan.grace_days:
-            row.status = "overdue"
-            counts["went_overdue"] += 1
-    late_principal = sum(
-        (r.principal - r.paid_principal for r in loan.rows if r.status == "overdue"), ZERO
-    )
-    if late_principal > 0:
-        penalty = money(late_principal * loan.penalty_rate / loan.day_count)
-        if penalty:
-            lines += postings.accrued("loan_penalty", penalty, funders, loan.id, agreement.penalty)
-            counts["penalty_accruals"] += 1
-    return lines
-
-
-def _standing(
-    loan: _Loan,
-    day: date,
-    classes: Sequence[tuple[int, str]],
-    counts: dict[str, int],
-    history: list[dict[str, Any]],
-    events: list[dict[str, Any]],
-) -> None:
-    """Step 5: DPD, status, bucket and classification, with history for every change."""
-    # Within the grace days a due instalment is not yet past due: DPD stays 0.
-    late = [r.due_date for r in loan.rows if r.status == "overdue"]
-    loan.dpd = (day - min(late)).days if late else 0
-    status = "overdue" if late else "active"
-    changes = (
-        ("overdue" if status == "overdue" else "active", "status", status),
-        ("bucket_changed", "bucket", overdue.bucket_of(loan.dpd)),
-        ("classified", "classification", overdue.classify(loan.dpd, classes)),
-    )
-    for kind, attribute, value in changes:
-        before = getattr(loan, attribute)
-        if value == before:
-            continue
-        setattr(loan, attribute, value)
-        counts[kind] += 1
-        history.append(
-            {
-                "loan_id": loan.id,
-                "business_date": day,
-                "kind": kind,
-                "from_status": before if attribute == "status" else loan.status,
-                "to_status": loan.status,
-                "detail": {attribute: value, "was": before, "dpd": loan.dpd},
-                "at": utcnow(),
-            }
-        )
-        events.append(_event(f"loan.{kind}", loan, day, **{attribute: value, "dpd": loan.dpd}))
-
-
-def _event(topic: str, loan: _Loan, day: date, **detail: Any) -> dict[str, Any]:
-    payload = {"loan_id": loan.id, "status": loan.status, "business_date": day.isoformat()}
-    return {
-        "topic": topic,
-        "payload": payload | detail,
-        "created_at": utcnow(),
-        "fanned_out": False,
-    }
 
 
 # -- Running a day -------------------------------------------------------------

@@ -10,7 +10,6 @@ a tenant sets its own classification thresholds in ``[lifecycle]``.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final
@@ -37,7 +36,12 @@ CLASSES: Final[tuple[tuple[int, str], ...]] = (
 
 
 def _tier(dpd: int, table: Sequence[tuple[int, str]]) -> str:
-    return table[bisect_right([low for low, _ in table], dpd) - 1][1]
+    # Five tiers at most, lowest first: a scan from the top beats building a
+    # bisect key each call (end of day asks twice per loan).
+    for low, name in reversed(table):
+        if dpd >= low:
+            return name
+    return table[0][1]
 
 
 def bucket_of(dpd: int) -> str:

@@ -15,6 +15,7 @@ from lendkit.clearing.colending import Repayment
 from lendkit.clearing.money import ZERO, money
 from lendkit.clearing.payment_models import Reamortize
 from lendkit.errors import ConflictError, ValidationFailed
+from lendkit.lifecycle import accrual
 from lendkit.lifecycle.allocation import (
     Allocation,
     accrue,
@@ -41,10 +42,12 @@ def payoff(session: Session, loan_id: int, *, fee_rate: Decimal = ZERO) -> Repay
     ).all()
     late = [r for r in rows if r.status != "pending"]
     principal = sum((r.principal - r.paid_principal for r in rows), ZERO)
+    through = accrual.covered_through(session, loan_id)
+    current = (r for r in rows if r.status == "pending")
     return Repayment(
         principal=principal,
         interest=sum((r.interest - r.paid_interest for r in late), ZERO)
-        + sum((r.interest_accrued - r.paid_interest for r in rows if r.status == "pending"), ZERO),
+        + sum((accrual.recognised_interest(r, through) - r.paid_interest for r in current), ZERO),
         penalty=receivable(session, loan_id, "loan_penalty"),
         fees=sum((r.fee - r.paid_fee for r in late), ZERO) + money(principal * fee_rate),
     )
@@ -81,17 +84,18 @@ def prepay(
         )
     funders = funding.funders_of(session, loan.id)
     rows = open_rows(session, loan.id)
+    through = accrual.covered_through(session, loan.id)
     fee = money(sum((r.principal - r.paid_principal for r in rows), ZERO) * fee_rate)
     if fee:
         accrue(session, loan, funders, "loan_fees", fee, f"{idempotency_key}:fee", business_date)
     for row in rows:
         # Fees and interest due, the current period's interest to date; all principal.
         if row.status != "pending":
-            recognise_in_full(session, loan, funders, row, "fee", business_date)
+            recognise_in_full(session, loan, funders, row, "fee", business_date, through)
             row.paid_fee = row.fee
             row.paid_interest = row.interest
         else:
-            row.paid_interest = row.interest_accrued
+            row.paid_interest = accrual.recognised_interest(row, through)
         row.paid_principal = row.principal
         row.status = "paid" if row.status != "pending" else "prepaid"
     post_repayment(session, loan, due, channel, idempotency_key, business_date, funders)
