@@ -260,7 +260,7 @@ def test_an_unverified_borrower_cannot_apply(runtime, live_server, bureau):
 @pytest.mark.parametrize(
     ("fields", "code"),
     [
-        ({"product_code": "no-such"}, "product_unknown"),
+        ({"product_code": "no-such"}, "invalid_product"),
         ({"amount": "999.99"}, "amount_out_of_range"),
         ({"amount": "200000.01"}, "amount_out_of_range"),
         ({"term": 5}, "term_not_offered"),
@@ -271,8 +271,6 @@ def test_an_unverified_borrower_cannot_apply(runtime, live_server, bureau):
         ({"term": "12"}, "invalid_term"),
         ({"annual_income": "0"}, "invalid_annual_income"),
         ({"annual_income": None}, "invalid_annual_income"),
-        ({"idempotency_key": ""}, "invalid_idempotency_key"),
-        ({"idempotency_key": "a b"}, "invalid_idempotency_key"),
     ],
 )
 def test_bad_input_gets_a_specific_422_and_changes_nothing(
@@ -283,6 +281,20 @@ def test_bad_input_gets_a_specific_422_and_changes_nothing(
 
     assert_problem(apply(live_server, headers, **fields), 422, code)
 
+    assert state(runtime) == before
+    assert bureau.calls == 0
+
+
+@pytest.mark.parametrize("key", ["", "a b", "k" * 97])
+def test_a_bad_idempotency_key_is_the_one_400_of_every_route(runtime, live_server, bureau, key):
+    _, headers = add_borrower(runtime, live_server)
+    before = state(runtime)
+
+    problem = assert_problem(
+        apply(live_server, headers, idempotency_key=key), 400, "idempotency_key_invalid"
+    )
+
+    assert [e["field"] for e in problem["errors"]] == ["idempotency_key"]
     assert state(runtime) == before
     assert bureau.calls == 0
 

@@ -9,9 +9,9 @@ import time
 import httpx
 import pytest
 from lendkit.audit import AuditEntry
-from lendkit.auth.digests import hmac_sm3, sm3
 from lendkit.auth.signing import canonical_request, signed_headers
 from lendkit.auth.testing import staff_headers
+from lendkit.crypto.sm3 import hmac_sm3, sm3
 from sqlalchemy import select, text
 
 FAST_ARGON2 = {"password_time_cost": 1, "password_memory_kib": 8, "password_parallelism": 1}

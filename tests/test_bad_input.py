@@ -220,7 +220,7 @@ def _problem(response: httpx.Response, status: int, code: str) -> dict[str, obje
         (BODIES["not_json"], 400, "body_not_json"),
         (BODIES["exponent_number"], 400, "body_number_out_of_range"),
         (BODIES["megabyte_of_digits"], 413, "body_too_large"),
-        (b'{"phone": 13800138000}', 400, "validation_failed"),
+        (b'{"phone": 13800138000}', 422, "validation_failed"),
     ],
 )
 def test_sign_in_routes_name_what_is_wrong_with_the_body(sweep, path, body, status, code):

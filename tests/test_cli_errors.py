@@ -99,7 +99,7 @@ def test_reconcile_with_the_gateway_down_is_one_line(make_tenant, lendkit_cli):
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     make_tenant(
         plugins=["channel-sandbox"],
-        payments={"channels": {"sandbox": {"url": url, "secret": "x", "timeout": 2}}},
+        options={"channel-sandbox": {"url": url, "secret": "x", "timeout": 2}},
     )
     lendkit_cli("db", "upgrade")
 

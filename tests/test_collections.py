@@ -16,7 +16,6 @@ from lendkit.audit import AuditEntry
 from lendkit.auth.testing import staff_headers
 from lendkit.clearing import ledger
 from lendkit.errors import ConflictError, LendkitError, ValidationFailed
-from lendkit.hookspecs import ContactReceipt, ContactRequest
 from lendkit.lifecycle import (
     allocation,
     booking,
@@ -39,7 +38,7 @@ from lendkit.lifecycle.collection_models import (
 from lendkit.lifecycle.models import Loan, LoanEvent
 from lendkit.models import Borrower, OutboxEvent, StaffUser
 from lendkit.testing.factories import add_capital, disbursed_loan
-from lendkit.types import Event
+from lendkit.types import ContactReceipt, ContactRequest, Event
 from lendkit_sms_sandbox import messages
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import DBAPIError

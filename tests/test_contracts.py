@@ -16,9 +16,8 @@ import httpx
 import pytest
 from lendkit.audit import AuditEntry
 from lendkit.auth.testing import borrower_headers, staff_headers
-from lendkit.crypto.gm import sm3
+from lendkit.crypto.sm3 import sm3
 from lendkit.errors import ConflictError
-from lendkit.hookspecs import SignatureResult, SignatureTicket
 from lendkit.lifecycle import (
     booking,
     contract_signing,
@@ -32,9 +31,11 @@ from lendkit.lifecycle.pricing import quote
 from lendkit.masking import mask_id_number
 from lendkit.models import Borrower, OutboxEvent
 from lendkit.testing import free_port
+from lendkit.types import SignatureResult, SignatureTicket
 from lendkit_esign_sandbox import signing
+from lendkit_esign_sandbox.plugin import Options
 from lendkit_esign_sandbox.server import SandboxSigner
-from lendkit_esign_sandbox.testing import point_plugin_at, quick_config, serve, wait_for
+from lendkit_esign_sandbox.testing import quick_config, serve, vendor_options, wait_for
 from pypdf import PdfReader
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
@@ -334,9 +335,8 @@ def test_the_history_is_append_only_and_the_terms_never_change(runtime):
 
 
 @pytest.fixture
-def vendor(monkeypatch):
+def vendor():
     with SandboxSigner(quick_config()) as signer:
-        point_plugin_at(monkeypatch, signer)
         yield signer
 
 
@@ -345,7 +345,9 @@ def app(make_tenant, vendor):
     """A tenant with esign-sandbox enabled, served where its callbacks point."""
     port = free_port()
     make_tenant(
-        plugins=["esign-sandbox"], payments={"callback_base_url": f"http://127.0.0.1:{port}"}
+        plugins=["esign-sandbox"],
+        options={"esign-sandbox": vendor_options(vendor)},
+        payments={"callback_base_url": f"http://127.0.0.1:{port}"},
     )
     from lendkit.runtime import open_runtime
 
@@ -515,7 +517,8 @@ def test_a_vendor_that_is_down_is_503_and_the_attempt_waits_for_it(app, vendor, 
     loan_id = book(runtime, 14)
     me = borrower_headers(runtime, borrower_of(runtime, loan_id))
     sign = f"{url}/api/borrowers/me/loans/{loan_id}/contract/sign"
-    monkeypatch.setenv("ESIGN_SANDBOX_URL", f"http://127.0.0.1:{free_port()}")
+    options = runtime.settings.plugins.options  # what the plugin reads on every call
+    options["esign-sandbox"] = Options(url=f"http://127.0.0.1:{free_port()}")
 
     down = httpx.post(sign, headers=me)
     assert (down.status_code, down.json()["code"]) == (503, "esign_unavailable")
@@ -523,7 +526,7 @@ def test_a_vendor_that_is_down_is_503_and_the_attempt_waits_for_it(app, vendor, 
     history = signatures(runtime, loan_id)
     assert [s for s, _, _ in history] == ["requested"]
 
-    monkeypatch.setenv("ESIGN_SANDBOX_URL", vendor.url)
+    options["esign-sandbox"] = Options(**vendor_options(vendor))
     assert httpx.post(sign, headers=me).status_code == 202
     wait_for(lambda: contract_status(url, me, loan_id)["status"] == "signed")
     # The same attempt, asked again: one request number throughout.
@@ -553,8 +556,7 @@ def test_a_borrower_reaches_only_his_own_agreement(app):
 def test_with_no_vendor_configured_the_plugin_signs_inside_the_app(app, monkeypatch):
     """The demo's set-up: nothing to run besides the app."""
     runtime, url = app
-    for name in ("ESIGN_SANDBOX_URL", "ESIGN_SANDBOX_MERCHANT", "ESIGN_SANDBOX_SECRET"):
-        monkeypatch.delenv(name)
+    runtime.settings.plugins.options["esign-sandbox"] = Options()  # no url
     loan_id = book(runtime, 17)
     me = borrower_headers(runtime, borrower_of(runtime, loan_id))
 

@@ -552,6 +552,39 @@ def test_the_conformance_check_refuses_reading_kernel_tables_in_the_source_and_i
     sys.modules.pop("readers", None)
 
 
+GOOD_PLUGIN = """\
+import lendkit
+
+@lendkit.hookimpl
+def register_templates():
+    return []
+"""
+INTERNAL_TEST = """\
+from lendkit.auth.testing import staff_headers
+from lendkit.testing import check_plugin, staff_client
+import lendkit.outbox
+
+
+def test_it(runtime):
+    staff_headers(runtime)
+"""
+
+
+def test_the_conformance_check_refuses_kernel_internals_in_a_plugins_tests(tmp_path, monkeypatch):
+    src = src_layout_plugin(tmp_path / "tested", "tested", GOOD_PLUGIN, INTERNAL_TEST)
+    monkeypatch.syspath_prepend(str(src))
+    importlib.invalidate_caches()
+
+    problems = [p for p in check_plugin("tested") if "kernel internal" in p]
+
+    assert sorted(problems) == [
+        "tests/test_tested.py:1: imports kernel internal lendkit.auth.testing.staff_headers",
+        "tests/test_tested.py:3: imports kernel internal lendkit.outbox",
+    ]
+    sys.modules.pop("tested.plugin", None)
+    sys.modules.pop("tested", None)
+
+
 def test_the_kits_own_plugins_read_no_kernel_tables():
     from lendkit.testing import table_problems
 
@@ -626,3 +659,68 @@ def test_a_generated_plugin_installs_into_a_tenant_and_switches_on_and_off(tmp_p
     assert " failed" not in own_tests.stdout
     assert unmounted == 404  # the route is gone
     assert rows_while_disabled == [7]  # the hook stopped; its data stayed
+
+
+# -- The test kit a partner needs, all from lendkit.testing ------------------------
+
+
+def test_the_kit_signs_staff_and_borrowers_into_the_app_in_memory(runtime):
+    from lendkit.testing import (
+        add_borrower,
+        app_client,
+        borrower_client,
+        staff_client,
+    )
+
+    borrower_id = add_borrower(runtime, "13800138123")
+    with app_client(runtime) as anonymous:
+        assert anonymous.get("/api/borrowers/me").status_code == 401
+    with borrower_client(runtime, borrower_id) as me:
+        mine = me.get("/api/borrowers/me")
+        assert (mine.status_code, mine.json()["id"]) == (200, borrower_id)
+        # The session's CSRF token rides along: unsafe methods are not refused for it.
+        assert me.post("/api/auth/logout").status_code in {200, 204}
+    with staff_client(runtime, "support") as support:
+        assert support.get("/api/admin/plugins").status_code == 403
+    with staff_client(runtime, "admin") as admin:
+        assert admin.get("/api/admin/plugins").status_code == 200
+
+
+def test_the_kit_delivers_committed_events_to_the_plugins_now(make_tenant, tmp_path):
+    import lendkit
+    from lendkit import outbox
+    from lendkit.runtime import open_runtime
+    from lendkit.testing import dispatch_events
+
+    make_tenant()
+    runtime = open_runtime()
+    heard: list[str] = []
+
+    class Listener:
+        EVENT_TOPICS = ("loan.",)
+
+        @lendkit.hookimpl
+        def on_loan_event(self, event, session):
+            heard.append(event.topic)
+
+    runtime.pm.register(Listener(), name="listener")
+    try:
+        runtime.upgrade()
+        with runtime.sessions.begin() as session:
+            outbox.publish(session, "loan.disbursed", {"loan_id": 1})
+            outbox.publish(session, "borrower.registered", {"borrower_id": 1})
+        assert dispatch_events(runtime) >= 1
+        assert heard == ["loan.disbursed"]
+        assert dispatch_events(runtime) == 0  # nothing is delivered twice
+    finally:
+        runtime.close()
+
+
+def test_the_kits_public_names_are_all_importable_from_lendkit_testing():
+    import lendkit.testing
+
+    for name in lendkit.testing.__all__:
+        assert getattr(lendkit.testing, name) is not None, name
+    assert "lendkit.testing" in lendkit.testing.PUBLIC_API
+    kit = Path(lendkit.testing.__file__).parent
+    assert all(len(p.read_text().splitlines()) <= 600 for p in kit.glob("*.py"))

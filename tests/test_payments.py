@@ -212,7 +212,7 @@ def test_an_unknown_channel_is_refused(tenant):
             channel="nowhere",
             payee=Payee(NAME, card()),
         )
-    assert refused.value.code == "unknown_channel"
+    assert refused.value.code == "invalid_channel"
 
 
 def test_a_collection_carries_its_purpose_and_a_key_keeps_it(tenant):

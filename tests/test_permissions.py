@@ -338,7 +338,7 @@ def test_admin_changes_a_role_which_ends_the_users_sessions_and_is_audited(
     no_totp = httpx.put(
         f"{live_server}/api/staff/{lily_id}/role", headers=admin, json={"role": "admin"}
     )
-    problem(no_totp, 409, "totp_not_enrolled")
+    problem(no_totp, 409, "role_needs_totp")
     with runtime.sessions.begin() as session:
         assert session.scalars(select(AuthSession).where(AuthSession.revoked_at.is_not(None))).all()
 

@@ -564,3 +564,71 @@ def test_a_page_on_a_routes_path_stops_start_up(runtime):
     )
     with pytest.raises(StartupError, match="cannot mount routes"):
         create_app(runtime)
+
+
+# -- lendkit.types: the values hooks name, depending on nothing of the kernel ----
+
+
+def _kernel_imports(path: Path) -> set[str]:
+    """Every lendkit module ``path`` imports, at the top, in functions or for typing."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name == "lendkit" or name.startswith("lendkit.")}
+
+
+def test_types_import_nothing_else_from_the_kernel():
+    package = Path(lendkit.__file__).parent / "types"
+    outside = {
+        f"{path.name}: {name}"
+        for path in package.glob("*.py")
+        for name in _kernel_imports(path)
+        if not name.startswith("lendkit.types")
+    }
+    assert outside == set()
+
+
+def test_every_value_a_hook_names_is_in_lendkit_types():
+    import inspect
+    import typing
+
+    import lendkit.types
+    from lendkit import hookdoc, hookspecs
+
+    # Every annotation of the values resolves (nothing is left to a kernel module).
+    assert typing.get_type_hints(lendkit.types.Job)["every"] is timedelta
+    # Names the signatures use that are not lendkit's own values.
+    foreign = {"ControllerRouterHandler", "Session", "Settings", "Path", "Mapping", "date"}
+    foreign |= {"str", "bytes", "None", "list"}
+    missing = set()
+    for name in hookdoc.hook_names():
+        signature = inspect.signature(getattr(hookspecs, name))
+        annotations = [p.annotation for p in signature.parameters.values()]
+        for spelled in [*annotations, signature.return_annotation]:
+            for word in re.findall(r"[A-Za-z_]\w*", str(spelled)):
+                if word not in foreign and not hasattr(lendkit.types, word):
+                    missing.add(f"{name}: {word}")
+    assert missing == set()
+    # hookspecs keeps the names plugins imported from it before they moved.
+    for old in ("IdentityClaim", "IdentityVerdict", "SignatureCallbackRejected", "ContactRequest"):
+        assert getattr(hookspecs, old) is getattr(lendkit.types, old)
+
+
+def test_a_job_gets_a_context_not_the_runtime(runtime):
+    from lendkit.clock import china_today
+    from lendkit.runtime import runtime_of
+    from lendkit.types import JobContext
+
+    ctx: JobContext = runtime
+    assert ctx.hook is runtime.pm.hook
+    assert ctx.today() == china_today()
+    with ctx.read_sessions() as session:
+        assert session.execute(text("SELECT 1")).scalar() == 1
+    assert runtime_of(ctx) is runtime
+    with pytest.raises(TypeError):
+        runtime_of(object())  # type: ignore[arg-type]

@@ -176,7 +176,7 @@ def test_staff_create_version_and_retire_a_product_over_http(runtime, live_serve
     assert_problem(
         httpx.patch(f"{live_server}{ADMIN}/cash-6", headers=admin, json={"grace_days": 5}),
         409,
-        "product_retired",
+        "product_retired_readonly",
     )
 
     assert product_topics(runtime) == [

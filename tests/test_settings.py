@@ -227,6 +227,87 @@ def test_the_retired_sms_sandbox_setting_says_it_is_a_plugin_now(tmp_path, value
     assert "`sms-sandbox` plugin" in detail
 
 
+def test_the_retired_channel_section_says_where_it_moved(tmp_path):
+    config = write_config(tmp_path, '[payments.channels.sandbox]\nurl = "http://x"\n')
+
+    assert startup_error(config) == (
+        "lendkit.toml: unknown setting 'payments.channels': a channel's options are its "
+        "plugin's own now: move [payments.channels.sandbox] to "
+        "[plugins.options.channel-sandbox] (the keys are the same)"
+    )
+
+
+# -- A plugin's own section: [plugins.options.<name>] ----------------------
+
+
+def open_with(tmp_path: Path, text: str):
+    from lendkit.runtime import open_runtime
+
+    database = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    config = write_config(tmp_path, f'[database]\nurl = "{database}"\n{text}')
+    return open_runtime(config=config)
+
+
+def options_error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(StartupError) as caught:
+        open_with(tmp_path, text)
+    assert "\n" not in caught.value.detail
+    return caught.value.detail
+
+
+def test_a_plugins_options_are_validated_by_its_model_and_read_typed(tmp_path):
+    from lendkit.plugin_options import plugin_options
+    from lendkit_channel_sandbox.plugin import Options
+
+    runtime = open_with(
+        tmp_path,
+        '[plugins]\nenabled = ["channel-sandbox"]\n'
+        '[plugins.options.channel-sandbox]\nurl = "http://127.0.0.1:9"\ntimeout = 3\n',
+    )
+    try:
+        options = plugin_options(runtime.settings, "channel-sandbox", Options)
+        assert (options.url, options.timeout, options.secret) == (
+            "http://127.0.0.1:9",
+            3.0,
+            Options().secret,
+        )
+        assert runtime.settings.plugins.options["channel-sandbox"] is options
+    finally:
+        runtime.close()
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        (
+            'timeout = "soon"',
+            "plugins.options.channel-sandbox.timeout = 'soon': Input should be a valid number",
+        ),
+        ("timeout = 0", "plugins.options.channel-sandbox.timeout = 0: Input should be greater"),
+        ("colour = 1", "unknown setting 'plugins.options.channel-sandbox.colour'"),
+    ],
+    ids=["wrong-type", "out-of-range", "unknown-key"],
+)
+def test_bad_plugin_options_stop_start_up_with_one_line(tmp_path, section, expected):
+    text = (
+        f'[plugins]\nenabled = ["channel-sandbox"]\n[plugins.options.channel-sandbox]\n{section}\n'
+    )
+    assert options_error(tmp_path, text).startswith(expected)
+
+
+def test_a_section_for_a_plugin_without_options_is_refused_and_a_disabled_ones_kept(tmp_path):
+    text = '[plugins]\nenabled = ["sms-sandbox"]\n[plugins.options.sms-sandbox]\nx = 1\n'
+    assert options_error(tmp_path / "a", text) == (
+        "plugins.options.sms-sandbox: the 'sms-sandbox' plugin takes no options; "
+        "delete this section"
+    )
+    runtime = open_with(tmp_path / "b", "[plugins.options.channel-sandbox]\ncolour = 1\n")
+    try:
+        assert runtime.settings.plugins.options == {"channel-sandbox": {"colour": 1}}
+    finally:
+        runtime.close()
+
+
 def test_a_file_that_is_not_utf8_is_reported_as_invalid_toml(tmp_path):
     config = tmp_path / "lendkit.toml"
     config.write_bytes(b"\xff\xfe[server]\n")

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes, hmac
 from sqlalchemy import BigInteger, Index, LargeBinary, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from lendkit.crypto.sm3 import hmac_sm3, sm3
 from lendkit.db import Base, BigId, Json, UTCDateTime, utcnow
 from lendkit.logs import REQUEST_ID
 
@@ -76,9 +76,7 @@ def canonical(entry: AuditEntry) -> bytes:
 
 
 def mac_of(key: bytes, entry: AuditEntry) -> bytes:
-    mac = hmac.HMAC(key, hashes.SM3())
-    mac.update(canonical(entry))
-    return mac.finalize()
+    return hmac_sm3(key, canonical(entry))
 
 
 def record(
@@ -111,8 +109,6 @@ _SEALER_LOCK = 0x6C656E64  # pg advisory lock key: one sealer at a time
 
 
 def _link(previous: bytes, seq: int, mac: bytes) -> bytes:
-    from lendkit.crypto.gm import sm3
-
     return sm3(previous + seq.to_bytes(8, "big") + mac)
 
 

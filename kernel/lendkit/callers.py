@@ -21,7 +21,6 @@ registers (``register_permissions``) or a kernel one. A plugin never reads
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from litestar.connection import ASGIConnection
@@ -29,6 +28,7 @@ from litestar.params import SkipValidation
 
 from lendkit.auth.permissions import Matrix
 from lendkit.auth.principal import current
+from lendkit.types.callers import ApiClientCaller, BorrowerCaller, Caller, StaffCaller
 
 __all__ = [
     "BORROWER_PERMISSION",
@@ -44,48 +44,6 @@ __all__ = [
 BORROWER_PERMISSION = "borrower.self"
 
 
-@dataclass(frozen=True, slots=True)
-class StaffCaller:
-    """A signed-in member of staff: ``user_id`` (the staff user), ``role`` and every
-    permission the role holds (the kernel's and the plugins'). ``actor`` names
-    him in the audit log (``staff:alice``)."""
-
-    user_id: int
-    role: str
-    permissions: frozenset[str]
-    actor: str
-
-    def holds(self, permission: str) -> bool:
-        return permission in self.permissions
-
-
-@dataclass(frozen=True, slots=True)
-class BorrowerCaller:
-    """A signed-in borrower: he may see and act on his own records only
-    (``borrower_id``); ``permissions`` are the borrower role's."""
-
-    borrower_id: int
-    permissions: frozenset[str]
-    actor: str
-
-    def holds(self, permission: str) -> bool:
-        return permission in self.permissions
-
-
-@dataclass(frozen=True, slots=True)
-class ApiClientCaller:
-    """A machine client signing its requests with an API key (``actor`` is ``apikey:lk_...``),
-    with the permissions of the key's role."""
-
-    role: str
-    permissions: frozenset[str]
-    actor: str
-
-    def holds(self, permission: str) -> bool:
-        return permission in self.permissions
-
-
-Caller = StaffCaller | BorrowerCaller | ApiClientCaller
 # The annotation of the ``caller`` dependency in a route handler: the caller as
 # the kernel built it, passed through as is (litestar does not re-validate it).
 CurrentCaller: TypeAlias = SkipValidation[Caller]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from types import MappingProxyType
 
@@ -15,17 +16,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lendkit import migrate, registry
 from lendkit.clearing.accounts import register_plugin_kinds
+from lendkit.clock import china_today
 from lendkit.crypto.keys import KeyRing, ensure_keys
 from lendkit.crypto.sm4 import BACKENDS
 from lendkit.db import make_engine, make_sessionmaker
 from lendkit.errors import StartupError
 from lendkit.masking import mask_text
+from lendkit.plugin_options import check_plugin_options
 from lendkit.plugins import make_plugin_manager, stand_in_warning, stand_ins
 from lendkit.settings import Settings, load_settings
+from lendkit.types import JobContext
 
-__all__ = ["Runtime", "open_runtime"]
+__all__ = ["Runtime", "open_runtime", "runtime_of"]
 
 log = logging.getLogger(__name__)
+_JOBS_LOG = logging.getLogger("lendkit.jobs")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,18 @@ class Runtime:
     read_sessions: sessionmaker[Session]
     # Enabled plugins that only pretend to be vendors: name -> what they stand in for.
     stand_ins: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    # What makes a runtime a lendkit.types.JobContext, the whole of what a job is given.
+    @property
+    def hook(self) -> pluggy.HookRelay:
+        return self.pm.hook
+
+    @property
+    def log(self) -> logging.Logger:
+        return _JOBS_LOG
+
+    def today(self) -> date:
+        return china_today()
 
     def check_database(self) -> None:
         """Raise :class:`StartupError` with one clear line if the database is unreachable."""
@@ -78,6 +95,7 @@ def open_runtime(settings: Settings | None = None, config: Path | None = None) -
     """
     settings = settings or load_settings(config)
     pm = make_plugin_manager(settings.plugins.enabled)
+    check_plugin_options(settings, pm)
     found = stand_ins(pm)
     if found:
         log.warning(stand_in_warning(found), extra={"stand_ins": sorted(found)})
@@ -97,3 +115,15 @@ def open_runtime(settings: Settings | None = None, config: Path | None = None) -
         make_sessionmaker(engine, keyring, read_only=True),
         MappingProxyType(found),
     )
+
+
+def runtime_of(context: JobContext) -> Runtime:
+    """The runtime behind a job's context, for the kernel's own jobs.
+
+    They call kernel functions that take the whole runtime (the plugin
+    manager, the key ring); the worker hands every job its runtime as the
+    context. A plugin's job never needs this: the context is all it gets.
+    """
+    if not isinstance(context, Runtime):
+        raise TypeError(f"a kernel job needs the tenant's runtime, not {type(context).__name__}")
+    return context

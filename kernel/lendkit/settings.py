@@ -112,6 +112,9 @@ class Database(_Section):
 
 class Plugins(_Section):
     enabled: list[PluginName] = Field(default_factory=list)
+    # Each plugin's own section, [plugins.options.<name>]: a table as read, replaced
+    # by the plugin's validated OPTIONS model when the runtime opens (lendkit.plugin_options).
+    options: dict[PluginName, Any] = Field(default_factory=dict)
 
 
 class Keys(_Section):
@@ -235,9 +238,6 @@ class Payments(_Section):
     # back-off, about 20 minutes for 10), then queried: failed
     # (``not_acknowledged``) if the channel has no record of it.
     max_instruct_attempts: int = Field(10, ge=1, le=1000)
-    # Per-channel options, read by the channel plugin: [payments.channels.<name>].
-    # Keep secrets out of the file: LENDKIT_PAYMENTS__CHANNELS='{"name": {...}}'.
-    channels: dict[str, dict[str, str | int | float | bool]] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):

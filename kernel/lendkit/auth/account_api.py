@@ -24,7 +24,6 @@ from lendkit.auth.passwords import check_borrower_password, check_staff_password
 from lendkit.auth.permissions import Matrix
 from lendkit.auth.principal import current
 from lendkit.db import utcnow
-from lendkit.lifecycle.borrowers_api import IDENTITY_PROBLEMS
 from lendkit.models import Borrower, StaffUser
 from lendkit.runtime import Runtime
 from lendkit.types import Job
@@ -109,7 +108,6 @@ def borrower_login(data: JSONBody[BorrowerLogin], request: Req, runtime: Rt) -> 
 @post_route(
     "/api/auth/borrower/otp",
     PUBLIC,
-    exception_handlers=IDENTITY_PROBLEMS,
     status_code=HTTP_202_ACCEPTED,
 )
 def request_code(data: JSONBody[OtpRequest], runtime: Rt) -> Json:
@@ -128,7 +126,7 @@ def request_code(data: JSONBody[OtpRequest], runtime: Rt) -> Json:
     }
 
 
-@post_route("/api/auth/borrower/register", PUBLIC, exception_handlers=IDENTITY_PROBLEMS)
+@post_route("/api/auth/borrower/register", PUBLIC)
 def register(data: JSONBody[Registration], request: Req, runtime: Rt) -> Response[Json]:
     """Register a borrower with his mobile number and its SMS code (purpose ``register``).
 

@@ -11,16 +11,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, or_
 
 from lendkit.auth.models import AuthSession, OtpCode, UsedNonce
-from lendkit.runtime import Runtime
+from lendkit.types import JobContext
 
 __all__ = ["purge"]
 
 KEEP = timedelta(days=1)
 
 
-def purge(runtime: Runtime, now: datetime) -> dict[str, int]:
-    idle = timedelta(minutes=runtime.settings.auth.idle_timeout_minutes)
-    with runtime.sessions.begin() as session:
+def purge(ctx: JobContext, now: datetime) -> dict[str, int]:
+    idle = timedelta(minutes=ctx.settings.auth.idle_timeout_minutes)
+    with ctx.sessions.begin() as session:
         counts = {
             "sessions": session.execute(
                 delete(AuthSession).where(

@@ -17,8 +17,9 @@ from typing import Any
 
 from litestar import Request
 
-from lendkit.auth.digests import equal, hmac_sm3
+from lendkit.auth.digests import equal
 from lendkit.auth.errors import CsrfFailed
+from lendkit.crypto.sm3 import hmac_sm3
 
 __all__ = ["FORM_FIELD", "HEADER", "SAFE_METHODS", "check", "token_for"]
 

@@ -1,4 +1,4 @@
-"""SM3 digests and HMAC-SM3 keys for authentication secrets.
+"""HMAC-SM3 keys for authentication secrets (the digests are :mod:`lendkit.crypto.sm3`).
 
 Keys are derived with HKDF-SM3 from the tenant's ``index`` data key (held
 wrapped in ``crypto_key``), one per label, so a database reader without the
@@ -9,25 +9,13 @@ from __future__ import annotations
 
 import hmac as std_hmac
 
-from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 from sqlalchemy.orm import Session
 
 from lendkit.crypto.orm import keyring_of
 
-__all__ = ["derived_key", "equal", "hmac_sm3", "sm3"]
-
-
-def sm3(data: bytes) -> bytes:
-    digest = hashes.Hash(hashes.SM3())
-    digest.update(data)
-    return digest.finalize()
-
-
-def hmac_sm3(key: bytes, data: bytes) -> bytes:
-    mac = hmac.HMAC(key, hashes.SM3())
-    mac.update(data)
-    return mac.finalize()
+__all__ = ["derived_key", "equal"]
 
 
 def derived_key(session: Session, label: str) -> bytes:

@@ -1,9 +1,8 @@
 """Authentication and authorization errors: stable codes, bilingual details.
 
 Each is a :class:`~lendkit.errors.LendkitError`, so it becomes an
-``application/problem+json`` document; :func:`auth_problem` (installed by
-the web app) adds ``Retry-After`` or ``WWW-Authenticate`` headers and an
-optional machine-readable ``reason``.
+``application/problem+json`` document with its ``Retry-After`` or
+``WWW-Authenticate`` headers and optional machine-readable ``reason``.
 
 =================  ======  ===================================================
 code               status  when
@@ -25,12 +24,7 @@ notification_failed 503    no sender delivered the one-time code
 
 from __future__ import annotations
 
-from typing import Any
-
-from litestar import Request, Response
-
 from lendkit.errors import LendkitError
-from lendkit.web.problems import problem
 
 __all__ = [
     "AuthError",
@@ -44,29 +38,17 @@ __all__ = [
     "TotpNotEnrolled",
     "TotpRequired",
     "Unauthenticated",
-    "auth_problem",
 ]
 
 
 class AuthError(LendkitError):
-    """Base class: optional ``reason`` (machine-readable) and response headers."""
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        reason: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.headers = headers or {}
+    """Base class of sign-in and permission refusals."""
 
 
-class Unauthenticated(AuthError):
-    status = 401
-    code = "unauthenticated"
-    title = "Authentication required"
+class Unauthenticated(
+    AuthError, status=401, code="unauthenticated", title="Authentication required"
+):
+    """No credentials, an unknown or revoked session, a bad API-key signature."""
 
     def __init__(self, detail: str | None = None, *, reason: str | None = None) -> None:
         super().__init__(
@@ -77,46 +59,34 @@ class Unauthenticated(AuthError):
         )
 
 
-class SessionExpired(AuthError):
-    status = 401
-    code = "session_expired"
-    title = "Session expired"
+class SessionExpired(AuthError, status=401, code="session_expired", title="Session expired"):
+    """The session timed out (idle or absolute)."""
 
 
-class InvalidCredentials(AuthError):
-    status = 401
-    code = "invalid_credentials"
-    title = "Wrong credentials"
+class InvalidCredentials(
+    AuthError, status=401, code="invalid_credentials", title="Wrong credentials"
+):
+    """Sign-in with a wrong password, code or TOTP."""
 
 
-class TotpRequired(AuthError):
-    status = 401
-    code = "totp_required"
-    title = "TOTP code required"
+class TotpRequired(AuthError, status=401, code="totp_required", title="TOTP code required"):
+    """The password was right; this account needs its TOTP code too."""
 
 
-class Forbidden(AuthError):
-    status = 403
-    code = "forbidden"
-    title = "Forbidden"
+class Forbidden(AuthError, status=403, code="forbidden", title="Forbidden"):
+    """Signed in, but the role lacks the permission."""
 
 
-class CsrfFailed(AuthError):
-    status = 403
-    code = "csrf_failed"
-    title = "CSRF token missing or wrong"
+class CsrfFailed(AuthError, status=403, code="csrf_failed", title="CSRF token missing or wrong"):
+    """A cookie-authenticated unsafe request without the session's ``X-CSRF-Token``."""
 
 
-class TotpNotEnrolled(AuthError):
-    status = 403
-    code = "totp_not_enrolled"
-    title = "TOTP not set up"
+class TotpNotEnrolled(AuthError, status=403, code="totp_not_enrolled", title="TOTP not set up"):
+    """An account that must use TOTP has none set up."""
 
 
-class Locked(AuthError):
-    status = 423
-    code = "locked"
-    title = "Account locked"
+class Locked(AuthError, status=423, code="locked", title="Account locked"):
+    """Too many failed sign-ins; ``Retry-After`` says when to try again."""
 
     def __init__(self, minutes: int) -> None:
         super().__init__(
@@ -126,19 +96,11 @@ class Locked(AuthError):
         )
 
 
-class TooManyRequests(AuthError):
-    status = 429
-    code = "too_many_requests"
-    title = "Too many requests"
+class TooManyRequests(AuthError, status=429, code="too_many_requests", title="Too many requests"):
+    """One-time codes asked for too often."""
 
 
-class NotificationFailed(AuthError):
-    status = 503
-    code = "notification_failed"
-    title = "Message not sent"
-
-
-def auth_problem(_: Request[Any, Any, Any], exc: AuthError) -> Response[dict[str, Any]]:
-    """The problem document of ``exc``, with its headers and ``reason``."""
-    extra: dict[str, Any] = {"reason": exc.reason} if exc.reason else {}
-    return problem(exc.status, exc.code, exc.title, exc.detail, headers=exc.headers, **extra)
+class NotificationFailed(
+    AuthError, status=503, code="notification_failed", title="Message not sent"
+):
+    """No sender delivered the one-time code."""

@@ -20,10 +20,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from lendkit.auth import notify
-from lendkit.auth.digests import derived_key, equal, hmac_sm3
+from lendkit.auth.digests import derived_key, equal
 from lendkit.auth.errors import TooManyRequests
 from lendkit.auth.models import OtpCode
 from lendkit.crypto.orm import lookup
+from lendkit.crypto.sm3 import hmac_sm3
 from lendkit.errors import ValidationFailed
 from lendkit.lifecycle.identity import check_phone
 from lendkit.models import Borrower

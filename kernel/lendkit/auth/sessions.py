@@ -13,9 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lendkit.auth.digests import sm3
 from lendkit.auth.errors import SessionExpired, Unauthenticated
 from lendkit.auth.models import AuthSession
+from lendkit.crypto.sm3 import sm3
 from lendkit.settings import Settings
 
 __all__ = ["create", "needs_touch", "resolve", "revoke", "revoke_all", "touch"]

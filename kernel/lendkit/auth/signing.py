@@ -29,7 +29,7 @@ import time
 from collections.abc import Mapping
 from urllib.parse import parse_qsl, quote
 
-from lendkit.auth.digests import hmac_sm3, sm3
+from lendkit.crypto.sm3 import hmac_sm3, sm3
 
 __all__ = [
     "ALGORITHM",

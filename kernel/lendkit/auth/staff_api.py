@@ -85,7 +85,7 @@ def change_role(
         raise ConflictError(
             "该角色须使用动态口令，请先为该员工设置 TOTP（`lendkit staff totp`）。"
             "This role needs TOTP: enrol the user first with `lendkit staff totp`.",
-            code="totp_not_enrolled",
+            code="role_needs_totp",
         )
     old = staff.role
     if old != data.role:

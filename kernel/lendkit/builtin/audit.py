@@ -6,21 +6,20 @@ from datetime import datetime, timedelta
 
 import lendkit
 from lendkit import audit
-from lendkit.runtime import Runtime
-from lendkit.types import Job
+from lendkit.types import Job, JobContext
 
 __all__: list[str] = []
 
 CHECKPOINT_EVERY = timedelta(minutes=10)
 
 
-def _seal(runtime: Runtime, now: datetime) -> object:
-    with runtime.sessions.begin() as session:
+def _seal(ctx: JobContext, now: datetime) -> object:
+    with ctx.sessions.begin() as session:
         return audit.seal(session)
 
 
-def _checkpoint(runtime: Runtime, now: datetime) -> object:
-    with runtime.sessions.begin() as session:
+def _checkpoint(ctx: JobContext, now: datetime) -> object:
+    with ctx.sessions.begin() as session:
         audit.seal(session)
         return audit.checkpoint(session)
 

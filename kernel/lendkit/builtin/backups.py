@@ -6,8 +6,7 @@ from datetime import datetime, timedelta
 
 import lendkit
 from lendkit.backup import backup_database, prune
-from lendkit.runtime import Runtime
-from lendkit.types import Job
+from lendkit.types import Job, JobContext
 
 __all__ = ["take_backup"]
 
@@ -15,9 +14,9 @@ __all__ = ["take_backup"]
 BACKUP_EVERY = timedelta(hours=1)
 
 
-def take_backup(runtime: Runtime, now: datetime) -> object:
+def take_backup(ctx: JobContext, now: datetime) -> object:
     """Back the database up into backup.dir and prune old copies; return the new path."""
-    settings = runtime.settings
+    settings = ctx.settings
     directory = settings.path(settings.backup.dir)
     path = backup_database(settings.database_url, directory, now)
     prune(directory, settings.backup.keep)

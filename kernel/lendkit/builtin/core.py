@@ -9,9 +9,9 @@ from pathlib import Path
 import lendkit
 from lendkit import job_runs, outbox
 from lendkit.crypto.keys import load_master_key
-from lendkit.runtime import Runtime
+from lendkit.runtime import runtime_of
 from lendkit.settings import Settings
-from lendkit.types import ComplianceItem, Job, KeyWrapper
+from lendkit.types import ComplianceItem, Job, JobContext, KeyWrapper
 
 __all__: list[str] = []
 
@@ -29,7 +29,8 @@ def compliance_items() -> list[ComplianceItem]:
     ]
 
 
-def _dispatch_outbox(runtime: Runtime, now: datetime) -> object:
+def _dispatch_outbox(ctx: JobContext, now: datetime) -> object:
+    runtime = runtime_of(ctx)  # fan-out asks the plugin manager who implements each hook
     return outbox.dispatch(runtime.sessions, runtime.pm, runtime.settings.outbox, now)
 
 
@@ -38,8 +39,8 @@ def key_wrapper(settings: Settings) -> KeyWrapper:
     return load_master_key(settings)
 
 
-def _prune_job_runs(runtime: Runtime, now: datetime) -> object:
-    with runtime.sessions.begin() as session:
+def _prune_job_runs(ctx: JobContext, now: datetime) -> object:
+    with ctx.sessions.begin() as session:
         return job_runs.prune(session, now)
 
 

@@ -319,7 +319,7 @@ def reverse(session: Session, entry_id: int, *, business_date: date, reason: str
     """Post the mirror image of an entry (once; reversing again returns the same reversal)."""
     original = session.get(JournalEntry, entry_id)
     if original is None:
-        raise ValidationFailed(f"no journal entry {entry_id}", code="not_found")
+        raise ValidationFailed(f"no journal entry {entry_id}", code="entry_unknown")
     if original.reverses_id is not None:
         raise ValidationFailed(
             "a reversal is not reversed; post a new entry", code="reversal_of_reversal"

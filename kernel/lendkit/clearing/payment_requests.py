@@ -164,7 +164,7 @@ def _new_order(
             existing, (kind, loan_id, value, channel, purpose, reamortize), payee
         ), False
     if channel not in channel_names(runtime):
-        raise ValidationFailed(f"no payment channel {channel!r}", code="unknown_channel")
+        raise ValidationFailed(f"no payment channel {channel!r}", code="invalid_channel")
     if not payee.name or not payee.card_number.isdigit():
         raise ValidationFailed("payee name and card number are required", code="invalid_payee")
     now = utcnow()

@@ -14,8 +14,8 @@ from litestar.types import ControllerRouterHandler
 
 import lendkit
 from lendkit.clearing import channels_api, payment_dispatch, reconcile
-from lendkit.runtime import Runtime
-from lendkit.types import Job
+from lendkit.runtime import runtime_of
+from lendkit.types import Job, JobContext
 
 __all__: list[str] = []
 
@@ -25,19 +25,24 @@ def register_routes() -> list[ControllerRouterHandler]:
     return list(channels_api.ROUTES)
 
 
-def _instruct(runtime: Runtime, now: datetime) -> object:
-    return payment_dispatch.instruct_due(runtime, now)
+# These jobs reach the channels through the plugin manager: the whole runtime.
+def _instruct(ctx: JobContext, now: datetime) -> object:
+    return payment_dispatch.instruct_due(runtime_of(ctx), now)
 
 
-def _timeouts(runtime: Runtime, now: datetime) -> object:
-    return payment_dispatch.query_overdue(runtime, now)
+def _timeouts(ctx: JobContext, now: datetime) -> object:
+    return payment_dispatch.query_overdue(runtime_of(ctx), now)
+
+
+def _reconcile(ctx: JobContext, now: datetime) -> object:
+    return reconcile.reconcile_yesterday(runtime_of(ctx), now)
 
 
 JOBS = (
     # Orders are claimed with SKIP LOCKED, so every worker helps send them.
     Job(name="payments-instruct", every=timedelta(seconds=1), run=_instruct, every_worker=True),
     Job(name="payments-timeouts", every=timedelta(seconds=30), run=_timeouts),
-    Job(name="reconcile-daily", every=timedelta(minutes=15), run=reconcile.reconcile_yesterday),
+    Job(name="reconcile-daily", every=timedelta(minutes=15), run=_reconcile),
 )
 
 

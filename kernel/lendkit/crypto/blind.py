@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-from cryptography.hazmat.primitives import hashes, hmac
+from lendkit.crypto.sm3 import hmac_sm3
 
 __all__ = ["NORMALIZERS", "blind_index", "normalize"]
 
@@ -44,6 +44,4 @@ def normalize(kind: str, value: str) -> str:
 
 def blind_index(key: bytes, kind: str, value: str) -> bytes:
     """HMAC-SM3 of ``kind`` and the normalized value (kinds never collide)."""
-    mac = hmac.HMAC(key, hashes.SM3())
-    mac.update(kind.encode() + b"\0" + normalize(kind, value).encode())
-    return mac.finalize()
+    return hmac_sm3(key, kind.encode() + b"\0" + normalize(kind, value).encode())

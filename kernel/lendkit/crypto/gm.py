@@ -24,6 +24,8 @@ from gmssl import sm2
 from gmssl import sm3 as gmssl_sm3
 from gmssl.sm4 import SM4_ENCRYPT, CryptSM4
 
+from lendkit.crypto.sm3 import sm3
+
 __all__ = [
     "SM2_CURVE",
     "Curve",
@@ -31,7 +33,7 @@ __all__ = [
     "sm2_public_key",
     "sm2_sign",
     "sm2_verify",
-    "sm3",
+    "sm3_reference",
     "sm4_block_encrypt",
 ]
 
@@ -45,8 +47,9 @@ def sm4_block_encrypt(key: bytes, block: bytes) -> bytes:
     return bytes(cipher.one_round(cipher.sk, list(block)))
 
 
-def sm3(data: bytes) -> bytes:
-    """SM3 digest (a fresh list each call: gmssl's ``sm3_hash`` mutates its input)."""
+def sm3_reference(data: bytes) -> bytes:
+    """gmssl's SM3, the reference :func:`lendkit.crypto.sm3.sm3` is checked against
+    (a fresh list each call: gmssl's ``sm3_hash`` mutates its input)."""
     return bytes.fromhex(gmssl_sm3.sm3_hash(list(data)))
 
 

@@ -35,10 +35,10 @@ from lendkit.lifecycle import (
 )
 from lendkit.lifecycle import applications_bodies as bodies
 from lendkit.lifecycle.application_models import Application
-from lendkit.runtime import Runtime
-from lendkit.types import Job
+from lendkit.types import Job, JobContext
 from lendkit.web import paging
 from lendkit.web.bodies import json_object
+from lendkit.web.idempotency import key_of
 from lendkit.web.routes import Body, Db, Json, Req, Rt, Window, get_route, post_route
 from lendkit.web.schema import described
 
@@ -87,9 +87,10 @@ def submit_application(data: Body, request: Req, db_session: Db, runtime: Rt) ->
     ``app_version``). 201 with the decided application; 200 with the first one
     when the key was used before with the same terms."""
     principal, borrower_id = _me(request)
+    body = json_object(data)
     submission = application_input.parse_submission(
-        json_object(data),
-        request.headers.get("idempotency-key"),
+        body,
+        key_of(body, request),
         seen_ip=client_context.seen_address(request.client.host if request.client else None),
     )
     result = applications.submit(
@@ -228,8 +229,8 @@ ROUTES = [
 # -- Hook implementations ------------------------------------------------------------
 
 
-def _expire_offers(runtime: Runtime, now: datetime) -> int:
-    with runtime.sessions.begin() as session:
+def _expire_offers(ctx: JobContext, now: datetime) -> int:
+    with ctx.sessions.begin() as session:
         return applications.expire_offers(session, now)
 
 

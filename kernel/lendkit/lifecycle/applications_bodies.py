@@ -31,7 +31,7 @@ APPLICATION: Final = obj(
     term=whole("Months; one of the product's terms", 1, MAX_TERM_MONTHS, 12),
     method=text("One of the product's repayment methods", enum=_METHODS),
     annual_income=amount("The borrower's yearly income", "180000.00"),
-    idempotency_key=idempotency_key(1, 128, r"^[A-Za-z0-9._:-]{1,128}$"),
+    idempotency_key=idempotency_key(),
     referral_code=text(
         "The referral code the borrower was given (rides to the loan's events)",
         pattern=r"^[A-Za-z0-9_-]{1,32}$",

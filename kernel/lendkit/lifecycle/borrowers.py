@@ -41,11 +41,11 @@ from lendkit.clock import china_today
 from lendkit.crypto.orm import lookup
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
-from lendkit.hookspecs import IdentityClaim, IdentityVerdict
 from lendkit.lifecycle import consents, identity
 from lendkit.masking import mask_text
 from lendkit.models import Borrower, KycTransition
 from lendkit.settings import Settings
+from lendkit.types import IdentityClaim, IdentityVerdict
 
 __all__ = [
     "STATUSES",

@@ -17,26 +17,24 @@ Registration is with sign-in (``POST /api/auth/borrower/register``,
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from litestar import Response, get
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
+from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
 
 import lendkit
 from lendkit.auth.principal import Principal, current
 from lendkit.errors import NotFoundError, ValidationFailed
 from lendkit.lifecycle import borrowers, consents, kyc_views
-from lendkit.lifecycle.identity import InvalidIdentity
 from lendkit.masking import mask_id_number, mask_name
 from lendkit.models import Borrower, KycTransition
 from lendkit.web import paging
-from lendkit.web.problems import problem
 from lendkit.web.routes import Db, Json, Req, Rt, Window, get_route, post_route
 
-__all__ = ["IDENTITY_PROBLEMS", "ROUTES", "identity_problem"]
+__all__ = ["ROUTES"]
 
 SELF = {"permission": "borrower.self"}
 READ = {"permission": "borrowers.read"}
@@ -44,16 +42,6 @@ REVIEW = {"permission": "kyc.review"}
 PUBLIC = {"permission": "public"}
 _NOT_FOUND = "未找到该借款人。No such borrower."
 MAX_EVIDENCE_ITEMS, MAX_EVIDENCE_LENGTH = 10, 4096
-
-
-def identity_problem(_: Req, exc: InvalidIdentity) -> Response[Json]:
-    """422 naming the first problem, with ``errors`` listing every field that failed."""
-    return problem(
-        exc.status, exc.code, exc.title, exc.detail, errors=[asdict(p) for p in exc.problems]
-    )
-
-
-IDENTITY_PROBLEMS: ExceptionHandlersMap = {InvalidIdentity: identity_problem}
 
 
 @dataclass
@@ -121,7 +109,6 @@ def consent_texts(window: Window) -> Json:
 @post_route(
     "/api/borrowers/me/real-name",
     SELF,
-    exception_handlers=IDENTITY_PROBLEMS,
     status_code=HTTP_200_OK,
 )
 def submit_real_name(

@@ -27,11 +27,11 @@ from lendkit.clearing.payments import business_today
 from lendkit.clock import CHINA
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, LendkitError, ValidationFailed
-from lendkit.hookspecs import ContactReceipt, ContactRequest
 from lendkit.lifecycle.collection_cases import amount_to_cure, open_case, staff_text
 from lendkit.lifecycle.collection_models import Contact
 from lendkit.lifecycle.models import Loan
 from lendkit.models import Borrower
+from lendkit.types import ContactReceipt, ContactRequest
 
 if TYPE_CHECKING:
     from lendkit.runtime import Runtime

@@ -17,7 +17,7 @@ pay whose date has passed.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from litestar.params import FromPath
@@ -37,7 +37,8 @@ from lendkit.lifecycle import (
     collection_reminders,
 )
 from lendkit.lifecycle import collections_bodies as bodies
-from lendkit.types import Event, Job, Permission
+from lendkit.runtime import runtime_of
+from lendkit.types import Event, Job, JobContext, Permission
 from lendkit.web.bodies import json_object
 from lendkit.web.routes import Body, Db, Json, Req, Rt, Window, get_route, post_route
 
@@ -234,18 +235,27 @@ def register_permissions() -> list[Permission]:
     ]
 
 
+# Reminders go through the notification hooks: the jobs need the whole runtime.
+def _reminders(ctx: JobContext, now: datetime) -> object:
+    return collection_reminders.reminder_job(runtime_of(ctx), now)
+
+
+def _promises(ctx: JobContext, now: datetime) -> object:
+    return collection_promises.promise_job(runtime_of(ctx), now)
+
+
 @lendkit.hookimpl
 def register_jobs() -> list[Job]:
     return [
         Job(
             name="collections-reminders",
             every=timedelta(minutes=1),
-            run=collection_reminders.reminder_job,
+            run=_reminders,
         ),
         Job(
             name="collections-promises",
             every=timedelta(minutes=10),
-            run=collection_promises.promise_job,
+            run=_promises,
         ),
     ]
 

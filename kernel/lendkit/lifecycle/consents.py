@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lendkit import audit, outbox
-from lendkit.auth.digests import sm3
+from lendkit.crypto.sm3 import sm3_hex
 from lendkit.db import in_order, utcnow
 from lendkit.errors import LendkitError, ValidationFailed
 from lendkit.models import Consent
@@ -54,7 +54,7 @@ CHANNELS = frozenset({"app", "web", "h5", "counter", "api"})
 
 def digest_of(text: str) -> str:
     """SM3 of the text's UTF-8 bytes, lower-case hex: what the record keeps."""
-    return sm3(text.encode("utf-8")).hex()
+    return sm3_hex(text.encode("utf-8"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lendkit.auth.digests import sm3
 from lendkit.clock import CHINA
+from lendkit.crypto.sm3 import sm3_hex
 from lendkit.lifecycle.models import Loan, LoanEvent
 from lendkit.lifecycle.pricing import AnnualizedRate
 from lendkit.lifecycle.schedules import Schedule
@@ -49,7 +49,6 @@ __all__ = [
     "booked_on",
     "html_to_pdf",
     "render",
-    "sm3_hex",
 ]
 
 TEMPLATE = "contracts/loan_agreement.html"
@@ -68,12 +67,6 @@ log = logging.getLogger(__name__)
 _XHTML2PDF_LOG = logging.getLogger("xhtml2pdf")
 _XHTML2PDF_LOG.addHandler(logging.NullHandler())
 _XHTML2PDF_LOG.propagate = False
-
-
-def sm3_hex(data: bytes) -> str:
-    """Lower-case hex SM3 of ``data``: the digest :func:`lendkit.crypto.gm.sm3` gives,
-    computed by OpenSSL (gmssl's pure-Python SM3 takes ~7 ms per kilobyte)."""
-    return sm3(data).hex()
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,9 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lendkit import audit
+from lendkit.crypto.sm3 import sm3_hex
 from lendkit.db import utcnow
 from lendkit.errors import LendkitError, NotFoundError
-from lendkit.hookspecs import ContractSigner, ContractToSign, SignatureResult, SignatureTicket
 from lendkit.lifecycle.contract_models import (
     FINAL,
     Contract,
@@ -31,11 +31,11 @@ from lendkit.lifecycle.contract_models import (
     ContractStatus,
     SignatureStatus,
 )
-from lendkit.lifecycle.contract_render import sm3_hex
 from lendkit.lifecycle.contract_status import latest_signature, status_view
 from lendkit.lifecycle.contracts import prepare, record_event
 from lendkit.lifecycle.models import Loan
 from lendkit.models import Borrower
+from lendkit.types import ContractSigner, ContractToSign, SignatureResult, SignatureTicket
 
 if TYPE_CHECKING:
     from lendkit.runtime import Runtime

@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lendkit.crypto.sm3 import sm3_hex
 from lendkit.db import in_order
 from lendkit.errors import ConflictError
 from lendkit.lifecycle.contract_models import Contract, ContractSignature, SignatureStatus
-from lendkit.lifecycle.contract_render import sm3_hex
 
 __all__ = [
     "STAND_IN_NOTICE",

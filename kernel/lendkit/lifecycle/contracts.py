@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from lendkit import audit
 from lendkit.clearing.payments import business_today
+from lendkit.crypto.sm3 import sm3_hex
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, NotFoundError
 from lendkit.lifecycle import loans
@@ -48,7 +49,6 @@ from lendkit.lifecycle.contract_render import (
     agreement_context,
     booked_on,
     render,
-    sm3_hex,
 )
 from lendkit.lifecycle.contract_status import contract_of
 from lendkit.lifecycle.models import Loan, LoanStatus
@@ -59,7 +59,7 @@ from lendkit.models import Borrower
 if TYPE_CHECKING:
     from lendkit.runtime import Runtime
 
-__all__ = ["TEMPLATE", "prepare", "record_event", "sm3_hex"]
+__all__ = ["TEMPLATE", "prepare", "record_event"]
 
 log = logging.getLogger(__name__)
 

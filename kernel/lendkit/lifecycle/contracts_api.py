@@ -24,12 +24,11 @@ import lendkit
 from lendkit.auth.principal import current
 from lendkit.clearing.channels import CallbackMalformed, CallbackRejected
 from lendkit.errors import NotFoundError
-from lendkit.hookspecs import SignatureCallbackRejected, SignatureResult
 from lendkit.lifecycle import contract_signing, contract_status, contracts
 from lendkit.lifecycle.contract_models import Contract, ContractStatus
 from lendkit.lifecycle.models import Loan
 from lendkit.masking import mask_text
-from lendkit.types import Permission
+from lendkit.types import Permission, SignatureCallbackRejected, SignatureResult
 from lendkit.web.routes import Db, Json, Req, Rt, get_route, post_route
 from lendkit.web.schema import VENDOR_CALLBACK, described
 

@@ -41,7 +41,7 @@ from stdnum.exceptions import ValidationError as StdnumError
 
 from lendkit.clock import china_today
 from lendkit.crypto.blind import normalize
-from lendkit.errors import ValidationFailed
+from lendkit.errors import FieldProblem, ValidationFailed
 
 __all__ = [
     "BIN_TABLE",
@@ -49,7 +49,6 @@ __all__ = [
     "BinHint",
     "CardCheck",
     "IdNumber",
-    "IdentityProblem",
     "InvalidIdentity",
     "RealName",
     "card_hint",
@@ -68,28 +67,19 @@ _NAME = re.compile(rf"[{_HAN}]+(?:·[{_HAN}]+)*")
 _DOTS = str.maketrans({"•": "·", "・": "·", "．": "·", ".": "·", "‧": "·"})
 
 
-@dataclass(frozen=True, slots=True)
-class IdentityProblem:
-    """One field that failed: a stable ``code`` and a bilingual ``detail``."""
-
-    field: str
-    code: str
-    detail: str
-
-
 class InvalidIdentity(ValidationFailed):
     """422: real-name details that fail a check; ``problems`` lists each field."""
 
     title = "Invalid real-name details"
 
-    def __init__(self, problems: Iterable[IdentityProblem]) -> None:
+    def __init__(self, problems: Iterable[FieldProblem]) -> None:
         self.problems = tuple(problems)
         first = self.problems[0]
-        super().__init__(first.detail, code=first.code)
+        super().__init__(first.detail, code=first.code, errors=self.problems)
 
 
 def _fail(field_name: str, code: str, detail: str) -> InvalidIdentity:
-    return InvalidIdentity([IdentityProblem(field_name, code, detail)])
+    return InvalidIdentity([FieldProblem(field_name, code, detail)])
 
 
 # -- Name -------------------------------------------------------------------
@@ -311,7 +301,7 @@ class RealName:
     phone: str = field(repr=False)
 
 
-def _collect(problems: list[IdentityProblem], check: Callable[[], T]) -> T | None:
+def _collect(problems: list[FieldProblem], check: Callable[[], T]) -> T | None:
     """Run one check; on failure add its problems and return None."""
     try:
         return check()
@@ -330,7 +320,7 @@ def check_real_name(
     today: date | None = None,
 ) -> RealName:
     """Check all four fields; raise one :class:`InvalidIdentity` listing every problem."""
-    problems: list[IdentityProblem] = []
+    problems: list[FieldProblem] = []
     checked_name = _collect(problems, lambda: check_name(name))
     checked_id = _collect(problems, lambda: check_id_number(id_number, today))
     checked_card = _collect(problems, lambda: check_bank_card(bank_card, confirmed=card_confirmed))

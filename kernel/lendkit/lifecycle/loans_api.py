@@ -36,6 +36,7 @@ from lendkit.runtime import Runtime
 from lendkit.types import Permission
 from lendkit.web import paging
 from lendkit.web.bodies import json_object
+from lendkit.web.idempotency import key_of
 from lendkit.web.schema import described
 
 __all__: list[str] = []
@@ -44,17 +45,6 @@ SELF = {"permission": "borrower.self"}
 READ = {"permission": "loans.read"}
 DISBURSE = {"permission": "loans.disburse"}
 _NOT_FOUND = "未找到该贷款。No such loan."
-
-
-def _key(body: Mapping[str, Any], request: Request[Any, Any, Any]) -> str:
-    key = body.get("idempotency_key") or request.headers.get("idempotency-key")
-    if not isinstance(key, str) or not 8 <= len(key) <= 100:
-        raise ValidationFailed(
-            "须提供 8–100 个字符的幂等键 / an idempotency key of 8 to 100 characters is "
-            "required (idempotency_key, or the Idempotency-Key header)",
-            code="idempotency_key_required",
-        )
-    return key
 
 
 def _amount(value: object) -> Decimal:
@@ -207,7 +197,7 @@ def repay(
         db_session,
         runtime,
         loan.id,
-        idempotency_key=f"borrower:{loan.borrower_id}:{_key(body, request)}",
+        idempotency_key=f"borrower:{loan.borrower_id}:{key_of(body, request)}",
         amount=None if prepay else _amount(body.get("amount")),
         purpose="prepayment" if prepay else "repayment",
         channel=_channel(runtime, body),
@@ -280,7 +270,7 @@ def disburse(
         loan.id,
         channel=_channel(runtime, body),
         payee=loans.payee_of(db_session, loan.borrower_id),
-        idempotency_key=f"loan:{loan.id}:{_key(body, request)}",
+        idempotency_key=f"loan:{loan.id}:{key_of(body, request)}",
     )
     if order.status == Status.FAILED:
         raise ConflictError(

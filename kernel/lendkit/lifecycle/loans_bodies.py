@@ -13,12 +13,12 @@ REPAYMENT: Final = obj(
     "Pay from the borrower's verified card (a withholding order)",
     amount=amount("What to pay now (at most what the loan owes today); or send prepay", "1066.19"),
     prepay=flag("true: settle the whole loan today instead of paying amount"),
-    idempotency_key=idempotency_key(8, 100),
+    idempotency_key=idempotency_key(),
     channel=text("The payment channel (needed only when more than one is enabled)"),
 )
 
 DISBURSEMENT: Final = obj(
     "Pay a booked, signed loan out to the borrower's card",
-    idempotency_key=idempotency_key(8, 100),
+    idempotency_key=idempotency_key(),
     channel=text("The payment channel (needed only when more than one is enabled)"),
 )

@@ -22,6 +22,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import TYPE_CHECKING, Any, Final
 
+from lendkit.clock import china_today
 from lendkit.errors import ValidationFailed
 from lendkit.lifecycle.schedules import Method, Schedule, build_schedule
 
@@ -163,7 +164,7 @@ def check_rate_cap(
         cap = DEFAULT_RATE_CAP
     else:
         try:
-            cap = settings.caps.rate_cap(on or date.today())
+            cap = settings.caps.rate_cap(on or china_today())
         except LookupError as exc:
             raise ValidationFailed(
                 f"上限利率未知：{exc} / the rate cap is unknown: {exc}", code="rate_cap_unknown"

@@ -180,7 +180,7 @@ def update(
 
     ``base_version``, when given, is the version the change was made on: 409
     ``product_version_conflict`` if another change came first. 404
-    ``product_unknown``, 409 ``product_retired`` (a retired product stays
+    ``product_unknown``, 409 ``product_retired_readonly`` (a retired product stays
     retired: use a new code), 409 ``product_not_managed`` for a plugin's.
     """
     now = now or utcnow()
@@ -200,7 +200,7 @@ def update(
         raise ConflictError(
             f"产品“{code}”已停售，不能再修改 / product {code!r} is retired and cannot change; "
             "create a product with a new code",
-            code="product_retired",
+            code="product_retired_readonly",
         )
     before = spec_of(current)
     spec = parse_spec({**spec_data(before), **changes, "code": code})

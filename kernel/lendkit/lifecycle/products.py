@@ -175,12 +175,12 @@ def _unknown(code: str, choices: list[Product]) -> ValidationFailed:
     return ValidationFailed(
         f"没有代码为“{code[:40]}”的产品，可选 {listed} / there is no product {code[:40]!r}; "
         f"one of {listed}",
-        code="product_unknown",
+        code="invalid_product",
     )
 
 
 def find(session: Session, pm: pluggy.PluginManager, code: str) -> Product:
-    """The current version of product ``code``, retired or not (422 ``product_unknown``)."""
+    """The current version of product ``code``, retired or not (422 ``invalid_product``)."""
     spec = registered(pm).get(code)
     row = newest_row(session, code)
     if spec is not None and row is not None:
@@ -195,7 +195,7 @@ def find(session: Session, pm: pluggy.PluginManager, code: str) -> Product:
 def for_application(session: Session, pm: pluggy.PluginManager, code: str) -> Product:
     """The version a new application is priced on: the current one, if on offer.
 
-    422 ``product_unknown``, or ``product_retired`` for a retired product.
+    422 ``invalid_product``, or ``product_retired`` for a retired product.
     """
     product = find(session, pm, code)
     if not product.on_offer:
@@ -213,7 +213,7 @@ def version_of(
     """Version ``version`` of ``code`` (None: the plugin's product), retired or not.
 
     What an application was submitted on prices its offer and books its
-    loan, whatever changed since. 422 ``product_unknown`` when it is gone (a
+    loan, whatever changed since. 422 ``invalid_product`` when it is gone (a
     plugin's product whose plugin was disabled).
     """
     if version is None:

@@ -108,9 +108,10 @@ def quote_command(
             f"{annual_rate} is over 100 %; give the rate as a fraction, e.g. 0.109 for 10.9 %",
             param_hint="'--annual-rate'",
         )
+    from lendkit.clock import china_today
     from lendkit.lifecycle.pricing import quote
 
-    day: date = start.date() if start is not None else date.today()  # type: ignore[attr-defined]
+    day: date = start.date() if start is not None else china_today()  # type: ignore[attr-defined]
     try:
         offer = quote(
             principal,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from alembic import context
+
 import lendkit.audit
 import lendkit.auth.models
 import lendkit.clearing.funding
@@ -15,7 +17,6 @@ import lendkit.lifecycle.contract_models
 import lendkit.lifecycle.models
 import lendkit.lifecycle.product_models
 import lendkit.models  # noqa: F401 - the kernel's tables, for autogenerate
-from alembic import context
 from lendkit.db import Base
 
 connection = context.config.attributes["connection"]

@@ -98,13 +98,15 @@ def make_tenant(
     def make(
         plugins: list[str] | None = None,
         products: Iterable[Mapping[str, Any]] = (),
+        options: Mapping[str, Mapping[str, Any]] | None = None,
         **sections: dict[str, Any],
     ) -> Path:
         root = tmp_path / "tenant"
         root.mkdir(exist_ok=True)
         document: dict[str, Any] = {
             "database": {"url": database_url},
-            "plugins": {"enabled": list(plugins or [])},
+            # options: each plugin's [plugins.options.<name>] section.
+            "plugins": {"enabled": list(plugins or []), "options": dict(options or {})},
             **sections,
         }
         seeds = [dict(p) for p in products]

@@ -2,7 +2,7 @@
 
 Every error carries ``code``, the word the kernel's hooks use for it
 (:class:`~lendkit.types.ChannelError` and
-:class:`~lendkit.hookspecs.SignatureCallbackRejected` take the same two), so
+:class:`~lendkit.types.SignatureCallbackRejected` take the same two), so
 a plugin passes it on as it is::
 
     except VendorError as exc:

@@ -28,6 +28,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, hmac, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from lendkit.crypto.sm3 import hmac_sm3, sm3_hex
+
 __all__ = [
     "b64",
     "canonical",
@@ -52,11 +54,6 @@ def _digest_hex(algorithm: hashes.HashAlgorithm, data: bytes) -> str:
     return digest.finalize().hex()
 
 
-def sm3_hex(data: bytes) -> str:
-    """Lower-case hex SM3 (GB/T 32905) of ``data``."""
-    return _digest_hex(hashes.SM3(), data)
-
-
 def sha256_hex(data: bytes) -> str:
     """Lower-case hex SHA-256 of ``data``."""
     return _digest_hex(hashes.SHA256(), data)
@@ -66,11 +63,6 @@ def _mac(algorithm: hashes.HashAlgorithm, key: str | bytes, message: str | bytes
     mac = hmac.HMAC(_bytes(key), algorithm)
     mac.update(_bytes(message))
     return mac.finalize()
-
-
-def hmac_sm3(key: str | bytes, message: str | bytes) -> bytes:
-    """The raw 32-byte HMAC-SM3 of ``message`` under ``key``."""
-    return _mac(hashes.SM3(), key, message)
 
 
 def hmac_sha256(key: str | bytes, message: str | bytes) -> bytes:

@@ -14,7 +14,6 @@ from litestar.template import TemplateConfig
 from sqlalchemy.orm import Session
 
 from lendkit import __version__, registry
-from lendkit.auth.errors import AuthError, auth_problem
 from lendkit.auth.guard import auth_guard
 from lendkit.callers import Caller, caller_of
 from lendkit.errors import StartupError
@@ -74,7 +73,7 @@ def create_app(runtime: Runtime) -> Litestar:
                 "window": Provide(paging.provide_window, sync_to_thread=False),
             },
             state=State({"runtime": runtime, "permissions": permissions, "pages": pages}),
-            exception_handlers={**exception_handlers, AuthError: auth_problem},
+            exception_handlers=exception_handlers,
             # Every route's opt["permission"], enforced (lendkit.auth.guard); then no
             # path id beyond what a database column holds (lendkit.web.ids).
             guards=[auth_guard, id_guard],

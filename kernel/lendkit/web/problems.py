@@ -17,7 +17,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
-from lendkit.errors import LendkitError
+from lendkit.errors import LendkitError, ValidationFailed
 from lendkit.logs import REQUEST_ID
 
 __all__ = ["HTTP_PROBLEMS", "PROBLEM_JSON", "exception_handlers", "problem"]
@@ -94,15 +94,22 @@ def problem(
 
 
 def _lendkit_error(_: Request[Any, Any, Any], exc: LendkitError) -> Response[dict[str, Any]]:
-    return problem(exc.status, exc.code, exc.title, exc.detail)
+    return problem(
+        exc.status,
+        exc.code,
+        exc.title,
+        exc.detail,
+        headers=exc.headers or None,
+        **exc.problem_fields(),
+    )
 
 
 def _validation(exc: ValidationException) -> Response[dict[str, Any]]:
     errors = exc.extra if isinstance(exc.extra, list) else []
     first = next((e.get("message") for e in errors if isinstance(e, dict)), None)
     return problem(
-        400,
-        "validation_failed",
+        ValidationFailed.status,
+        ValidationFailed.code,
         "输入无效 / Invalid input",
         f"请求内容不符合接口要求，见 errors / the request does not match the API: "
         f"{first or exc.detail}",

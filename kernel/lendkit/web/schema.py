@@ -125,15 +125,12 @@ _IDEMPOTENCY = (
 )
 
 
-def idempotency_key(min_length: int, max_length: int, pattern: str | None = None) -> Schema:
-    """A body's ``idempotency_key`` field (the header may carry it instead)."""
-    return text(
-        _IDEMPOTENCY,
-        min_length=min_length,
-        max_length=max_length,
-        pattern=pattern,
-        example="app-7f3c9a21",
-    )
+def idempotency_key() -> Schema:
+    """A body's ``idempotency_key`` field (the header may carry it instead), by the
+    one rule of :mod:`lendkit.web.idempotency`."""
+    from lendkit.web.idempotency import KEY_PATTERN
+
+    return text(_IDEMPOTENCY, max_length=96, pattern=KEY_PATTERN, example="app-7f3c9a21")
 
 
 def nullable(schema: Schema) -> Schema:

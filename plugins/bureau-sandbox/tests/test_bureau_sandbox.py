@@ -9,8 +9,13 @@ from itertools import count
 
 import httpx
 import pytest
-from lendkit.auth.testing import borrower_headers, staff_headers
-from lendkit.testing import SAMPLE_PRODUCTS, add_borrower, check_plugin
+from lendkit.testing import (
+    SAMPLE_PRODUCTS,
+    add_borrower,
+    borrower_headers,
+    check_plugin,
+    staff_headers,
+)
 from lendkit.types import Applicant
 from lendkit_bureau_sandbox import plugin
 

@@ -10,10 +10,9 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from lendkit.plugins import make_plugin_manager
 from lendkit.settings import Settings
 from lendkit.types import ChannelError, PaymentInstruction
-from lendkit_channel_sandbox import signing, statement
+from lendkit_channel_sandbox import plugin, signing, statement
 from lendkit_channel_sandbox.channel import SandboxChannel
 from lendkit_channel_sandbox.testing import free_port, wait_for
 
@@ -195,11 +194,10 @@ def test_a_statement_file_that_breaks_the_layout_is_refused(change, message):
 
 
 def test_the_plugin_registers_the_sandbox_channel_with_its_options():
-    pm = make_plugin_manager(["channel-sandbox"])
     settings = Settings(
-        payments={"channels": {"sandbox": {"url": "http://127.0.0.1:1", "secret": "x"}}}
+        plugins={"options": {"channel-sandbox": {"url": "http://127.0.0.1:1", "secret": "x"}}}
     )
-    [[channel]] = pm.hook.register_channels(settings=settings)
+    [channel] = plugin.register_channels(settings=settings)
     assert channel.name == "sandbox"
     assert channel._base == "http://127.0.0.1:1"
     with pytest.raises(ChannelError) as down:

@@ -8,16 +8,16 @@ import json
 
 import httpx
 import pytest
-from lendkit.hookspecs import (
+from lendkit.settings import Settings
+from lendkit.testing import check_plugin
+from lendkit.types import (
     ContractSigner,
     ContractToSign,
     SignatureCallbackRejected,
 )
-from lendkit.settings import Settings
-from lendkit.testing import check_plugin
 from lendkit_esign_sandbox import plugin, signing
 from lendkit_esign_sandbox.server import SandboxSigner, stamp
-from lendkit_esign_sandbox.testing import point_plugin_at, quick_config, wait_for
+from lendkit_esign_sandbox.testing import quick_config, vendor_settings, wait_for
 from pypdf import PdfReader
 from reportlab.pdfgen import canvas
 
@@ -34,9 +34,8 @@ def a_pdf(text: str = "Loan agreement 42") -> bytes:
 
 
 @pytest.fixture
-def vendor(monkeypatch):
+def vendor():
     with SandboxSigner(quick_config()) as signer:
-        point_plugin_at(monkeypatch, signer)
         yield signer
 
 
@@ -83,7 +82,7 @@ def test_the_stamp_is_an_incremental_update_marked_not_legally_valid():
 def test_the_vendor_signs_and_calls_back_signed_twice_and_retries(vendor, callback_recorder):
     callback_recorder.refuse = 1  # the first delivery fails: the vendor retries
     agreement = contract(callback_recorder)
-    ticket = plugin.sign_contract(contract=agreement, settings=Settings())
+    ticket = plugin.sign_contract(contract=agreement, settings=vendor_settings(vendor))
 
     assert (ticket.vendor, ticket.status, ticket.sandbox) == ("esign-sandbox", "pending", True)
     assert ticket.sign_url == f"{vendor.url}/sign/{ticket.reference}"
@@ -100,7 +99,7 @@ def test_the_vendor_signs_and_calls_back_signed_twice_and_retries(vendor, callba
             vendor="esign-sandbox",
             headers={k.lower(): v for k, v in h.items()},
             body=b,
-            settings=Settings(),
+            settings=vendor_settings(vendor),
         )
         for h, b in callback_recorder.received
     ]
@@ -120,13 +119,18 @@ def test_the_vendor_signs_and_calls_back_signed_twice_and_retries(vendor, callba
 def test_the_vendor_is_idempotent_by_request_number(vendor, callback_recorder):
     vendor.configure({"auto_sign": False})
     pdf = a_pdf()
-    first = plugin.sign_contract(contract=contract(callback_recorder, pdf=pdf), settings=Settings())
-    again = plugin.sign_contract(contract=contract(callback_recorder, pdf=pdf), settings=Settings())
+    first = plugin.sign_contract(
+        contract=contract(callback_recorder, pdf=pdf), settings=vendor_settings(vendor)
+    )
+    again = plugin.sign_contract(
+        contract=contract(callback_recorder, pdf=pdf), settings=vendor_settings(vendor)
+    )
     assert again.reference == first.reference
     assert list(vendor.signings) == ["DEMO-20260115-00000042-S01"]
     with pytest.raises(RuntimeError, match="409"):
         plugin.sign_contract(
-            contract=contract(callback_recorder, pdf=a_pdf("other")), settings=Settings()
+            contract=contract(callback_recorder, pdf=a_pdf("other")),
+            settings=vendor_settings(vendor),
         )
 
 
@@ -156,12 +160,12 @@ def test_a_forged_or_foreign_callback_is_refused(vendor, callback_recorder):
     forged = signing.signed_headers("TEST-MERCHANT", "guessed", "POST", signing.NOTIFY_PATH, body)
     with pytest.raises(SignatureCallbackRejected) as caught:
         plugin.parse_signature_callback(
-            vendor="esign-sandbox", headers=forged, body=body, settings=Settings()
+            vendor="esign-sandbox", headers=forged, body=body, settings=vendor_settings(vendor)
         )
     assert caught.value.code == "bad_signature"
     assert (
         plugin.parse_signature_callback(
-            vendor="another-vendor", headers=forged, body=body, settings=Settings()
+            vendor="another-vendor", headers=forged, body=body, settings=vendor_settings(vendor)
         )
         is None
     )
@@ -170,17 +174,15 @@ def test_a_forged_or_foreign_callback_is_refused(vendor, callback_recorder):
     )
     with pytest.raises(SignatureCallbackRejected) as caught:
         plugin.parse_signature_callback(
-            vendor="esign-sandbox", headers=good, body=b"[1]", settings=Settings()
+            vendor="esign-sandbox", headers=good, body=b"[1]", settings=vendor_settings(vendor)
         )
     assert caught.value.code == "bad_format"
 
 
 def test_without_a_configured_vendor_the_plugin_starts_its_own(monkeypatch, callback_recorder):
-    for name in (plugin.URL_ENV, plugin.MERCHANT_ENV, plugin.SECRET_ENV):
-        monkeypatch.delenv(name, raising=False)
-    where = plugin.endpoint()
+    where = plugin.endpoint(Settings())
     assert where.url.startswith("http://127.0.0.1:")
-    assert plugin.endpoint() == where
+    assert plugin.endpoint(Settings()) == where
     ticket = plugin.sign_contract(contract=contract(callback_recorder), settings=Settings())
     wait_for(lambda: callback_recorder.received, timeout=10)
     headers, body = callback_recorder.received[0]

@@ -8,9 +8,8 @@ from datetime import date
 
 import httpx
 import pytest
-from lendkit.auth.testing import borrower_headers
-from lendkit.hookspecs import IdentityClaim
-from lendkit.testing import add_borrower, check_plugin
+from lendkit.testing import add_borrower, borrower_headers, check_plugin
+from lendkit.types import IdentityClaim
 from lendkit_identity_sandbox import plugin
 from stdnum import luhn
 from stdnum.cn import ric

@@ -6,11 +6,9 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from lendkit import migrate, outbox, registry
-from lendkit.auth.testing import staff_headers
-from lendkit.testing import check_plugin
+from lendkit.testing import check_plugin, dispatch_events, publish_event, staff_headers
 from lendkit_marketing.models import Coupon
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 
 @pytest.fixture(autouse=True)
@@ -31,10 +29,9 @@ def seed(runtime):
 
 
 def register_borrower(runtime, borrower_id):
-    """Commit a ``borrower.registered`` event, then run one dispatcher pass."""
-    with runtime.sessions.begin() as session:
-        event_id = outbox.publish(session, "borrower.registered", {"borrower_id": borrower_id}).id
-    return event_id, outbox.dispatch(runtime.sessions, runtime.pm, runtime.settings.outbox)
+    """Commit a ``borrower.registered`` event and deliver it; (its id, deliveries made)."""
+    event_id = publish_event(runtime, "borrower.registered", {"borrower_id": borrower_id})
+    return event_id, dispatch_events(runtime)
 
 
 def coupons(runtime):
@@ -46,9 +43,7 @@ def coupons(runtime):
 
 
 def test_its_migration_branch_is_applied(runtime):
-    branch = {s.branch: s for s in migrate.status(runtime.engine, ["marketing"])}["marketing"]
-
-    assert (branch.current, branch.head, branch.enabled) == ("m0001", "m0001", True)
+    assert Coupon.__tablename__ in inspect(runtime.engine).get_table_names()
 
 
 def test_coupon_list_is_empty_for_a_new_tenant(live_server, staff):
@@ -98,7 +93,7 @@ def test_coupon_page_says_when_there_are_none(live_server, staff):
 def test_a_registered_borrower_gets_one_welcome_coupon(runtime, live_server, staff):
     event_id, result = register_borrower(runtime, borrower_id=42)
 
-    assert result == outbox.DispatchResult(delivered=1)
+    assert result == 1
     assert coupons(runtime) == [(f"WELCOME-{event_id}", Decimal("20.00"), 42, event_id)]
     listed = httpx.get(f"{live_server}/api/marketing/coupons", headers=staff).json()["items"]
     assert listed == [{"code": f"WELCOME-{event_id}", "amount": "20.00", "borrower_id": 42}]
@@ -107,9 +102,9 @@ def test_a_registered_borrower_gets_one_welcome_coupon(runtime, live_server, sta
 def test_the_welcome_coupon_is_not_granted_twice_for_one_event(runtime):
     register_borrower(runtime, borrower_id=42)
 
-    again = outbox.dispatch(runtime.sessions, runtime.pm, runtime.settings.outbox)
+    again = dispatch_events(runtime)
 
-    assert again == outbox.DispatchResult()
+    assert again == 0
     with runtime.sessions.begin() as session:
         assert session.scalar(select(func.count()).select_from(Coupon)) == 1
 
@@ -125,17 +120,16 @@ def test_each_registration_gets_its_own_coupon(runtime):
 
 
 def test_other_loan_events_grant_no_coupon(runtime):
-    with runtime.sessions.begin() as session:
-        outbox.publish(session, "loan.disbursed", {"loan_id": 5, "amount": "1000.00"})
+    publish_event(runtime, "loan.disbursed", {"loan_id": 5, "amount": "1000.00"})
 
-    result = outbox.dispatch(runtime.sessions, runtime.pm, runtime.settings.outbox)
+    result = dispatch_events(runtime)
 
-    assert result == outbox.DispatchResult(delivered=1)
+    assert result == 1
     assert coupons(runtime) == []
 
 
 def test_it_maps_coupons_to_the_marketing_clause(runtime):
-    items = {item.function: item for item in registry.compliance_items(runtime.pm)}
+    items = {item.function: item for items in runtime.pm.hook.compliance_items() for item in items}
 
     assert items["Marketing coupons"].clauses == (
         "网络小额贷款业务管理暂行办法 第二十三条 (营销宣传)",

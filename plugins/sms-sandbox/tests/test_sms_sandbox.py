@@ -7,8 +7,7 @@ from __future__ import annotations
 import httpx
 import lendkit
 import pytest
-from lendkit.auth.testing import staff_headers
-from lendkit.testing import check_plugin
+from lendkit.testing import check_plugin, staff_headers
 from lendkit_sms_sandbox import latest_code, messages
 from lendkit_sms_sandbox.models import KeptMessage
 from sqlalchemy import select, text

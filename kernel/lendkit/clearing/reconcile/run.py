@@ -39,7 +39,7 @@ def _fetch(runtime: Runtime, name: str, business_date: date) -> list[StatementLi
     try:
         return channel_of(runtime, name).statement(business_date)
     except ChannelError as exc:
-        url = runtime.settings.payments.channels.get(name, {}).get("url")
+        url = getattr(channel_of(runtime, name), "url", None)
         where = f" at {url}" if url else ""
         raise ChannelUnavailable(
             f"支付通道 {name} 无应答，请启动其网关后重试 / payment channel {name!r} did not "

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from lendkit.clearing.money import ZERO, money
 from lendkit.clearing.reconcile.models import ChannelStatement, ChannelStatementLine
-from lendkit.crypto.gm import sm3
+from lendkit.crypto.sm3 import sm3
 from lendkit.db import utcnow
 from lendkit.errors import ValidationFailed
 from lendkit.types import StatementLine

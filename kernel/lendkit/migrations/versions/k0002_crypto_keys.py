@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from lendkit.migrations import columns as col
 
 revision = "k0002"
 down_revision = "k0001"
@@ -23,9 +24,9 @@ def upgrade() -> None:
         sa.Column("purpose", sa.String(16), nullable=False),
         sa.Column("wrapped", sa.LargeBinary(), nullable=False),
         sa.Column("wrapper", sa.String(64), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("retired_at", sa.DateTime(timezone=True)),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_crypto_key")),
+        col.timestamp("created_at"),
+        col.timestamp("retired_at", nullable=True),
+        col.primary_key("crypto_key"),
     )
 
 

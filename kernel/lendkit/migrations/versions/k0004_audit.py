@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from lendkit.migrations import columns as col
 
 revision = "k0004"
 down_revision = "k0003"
 branch_labels = None
 depends_on = None
 
-BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
 
 def upgrade() -> None:
     op.create_table(
         "audit_log",
-        sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
-        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        col.id_column(),
+        col.timestamp("occurred_at"),
         sa.Column("actor", sa.String(64), nullable=False),
         sa.Column("action", sa.String(64), nullable=False),
         sa.Column("object", sa.String(128), nullable=False),
@@ -32,20 +31,20 @@ def upgrade() -> None:
         sa.Column("mac", sa.LargeBinary(32), nullable=False),
         sa.Column("seq", sa.BigInteger()),
         sa.Column("chain", sa.LargeBinary(32)),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
-        sa.UniqueConstraint("seq", name=op.f("uq_audit_log_seq")),
+        col.primary_key("audit_log"),
+        col.unique("audit_log", "seq"),
     )
     op.create_index("ix_audit_log_unsealed", "audit_log", ["seq", "id"])
     op.create_table(
         "audit_checkpoint",
-        sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+        col.id_column(),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("chain", sa.LargeBinary(32), nullable=False),
         sa.Column("signature", sa.String(128), nullable=False),
         sa.Column("public_key", sa.String(128), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        col.timestamp("created_at"),
         sa.Column("note", sa.Text()),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_checkpoint")),
+        col.primary_key("audit_checkpoint"),
     )
 
 

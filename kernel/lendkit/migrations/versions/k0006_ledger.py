@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from lendkit.migrations import columns as col
 
 revision = "k0006"
 down_revision = "k0005"
 branch_labels = None
 depends_on = None
 
-BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-AMOUNT = sa.Numeric(18, 2)
 JOURNAL = ("journal_entry", "journal_line")
 
 PG_APPEND_ONLY = """
@@ -43,46 +42,36 @@ def upgrade() -> None:
         "ledger_account",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("code", sa.String(96), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_account")),
-        sa.UniqueConstraint("code", name=op.f("uq_ledger_account_code")),
+        col.timestamp("created_at"),
+        col.primary_key("ledger_account"),
+        col.unique("ledger_account", "code"),
     )
     op.create_table(
         "journal_entry",
-        sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+        col.id_column(),
         sa.Column("business_date", sa.Date(), nullable=False),
-        sa.Column("posted_at", sa.DateTime(timezone=True), nullable=False),
+        col.timestamp("posted_at"),
         sa.Column("idempotency_key", sa.String(128), nullable=False),
         sa.Column("cause", sa.String(128), nullable=False),
         sa.Column("memo", sa.String(256), nullable=False),
-        sa.Column("reverses_id", BIG_ID),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_journal_entry")),
-        sa.ForeignKeyConstraint(
-            ["reverses_id"],
-            ["journal_entry.id"],
-            name=op.f("fk_journal_entry_reverses_id_journal_entry"),
-        ),
-        sa.UniqueConstraint("idempotency_key", name=op.f("uq_journal_entry_idempotency_key")),
-        sa.UniqueConstraint("reverses_id", name=op.f("uq_journal_entry_reverses_id")),
+        sa.Column("reverses_id", col.BIG_ID),
+        col.primary_key("journal_entry"),
+        col.foreign_key("journal_entry", "reverses_id", "journal_entry.id"),
+        col.unique("journal_entry", "idempotency_key"),
+        col.unique("journal_entry", "reverses_id"),
     )
     op.create_index(op.f("ix_journal_entry_business_date"), "journal_entry", ["business_date"])
     op.create_table(
         "journal_line",
-        sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
-        sa.Column("entry_id", BIG_ID, nullable=False),
+        col.id_column(),
+        sa.Column("entry_id", col.BIG_ID, nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
-        sa.Column("amount", AMOUNT, nullable=False),
+        col.money("amount"),
         sa.Column("loan_id", sa.BigInteger()),
         sa.Column("source", sa.String(32)),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_journal_line")),
-        sa.ForeignKeyConstraint(
-            ["entry_id"], ["journal_entry.id"], name=op.f("fk_journal_line_entry_id_journal_entry")
-        ),
-        sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["ledger_account.id"],
-            name=op.f("fk_journal_line_account_id_ledger_account"),
-        ),
+        col.primary_key("journal_line"),
+        col.foreign_key("journal_line", "entry_id", "journal_entry.id"),
+        col.foreign_key("journal_line", "account_id", "ledger_account.id"),
     )
     op.create_index("ix_journal_line_account", "journal_line", ["account_id", "entry_id"])
     op.create_index("ix_journal_line_loan", "journal_line", ["loan_id"])
@@ -90,13 +79,9 @@ def upgrade() -> None:
         "account_balance",
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("bucket", sa.SmallInteger(), nullable=False),
-        sa.Column("balance", AMOUNT, nullable=False),
-        sa.PrimaryKeyConstraint("account_id", "bucket", name=op.f("pk_account_balance")),
-        sa.ForeignKeyConstraint(
-            ["account_id"],
-            ["ledger_account.id"],
-            name=op.f("fk_account_balance_account_id_ledger_account"),
-        ),
+        col.money("balance"),
+        col.primary_key("account_balance", "account_id", "bucket"),
+        col.foreign_key("account_balance", "account_id", "ledger_account.id"),
     )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(PG_APPEND_ONLY)

@@ -16,16 +16,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from lendkit.migrations import columns as col
 
 revision = "k0009"
 down_revision = "k0008"
 branch_labels = None
 depends_on = None
-
-BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-AMOUNT = sa.Numeric(18, 2)
-RATE = sa.Numeric(9, 6)
-TS = sa.DateTime(timezone=True)
 
 
 PG_BALANCED = """
@@ -61,27 +57,23 @@ CREATE CONSTRAINT TRIGGER journal_line_balanced AFTER INSERT ON journal_line
 """
 
 
-def _money(name: str) -> sa.Column[object]:
-    return sa.Column(name, AMOUNT, nullable=False)
-
-
 def upgrade() -> None:
     op.create_index("ix_journal_line_entry", "journal_line", ["entry_id"])
     op.create_table(
         "loan",
-        sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
-        sa.Column("borrower_id", BIG_ID, nullable=False),
+        col.id_column(),
+        sa.Column("borrower_id", col.BIG_ID, nullable=False),
         sa.Column("product_code", sa.String(32), nullable=False),
         sa.Column("idempotency_key", sa.String(128), nullable=False),
-        _money("principal"),
+        col.money("principal"),
         sa.Column("term", sa.SmallInteger(), nullable=False),
         sa.Column("method", sa.String(24), nullable=False),
-        sa.Column("annual_rate", RATE, nullable=False),
-        sa.Column("penalty_rate", RATE, nullable=False),
+        sa.Column("annual_rate", col.RATE, nullable=False),
+        sa.Column("penalty_rate", col.RATE, nullable=False),
         sa.Column("day_count", sa.SmallInteger(), nullable=False),
         sa.Column("grace_days", sa.SmallInteger(), nullable=False),
-        _money("upfront_fee"),
-        _money("instalment_fee"),
+        col.money("upfront_fee"),
+        col.money("instalment_fee"),
         sa.Column("shift_holidays", sa.Boolean(), nullable=False),
         sa.Column("repayment_day", sa.SmallInteger()),
         sa.Column("allocation_order", sa.String(128), nullable=False),
@@ -91,12 +83,10 @@ def upgrade() -> None:
         sa.Column("dpd", sa.Integer(), nullable=False),
         sa.Column("bucket", sa.String(4), nullable=False),
         sa.Column("classification", sa.String(16), nullable=False),
-        sa.Column("created_at", TS, nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_loan")),
-        sa.ForeignKeyConstraint(
-            ["borrower_id"], ["borrower.id"], name=op.f("fk_loan_borrower_id_borrower")
-        ),
-        sa.UniqueConstraint("idempotency_key", name=op.f("uq_loan_idempotency_key")),
+        col.timestamp("created_at"),
+        col.primary_key("loan"),
+        col.foreign_key("loan", "borrower_id", "borrower.id"),
+        col.unique("loan", "idempotency_key"),
         postgresql_with={"fillfactor": 80},
     )
     op.create_index("ix_loan_status", "loan", ["status", "id"])
@@ -107,33 +97,31 @@ def upgrade() -> None:
         sa.Column("period", sa.SmallInteger(), nullable=False),
         sa.Column("start_date", sa.Date(), nullable=False),
         sa.Column("due_date", sa.Date(), nullable=False),
-        _money("principal"),
-        _money("interest"),
-        _money("fee"),
-        _money("interest_accrued"),
-        _money("fee_accrued"),
-        _money("paid_principal"),
-        _money("paid_interest"),
-        _money("paid_fee"),
+        col.money("principal"),
+        col.money("interest"),
+        col.money("fee"),
+        col.money("interest_accrued"),
+        col.money("fee_accrued"),
+        col.money("paid_principal"),
+        col.money("paid_interest"),
+        col.money("paid_fee"),
         sa.Column("status", sa.String(12), nullable=False),
-        sa.PrimaryKeyConstraint("loan_id", "period", name=op.f("pk_loan_instalment")),
-        sa.ForeignKeyConstraint(
-            ["loan_id"], ["loan.id"], name=op.f("fk_loan_instalment_loan_id_loan")
-        ),
+        col.primary_key("loan_instalment", "loan_id", "period"),
+        col.foreign_key("loan_instalment", "loan_id", "loan.id"),
         postgresql_with={"fillfactor": 80},
     )
     op.create_table(
         "loan_event",
-        sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+        col.id_column(),
         sa.Column("loan_id", sa.BigInteger(), nullable=False),
         sa.Column("business_date", sa.Date(), nullable=False),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("from_status", sa.String(16)),
         sa.Column("to_status", sa.String(16)),
         sa.Column("detail", sa.JSON(), nullable=False),
-        sa.Column("at", TS, nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_loan_event")),
-        sa.ForeignKeyConstraint(["loan_id"], ["loan.id"], name=op.f("fk_loan_event_loan_id_loan")),
+        col.timestamp("at"),
+        col.primary_key("loan_event"),
+        col.foreign_key("loan_event", "loan_id", "loan.id"),
     )
     op.create_index(op.f("ix_loan_event_loan_id"), "loan_event", ["loan_id"])
     op.create_table(
@@ -141,9 +129,9 @@ def upgrade() -> None:
         sa.Column("business_date", sa.Date(), nullable=False),
         sa.Column("chunks", sa.Integer(), nullable=False),
         sa.Column("loans", sa.Integer(), nullable=False),
-        sa.Column("started_at", TS, nullable=False),
-        sa.Column("finished_at", TS),
-        sa.PrimaryKeyConstraint("business_date", name=op.f("pk_eod_run")),
+        col.timestamp("started_at"),
+        col.timestamp("finished_at", nullable=True),
+        col.primary_key("eod_run", "business_date"),
     )
     op.create_table(
         "eod_chunk",
@@ -151,14 +139,10 @@ def upgrade() -> None:
         sa.Column("chunk", sa.Integer(), nullable=False),
         sa.Column("first_loan_id", sa.BigInteger(), nullable=False),
         sa.Column("last_loan_id", sa.BigInteger(), nullable=False),
-        sa.Column("done_at", TS),
+        col.timestamp("done_at", nullable=True),
         sa.Column("counts", sa.JSON(), nullable=False),
-        sa.PrimaryKeyConstraint("business_date", "chunk", name=op.f("pk_eod_chunk")),
-        sa.ForeignKeyConstraint(
-            ["business_date"],
-            ["eod_run.business_date"],
-            name=op.f("fk_eod_chunk_business_date_eod_run"),
-        ),
+        col.primary_key("eod_chunk", "business_date", "chunk"),
+        col.foreign_key("eod_chunk", "business_date", "eod_run.business_date"),
     )
     op.create_index("ix_eod_chunk_todo", "eod_chunk", ["business_date", "done_at"])
     if op.get_bind().dialect.name == "postgresql":

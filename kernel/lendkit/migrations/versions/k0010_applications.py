@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from lendkit.migrations import columns as col
 
 revision = "k0010"
 down_revision = "k0009"
 branch_labels = None
 depends_on = None
 
-BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-AMOUNT = sa.Numeric(18, 2)
-RATE = sa.Numeric(9, 6)
-TS = sa.DateTime(timezone=True)
 # The decision record and the history are evidence: never rewritten.
 APPEND_ONLY = ("credit_decision", "application_event")
 
@@ -26,33 +23,31 @@ APPEND_ONLY = ("credit_decision", "application_event")
 def upgrade() -> None:
     op.create_table(
         "application",
-        sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
-        sa.Column("borrower_id", BIG_ID, nullable=False),
+        col.id_column(),
+        sa.Column("borrower_id", col.BIG_ID, nullable=False),
         sa.Column("idempotency_key", sa.String(128), nullable=False),
         sa.Column("product_code", sa.String(32), nullable=False),
-        sa.Column("amount", AMOUNT, nullable=False),
+        col.money("amount"),
         sa.Column("term", sa.SmallInteger(), nullable=False),
         sa.Column("method", sa.String(24), nullable=False),
-        sa.Column("annual_income", AMOUNT, nullable=False),
+        col.money("annual_income"),
         sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("credit_limit", AMOUNT),
-        sa.Column("approved_amount", AMOUNT),
-        sa.Column("annual_rate", RATE),
-        sa.Column("upfront_fee", AMOUNT),
-        sa.Column("apr_irr", RATE),
-        sa.Column("apr_simple", RATE),
+        col.money("credit_limit", nullable=True),
+        col.money("approved_amount", nullable=True),
+        sa.Column("annual_rate", col.RATE),
+        col.money("upfront_fee", nullable=True),
+        sa.Column("apr_irr", col.RATE),
+        sa.Column("apr_simple", col.RATE),
         sa.Column("offer", sa.JSON()),
-        sa.Column("offered_at", TS),
-        sa.Column("offer_expires_at", TS),
-        sa.Column("accepted_at", TS),
+        col.timestamp("offered_at", nullable=True),
+        col.timestamp("offer_expires_at", nullable=True),
+        col.timestamp("accepted_at", nullable=True),
         sa.Column("loan_id", sa.BigInteger()),
-        sa.Column("created_at", TS, nullable=False),
-        sa.Column("updated_at", TS, nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_application")),
-        sa.ForeignKeyConstraint(
-            ["borrower_id"], ["borrower.id"], name=op.f("fk_application_borrower_id_borrower")
-        ),
-        sa.ForeignKeyConstraint(["loan_id"], ["loan.id"], name=op.f("fk_application_loan_id_loan")),
+        col.timestamp("created_at"),
+        col.timestamp("updated_at"),
+        col.primary_key("application"),
+        col.foreign_key("application", "borrower_id", "borrower.id"),
+        col.foreign_key("application", "loan_id", "loan.id"),
     )
     op.create_index(
         "ix_application_idempotency", "application", ["borrower_id", "idempotency_key"], unique=True
@@ -61,30 +56,24 @@ def upgrade() -> None:
     op.create_index("ix_application_status", "application", ["status", "id"])
     op.create_table(
         "credit_decision",
-        sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+        col.id_column(),
         sa.Column("application_id", sa.BigInteger(), nullable=False),
-        sa.Column("borrower_id", BIG_ID, nullable=False),
+        sa.Column("borrower_id", col.BIG_ID, nullable=False),
         sa.Column("outcome", sa.String(16), nullable=False),
-        sa.Column("credit_limit", AMOUNT),
+        col.money("credit_limit", nullable=True),
         sa.Column("reasons", sa.JSON(), nullable=False),
         sa.Column("inputs", sa.JSON(), nullable=False),
         sa.Column("trace", sa.JSON(), nullable=False),
         sa.Column("sandbox", sa.Boolean(), nullable=False),
-        sa.Column("decided_at", TS, nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_credit_decision")),
-        sa.ForeignKeyConstraint(
-            ["application_id"],
-            ["application.id"],
-            name=op.f("fk_credit_decision_application_id_application"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["borrower_id"], ["borrower.id"], name=op.f("fk_credit_decision_borrower_id_borrower")
-        ),
+        col.timestamp("decided_at"),
+        col.primary_key("credit_decision"),
+        col.foreign_key("credit_decision", "application_id", "application.id"),
+        col.foreign_key("credit_decision", "borrower_id", "borrower.id"),
     )
     op.create_index("ix_credit_decision_application", "credit_decision", ["application_id", "id"])
     op.create_table(
         "application_event",
-        sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+        col.id_column(),
         sa.Column("application_id", sa.BigInteger(), nullable=False),
         sa.Column("from_status", sa.String(16)),
         sa.Column("to_status", sa.String(16), nullable=False),
@@ -92,42 +81,19 @@ def upgrade() -> None:
         sa.Column("reasons", sa.JSON(), nullable=False),
         sa.Column("note", sa.Text()),
         sa.Column("detail", sa.JSON(), nullable=False),
-        sa.Column("at", TS, nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_application_event")),
-        sa.ForeignKeyConstraint(
-            ["application_id"],
-            ["application.id"],
-            name=op.f("fk_application_event_application_id_application"),
-        ),
+        col.timestamp("at"),
+        col.primary_key("application_event"),
+        col.foreign_key("application_event", "application_id", "application.id"),
     )
     op.create_index(
         "ix_application_event_application", "application_event", ["application_id", "id"]
     )
-    _append_only()
-
-
-def _append_only() -> None:
-    """The database itself refuses to rewrite a decision record or the history."""
-    postgresql = op.get_bind().dialect.name == "postgresql"
-    for table in APPEND_ONLY:
-        if postgresql:
-            # lendkit_history_append_only() comes with k0007.
-            op.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION lendkit_history_append_only()"
-            )
-            continue
-        for action in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{action.lower()} BEFORE {action} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: add a row instead'); END"
-            )
+    # The database itself refuses to rewrite a decision record or the history.
+    col.append_only(APPEND_ONLY)
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for table in APPEND_ONLY:
-            op.execute(f"DROP TRIGGER {table}_append_only ON {table}")
+    col.drop_append_only(APPEND_ONLY)
     op.drop_index("ix_application_event_application", table_name="application_event")
     op.drop_table("application_event")  # SQLite drops a table's triggers with it
     op.drop_index("ix_credit_decision_application", table_name="credit_decision")

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from lendkit.migrations import columns as col
 
 revision = "k0011"
 down_revision = "k0010"
 branch_labels = None
 depends_on = None
 
-BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-TS = sa.DateTime(timezone=True)
 DIGEST = sa.String(64)
 # What the borrower read never changes once rendered; the signed digest is set once.
 FIXED = (
@@ -36,7 +35,7 @@ FIXED = (
 def upgrade() -> None:
     op.create_table(
         "contract",
-        sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+        col.id_column(),
         sa.Column("row_key", sa.LargeBinary(16), nullable=False),
         sa.Column("loan_id", sa.BigInteger(), nullable=False),
         sa.Column("borrower_id", sa.BigInteger(), nullable=False),
@@ -51,20 +50,18 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("signed_pdf", sa.LargeBinary()),
         sa.Column("signed_sm3", DIGEST),
-        sa.Column("signed_at", TS),
+        col.timestamp("signed_at", nullable=True),
         sa.Column("sandbox", sa.Boolean(), nullable=False),
-        sa.Column("created_at", TS, nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_contract")),
-        sa.ForeignKeyConstraint(["loan_id"], ["loan.id"], name=op.f("fk_contract_loan_id_loan")),
-        sa.ForeignKeyConstraint(
-            ["borrower_id"], ["borrower.id"], name=op.f("fk_contract_borrower_id_borrower")
-        ),
-        sa.UniqueConstraint("loan_id", name=op.f("uq_contract_loan_id")),
-        sa.UniqueConstraint("number", name=op.f("uq_contract_number")),
+        col.timestamp("created_at"),
+        col.primary_key("contract"),
+        col.foreign_key("contract", "loan_id", "loan.id"),
+        col.foreign_key("contract", "borrower_id", "borrower.id"),
+        col.unique("contract", "loan_id"),
+        col.unique("contract", "number"),
     )
     op.create_table(
         "contract_signature",
-        sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+        col.id_column(),
         sa.Column("contract_id", sa.BigInteger(), nullable=False),
         sa.Column("loan_id", sa.BigInteger(), nullable=False),
         sa.Column("request_no", sa.String(48), nullable=False),
@@ -74,21 +71,15 @@ def upgrade() -> None:
         sa.Column("vendor_ref", sa.String(128)),
         sa.Column("sign_url", sa.String(500)),
         sa.Column("signed_sm3", DIGEST),
-        sa.Column("signed_at", TS),
+        col.timestamp("signed_at", nullable=True),
         sa.Column("reason", sa.String(64), nullable=False),
         sa.Column("sandbox", sa.Boolean(), nullable=False),
         sa.Column("source", sa.String(16), nullable=False),
         sa.Column("actor", sa.String(64), nullable=False),
-        sa.Column("at", TS, nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_contract_signature")),
-        sa.ForeignKeyConstraint(
-            ["contract_id"],
-            ["contract.id"],
-            name=op.f("fk_contract_signature_contract_id_contract"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["loan_id"], ["loan.id"], name=op.f("fk_contract_signature_loan_id_loan")
-        ),
+        col.timestamp("at"),
+        col.primary_key("contract_signature"),
+        col.foreign_key("contract_signature", "contract_id", "contract.id"),
+        col.foreign_key("contract_signature", "loan_id", "loan.id"),
     )
     op.create_index("ix_contract_signature_loan", "contract_signature", ["loan_id", "id"])
     op.create_index("ix_contract_signature_request", "contract_signature", ["request_no", "id"])
@@ -102,12 +93,8 @@ def _guards() -> None:
     changed = " OR ".join(f"OLD.{c} {distinct} NEW.{c}" for c in FIXED)
     changed += f" OR (OLD.signed_sm3 IS NOT NULL AND OLD.signed_sm3 {distinct} NEW.signed_sm3)"
     message = "contract: the rendered terms and the signed digest never change"
+    col.append_only(["contract_signature"])
     if postgresql:
-        # lendkit_history_append_only() comes with k0007.
-        op.execute(
-            "CREATE TRIGGER contract_signature_append_only BEFORE UPDATE OR DELETE "
-            "ON contract_signature FOR EACH ROW EXECUTE FUNCTION lendkit_history_append_only()"
-        )
         op.execute(
             "CREATE FUNCTION contract_fixed() RETURNS trigger AS $$ BEGIN "
             f"IF {changed} THEN RAISE EXCEPTION '{message}'; END IF; RETURN NEW; "
@@ -118,12 +105,6 @@ def _guards() -> None:
             "FOR EACH ROW EXECUTE FUNCTION contract_fixed()"
         )
         return
-    for action in ("UPDATE", "DELETE"):
-        op.execute(
-            f"CREATE TRIGGER contract_signature_no_{action.lower()} BEFORE {action} "
-            "ON contract_signature BEGIN SELECT RAISE(ABORT, "
-            "'contract_signature is append-only: add a row instead'); END"
-        )
     op.execute(
         f"CREATE TRIGGER contract_fixed BEFORE UPDATE ON contract WHEN {changed} "
         f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
@@ -131,8 +112,8 @@ def _guards() -> None:
 
 
 def downgrade() -> None:
+    col.drop_append_only(["contract_signature"])
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER contract_signature_append_only ON contract_signature")
         op.execute("DROP TRIGGER contract_fixed ON contract")
         op.execute("DROP FUNCTION contract_fixed()")
     op.drop_index("ix_contract_signature_request", table_name="contract_signature")

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from lendkit.migrations import columns as col
 
 revision = "k0013"
 down_revision = "k0012"
 branch_labels = None
 depends_on = None
 
-BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-WHEN = sa.DateTime(timezone=True)
 # Created by k0005; a migration names the tables of its history.
 TABLE = "notification_sandbox"
 
@@ -33,7 +32,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.create_table(
         TABLE,
-        sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+        col.id_column(),
         sa.Column("row_key", sa.LargeBinary(16), nullable=False),
         sa.Column("message_id", sa.String(40), nullable=False),
         sa.Column("channel", sa.String(16), nullable=False),
@@ -41,7 +40,7 @@ def downgrade() -> None:
         sa.Column("recipient_masked", sa.String(32), nullable=False),
         sa.Column("template", sa.String(64), nullable=False),
         sa.Column("text", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", WHEN, nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification_sandbox")),
-        sa.UniqueConstraint("message_id", name=op.f("uq_notification_sandbox_message_id")),
+        col.timestamp("created_at"),
+        col.primary_key("notification_sandbox"),
+        col.unique("notification_sandbox", "message_id"),
     )

@@ -9,49 +9,46 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from lendkit.migrations import columns as col
 
 revision = "k0014"
 down_revision = "k0013"
 branch_labels = None
 depends_on = None
 
-BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-AMOUNT = sa.Numeric(18, 2)
-RATE = sa.Numeric(9, 6)
-TS = sa.DateTime(timezone=True)
 TABLE = "product_version"
 
 
 def upgrade() -> None:
     op.create_table(
         TABLE,
-        sa.Column("id", BIG_ID, primary_key=True, autoincrement=True),
+        col.id_column(),
         sa.Column("code", sa.String(32), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
-        sa.Column("min_amount", AMOUNT, nullable=False),
-        sa.Column("max_amount", AMOUNT, nullable=False),
+        col.money("min_amount"),
+        col.money("max_amount"),
         sa.Column("terms_months", sa.JSON(), nullable=False),
-        sa.Column("annual_rate", RATE, nullable=False),
+        sa.Column("annual_rate", col.RATE, nullable=False),
         sa.Column("repayment_methods", sa.JSON(), nullable=False),
-        sa.Column("upfront_fee_rate", RATE, nullable=False),
-        sa.Column("instalment_fee", AMOUNT, nullable=False),
-        sa.Column("penalty_multiplier", RATE, nullable=False),
+        sa.Column("upfront_fee_rate", col.RATE, nullable=False),
+        col.money("instalment_fee"),
+        sa.Column("penalty_multiplier", col.RATE, nullable=False),
         sa.Column("grace_days", sa.SmallInteger(), nullable=False),
         sa.Column("day_count", sa.SmallInteger(), nullable=False),
         sa.Column("shift_holidays", sa.Boolean(), nullable=False),
         sa.Column("repayment_day", sa.SmallInteger()),
         sa.Column("allocation_order", sa.JSON(), nullable=False),
         sa.Column("actor", sa.String(64), nullable=False),
-        sa.Column("created_at", TS, nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_product_version")),
-        sa.UniqueConstraint("code", "version", name=op.f("uq_product_version_code")),
+        col.timestamp("created_at"),
+        col.primary_key("product_version"),
+        col.unique("product_version", "code", "version"),
     )
     # The version a loan was priced and booked on (None: a product a plugin registers).
     op.add_column("application", sa.Column("product_version", sa.Integer()))
-    op.add_column("application", sa.Column("instalment_fee", AMOUNT))
+    op.add_column("application", col.money("instalment_fee", nullable=True))
     op.add_column("loan", sa.Column("product_version", sa.Integer()))
     # A product's history is evidence of what was offered: never rewritten.
     if op.get_bind().dialect.name == "postgresql":

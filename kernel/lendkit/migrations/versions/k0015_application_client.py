@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from lendkit.migrations import columns as col
 
 revision = "k0015"
 down_revision = "k0014"
 branch_labels = None
 depends_on = None
-
-TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
@@ -34,19 +33,11 @@ def upgrade() -> None:
         sa.Column("user_agent", sa.String(512)),
         sa.Column("app_version", sa.String(32)),
         sa.Column("referral_code", sa.String(32)),
-        sa.Column("created_at", TS, nullable=False),
+        col.timestamp("created_at"),
         sa.Column("row_key", sa.LargeBinary(16), nullable=False),
-        sa.PrimaryKeyConstraint("application_id", name=op.f("pk_application_context")),
-        sa.ForeignKeyConstraint(
-            ["application_id"],
-            ["application.id"],
-            name=op.f("fk_application_context_application_id_application"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["borrower_id"],
-            ["borrower.id"],
-            name=op.f("fk_application_context_borrower_id_borrower"),
-        ),
+        col.primary_key("application_context", "application_id"),
+        col.foreign_key("application_context", "application_id", "application.id"),
+        col.foreign_key("application_context", "borrower_id", "borrower.id"),
     )
     op.create_index("ix_application_context_device_index", "application_context", ["device_index"])
 

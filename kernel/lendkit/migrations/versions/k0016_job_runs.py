@@ -9,28 +9,27 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from lendkit.migrations import columns as col
 
 revision = "k0016"
 down_revision = "k0015"
 branch_labels = None
 depends_on = None
 
-TS = sa.DateTime(timezone=True)
-
 
 def upgrade() -> None:
     op.create_table(
         "job_run",
         sa.Column("job", sa.String(100), nullable=False),
-        sa.Column("slot", TS, nullable=False),
+        col.timestamp("slot"),
         sa.Column("worker", sa.String(100), nullable=False),
-        sa.Column("started_at", TS, nullable=False),
-        sa.Column("lease_until", TS, nullable=False),
+        col.timestamp("started_at"),
+        col.timestamp("lease_until"),
         sa.Column("attempt", sa.Integer(), nullable=False),
-        sa.Column("finished_at", TS),
+        col.timestamp("finished_at", nullable=True),
         sa.Column("outcome", sa.String(16)),
         sa.Column("error", sa.String(300)),
-        sa.PrimaryKeyConstraint("job", "slot", name=op.f("pk_job_run")),
+        col.primary_key("job_run", "job", "slot"),
     )
 
 

@@ -57,6 +57,11 @@ class SandboxChannel:
     def name(self) -> str:
         return self._name
 
+    @property
+    def url(self) -> str:
+        """The gateway's base URL (the kernel names it when the gateway is down)."""
+        return self._base
+
     def __repr__(self) -> str:
         return f"SandboxChannel({self._name!r}, {self._base!r})"
 

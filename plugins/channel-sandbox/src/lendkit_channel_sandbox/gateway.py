@@ -25,11 +25,12 @@ import json
 import re
 import secrets
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from lendkit.clock import china_now, china_today
 from lendkit.vendorkit.fake import FakeConfig, FakeVendor, FakeVendorHandler, parse_command_line
 from lendkit.vendorkit.loopback import LOOPBACK
 
@@ -38,7 +39,6 @@ from lendkit_channel_sandbox.statement import StatementRow, render
 
 __all__ = ["MAGIC_CARDS", "GatewayConfig", "SandboxGateway", "main"]
 
-CHINA = timezone(timedelta(hours=8), "CST")
 
 # Last four digits of the card -> what happens (any other card succeeds).
 MAGIC_CARDS: dict[str, tuple[str, str]] = {
@@ -64,7 +64,7 @@ class GatewayConfig(FakeConfig):
     settle_date: date | None = None  # None: today in China
 
     def today(self) -> date:
-        return self.settle_date or datetime.now(CHINA).date()
+        return self.settle_date or china_today()
 
     def change(self, key: str, value: Any) -> None:
         if key == "settle_date":
@@ -209,7 +209,7 @@ class SandboxGateway(FakeVendor[GatewayConfig]):
             order.status = status
             order.error_code = error_code if status == "FAIL" else ""
             order.settle_date = self.config.today()
-            order.finished_at = datetime.now(CHINA).isoformat(timespec="seconds")
+            order.finished_at = china_now().isoformat(timespec="seconds")
 
         return self.finish(self.orders, number, settle, notify=notify)
 
@@ -276,9 +276,7 @@ class SandboxGateway(FakeVendor[GatewayConfig]):
                         status=str(extra.get("status", "SUCCESS")),
                         error_code=str(extra.get("error_code", "")),
                         finished_at=str(
-                            extra.get(
-                                "finished_at", datetime.now(CHINA).isoformat(timespec="seconds")
-                            )
+                            extra.get("finished_at", china_now().isoformat(timespec="seconds"))
                         ),
                     )
                 )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import lendkit
+from lendkit.plugin_options import plugin_options
 from lendkit.settings import Settings
 from lendkit.types import ComplianceItem, PaymentChannel
+from pydantic import BaseModel, ConfigDict, Field
 
 from lendkit_channel_sandbox.channel import SandboxChannel
 from lendkit_channel_sandbox.gateway import GatewayConfig
@@ -21,21 +23,37 @@ COMPLIANCE = ComplianceItem(
     "A fake gateway on loopback; no real money moves. Disable it on a production tenant.",
 )
 
-NAME = "sandbox"
+PLUGIN = "channel-sandbox"
+NAME = "sandbox"  # the channel's name, as payment orders and statements give it
 DEFAULT_URL = "http://127.0.0.1:8765"
+
+
+class Options(BaseModel):
+    """``[plugins.options.channel-sandbox]``: where the fake gateway listens, as whom."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = DEFAULT_URL
+    merchant_id: str = GatewayConfig.merchant_id
+    secret: str = GatewayConfig.secret
+    timeout: float = Field(10.0, gt=0, le=300)
+
+
+# Read by the host: the plugin's settings section is validated by this model.
+OPTIONS = Options
 
 
 @lendkit.hookimpl
 def register_channels(settings: Settings) -> list[PaymentChannel]:
-    """The ``sandbox`` channel; options in ``[payments.channels.sandbox]``."""
-    options = settings.payments.channels.get(NAME, {})
+    """The ``sandbox`` channel; options in ``[plugins.options.channel-sandbox]``."""
+    options = plugin_options(settings, PLUGIN, Options)
     return [
         SandboxChannel(
-            str(options.get("url", DEFAULT_URL)),
-            str(options.get("merchant_id", GatewayConfig.merchant_id)),
-            str(options.get("secret", GatewayConfig.secret)),
+            options.url,
+            options.merchant_id,
+            options.secret,
             name=NAME,
-            timeout=float(options.get("timeout", 10)),
+            timeout=options.timeout,
         )
     ]
 

@@ -106,12 +106,10 @@ def sandbox_tenant_on(
         payments = dict(sections.pop("payments", {}))
         document: dict[str, Any] = {
             "database": {"url": url},
-            "plugins": {"enabled": list(plugins)},
-            "payments": {
-                "callback_base_url": f"http://127.0.0.1:{port}",
-                **payments,
-                "channels": {
-                    "sandbox": {
+            "plugins": {
+                "enabled": list(plugins),
+                "options": {
+                    "channel-sandbox": {
                         "url": gw.url,
                         "merchant_id": gw.config.merchant_id,
                         "secret": gw.config.secret,
@@ -119,6 +117,7 @@ def sandbox_tenant_on(
                     }
                 },
             },
+            "payments": {"callback_base_url": f"http://127.0.0.1:{port}", **payments},
             **sections,
         }
         config = root / "lendkit.toml"

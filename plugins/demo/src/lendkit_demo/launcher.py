@@ -20,8 +20,10 @@ from pathlib import Path
 import click
 from lendkit.errors import LendkitError, StartupError
 from lendkit.lifecycle.application_models import Application
+from lendkit.plugin_options import plugin_options
 from lendkit.runtime import Runtime
 from lendkit_channel_sandbox.gateway import GatewayConfig, SandboxGateway
+from lendkit_channel_sandbox.plugin import Options as ChannelOptions
 from sqlalchemy import select
 
 from lendkit_demo import book, signins, statement, tenant
@@ -95,11 +97,8 @@ def check_free(host: str, port: int, option: str) -> None:
 
 
 def _gateway(runtime: Runtime, port: int) -> SandboxGateway:
-    options = runtime.settings.payments.channels.get(tenant.CHANNEL_SECTION, {})
-    config = GatewayConfig(
-        merchant_id=str(options.get("merchant_id", GatewayConfig.merchant_id)),
-        secret=str(options.get("secret", GatewayConfig.secret)),
-    )
+    options = plugin_options(runtime.settings, tenant.CHANNEL_PLUGIN, ChannelOptions)
+    config = GatewayConfig(merchant_id=options.merchant_id, secret=options.secret)
     gateway = SandboxGateway(config, "127.0.0.1", port).start()
     # The gateway keeps orders in memory: tell it what its statements said.
     for day, lines in statement.planted_statements(runtime).items():

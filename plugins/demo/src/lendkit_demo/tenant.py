@@ -29,8 +29,8 @@ __all__ = ["demo_plugins", "point_at", "prepare", "settings_text"]
 REQUIRED = ("marketing", "identity-sandbox", "bureau-sandbox", "channel-sandbox", "esign-sandbox")
 # Stand-ins the demo enables when installed.
 OPTIONAL = ("sms-sandbox",)
-# The section of the payment channel of channel-sandbox (its channel is named so).
-CHANNEL_SECTION = "sandbox"
+# The options section of the payment gateway stand-in: [plugins.options.channel-sandbox].
+CHANNEL_PLUGIN = "channel-sandbox"
 SEEDED_MARKER = "demo-seeded"  # in the data folder, once seeding has finished
 
 HEADER = """\
@@ -64,16 +64,16 @@ def settings_text(app_url: str, gateway_url: str) -> str:
     enabled.extend(demo_plugins())
     enabled.multiline(True)
     plugins["enabled"] = enabled
-    document["plugins"] = plugins
-    payments = tomlkit.table()
-    payments["callback_base_url"] = app_url
     channel = tomlkit.table()
     channel["url"] = gateway_url
     channel["merchant_id"] = "LENDKIT-DEMO"
     channel["secret"] = "sandbox-demo-secret"  # the stand-in's documented key  # noqa: S105
-    channels = tomlkit.table(is_super_table=True)
-    channels[CHANNEL_SECTION] = channel
-    payments["channels"] = channels
+    options = tomlkit.table(is_super_table=True)
+    options[CHANNEL_PLUGIN] = channel
+    plugins["options"] = options
+    document["plugins"] = plugins
+    payments = tomlkit.table()
+    payments["callback_base_url"] = app_url
     document["payments"] = payments
     document["products"] = products.as_settings()  # seeded on the first start
     return tomlkit.dumps(document)
@@ -86,9 +86,13 @@ def point_at(config: Path, app_url: str, gateway_url: str) -> bool:
     payments = document.setdefault("payments", tomlkit.table())
     assert isinstance(payments, Table)
     payments["callback_base_url"] = app_url
-    channels = payments.setdefault("channels", tomlkit.table(is_super_table=True))
-    assert isinstance(channels, Table)
-    channel = channels.setdefault(CHANNEL_SECTION, tomlkit.table())
+    plugins = document.setdefault("plugins", tomlkit.table())
+    assert isinstance(plugins, Table)
+    options = plugins.setdefault("options", tomlkit.table(is_super_table=True))
+    assert isinstance(options, Table)
+    # A demo tenant made before channel options moved: carry its section over.
+    retired = payments.pop("channels", {}).get("sandbox")
+    channel = options.setdefault(CHANNEL_PLUGIN, retired or tomlkit.table())
     assert isinstance(channel, Table)
     channel["url"] = gateway_url
     changed = tomlkit.dumps(document)

@@ -1,7 +1,7 @@
 """Hook implementations of the esign-sandbox plugin: a vendor that signs nothing real.
 
-Where the vendor is: ``$ESIGN_SANDBOX_URL`` (with ``$ESIGN_SANDBOX_MERCHANT``
-and ``$ESIGN_SANDBOX_SECRET``, defaulting to the documented sandbox values)
+Where the vendor is: ``url`` in ``[plugins.options.esign-sandbox]`` (with
+``merchant_id`` and ``secret``, defaulting to the documented sandbox values)
 when a server runs on its own (``lendkit esign-sandbox-server``); otherwise
 the plugin starts one inside this process on a free loopback port, with a
 random secret, the first time it is needed — so the demo signs with nothing
@@ -15,7 +15,6 @@ import base64
 import binascii
 import json
 import logging
-import os
 import secrets
 import threading
 from collections.abc import Mapping
@@ -24,17 +23,19 @@ from typing import Any
 
 import httpx
 import lendkit
-from lendkit.hookspecs import (
+from lendkit.masking import mask_id_number, mask_name
+from lendkit.plugin_options import plugin_options
+from lendkit.settings import Settings
+from lendkit.types import (
+    ComplianceItem,
     ContractToSign,
     SignatureCallbackRejected,
     SignatureResult,
     SignatureTicket,
 )
-from lendkit.masking import mask_id_number, mask_name
-from lendkit.settings import Settings
-from lendkit.types import ComplianceItem
 from lendkit.vendorkit.callbacks import verify_callback
 from lendkit.vendorkit.errors import VendorError
+from pydantic import BaseModel, ConfigDict
 
 from lendkit_esign_sandbox import signing
 from lendkit_esign_sandbox.server import SandboxSigner, SignerConfig
@@ -48,12 +49,21 @@ log = logging.getLogger(__name__)
 STAND_IN = "signatures are not legally valid"
 
 NAME = "esign-sandbox"
-URL_ENV, MERCHANT_ENV, SECRET_ENV = (
-    "ESIGN_SANDBOX_URL",
-    "ESIGN_SANDBOX_MERCHANT",
-    "ESIGN_SANDBOX_SECRET",
-)
 TIMEOUT = 10.0
+
+
+class Options(BaseModel):
+    """``[plugins.options.esign-sandbox]``: a sandbox vendor running on its own, or none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str | None = None  # none: the plugin starts a vendor inside this process
+    merchant_id: str = SignerConfig.merchant_id
+    secret: str = SignerConfig.secret
+
+
+# Read by the host: the plugin's settings section is validated by this model.
+OPTIONS = Options
 _embedded: SandboxSigner | None = None
 _embedded_lock = threading.Lock()
 
@@ -65,16 +75,12 @@ class Endpoint:
     secret: str
 
 
-def endpoint() -> Endpoint:
+def endpoint(settings: Settings) -> Endpoint:
     """The sandbox vendor to talk to: the configured one, or one started in this process."""
     global _embedded
-    url = os.environ.get(URL_ENV)
-    if url:
-        return Endpoint(
-            url.rstrip("/"),
-            os.environ.get(MERCHANT_ENV, SignerConfig.merchant_id),
-            os.environ.get(SECRET_ENV, SignerConfig.secret),
-        )
+    options = plugin_options(settings, NAME, Options)
+    if options.url:
+        return Endpoint(options.url.rstrip("/"), options.merchant_id, options.secret)
     with _embedded_lock:
         if _embedded is None:
             config = SignerConfig(merchant_id="LENDKIT-EMBEDDED", secret=secrets.token_hex(16))
@@ -107,7 +113,7 @@ def _call(where: Endpoint, method: str, path: str, payload: dict[str, Any]) -> d
 @lendkit.hookimpl
 def sign_contract(contract: ContractToSign, settings: Settings) -> SignatureTicket | None:
     """Send the agreement to the sandbox vendor; the signature comes by callback."""
-    where = endpoint()
+    where = endpoint(settings)
     answer = _call(
         where,
         "POST",
@@ -148,7 +154,7 @@ def parse_signature_callback(
     """Verify the sandbox vendor's HMAC-SM3 signature, then read the result."""
     if vendor != NAME:
         return None
-    where = endpoint()
+    where = endpoint(settings)
     check = signing.SCHEME.checker(
         where.secret, "POST", signing.NOTIFY_PATH, merchant=where.merchant
     )

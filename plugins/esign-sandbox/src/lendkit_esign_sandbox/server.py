@@ -30,11 +30,11 @@ import json
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
 from html import escape
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from lendkit.clock import china_now
 from lendkit.vendorkit.fake import FakeConfig, FakeVendor, FakeVendorHandler, parse_command_line
 from lendkit.vendorkit.loopback import LOOPBACK
 
@@ -42,7 +42,6 @@ from lendkit_esign_sandbox import signing
 
 __all__ = ["SandboxSigner", "SignerConfig", "main", "stamp"]
 
-CHINA = timezone(timedelta(hours=8), "CST")
 REQUEST_NO = re.compile(r"[A-Za-z0-9_-]{6,64}")
 MAX_DOCUMENT = 8 * 1024 * 1024
 FONT = "STSong-Light"  # ReportLab's built-in Simplified Chinese CID font: no font file
@@ -235,7 +234,7 @@ class SandboxSigner(FakeVendor[SignerConfig]):
         """Finish a processing signing (SIGNED or FAILED) and call the merchant back."""
 
         def settle(item: Signing) -> None:
-            signed_at = datetime.now(CHINA).isoformat(timespec="seconds")
+            signed_at = china_now().isoformat(timespec="seconds")
             if status == "SIGNED":
                 item.signed = stamp(
                     item.document,

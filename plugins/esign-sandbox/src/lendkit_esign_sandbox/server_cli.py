@@ -18,7 +18,7 @@ __all__ = ["esign_sandbox_server"]
 def esign_sandbox_server(host: str, port: int, callback_delay: float) -> None:
     """Run the sandbox e-sign vendor on its own (loopback only; NOT legally valid).
 
-    Point the app at it with ESIGN_SANDBOX_URL=http://HOST:PORT.
+    Point the app at it with url = "http://HOST:PORT" in [plugins.options.esign-sandbox].
     """
     from lendkit_esign_sandbox.server import main
 

@@ -3,8 +3,8 @@
 For tests of this plugin and of the kernel's contracts (``tests/test_contracts.py``)::
 
     with SandboxSigner(quick_config()) as vendor:
-        point_plugin_at(monkeypatch, vendor)
-        ...
+        make_tenant(plugins=["esign-sandbox"], options={"esign-sandbox": vendor_options(vendor)})
+        ...  # or hand a hook vendor_settings(vendor)
 
 ``serve`` and ``wait_for`` are the kernel test kit's
 (:func:`lendkit.testing.serve_app`, :func:`lendkit.testing.wait_for`).
@@ -14,15 +14,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
+from lendkit.settings import Settings
 from lendkit.testing import serve_app as serve
 from lendkit.testing import wait_for
 from lendkit.vendorkit import fake
 
-from lendkit_esign_sandbox.plugin import MERCHANT_ENV, SECRET_ENV, URL_ENV
+from lendkit_esign_sandbox.plugin import NAME
 from lendkit_esign_sandbox.server import SandboxSigner, SignerConfig
 
-__all__ = ["point_plugin_at", "quick_config", "serve", "wait_for"]
+__all__ = ["quick_config", "serve", "vendor_options", "vendor_settings", "wait_for"]
 
 
 def quick_config(**changes: Any) -> SignerConfig:
@@ -30,8 +30,15 @@ def quick_config(**changes: Any) -> SignerConfig:
     return fake.quick_config(SignerConfig, **changes)
 
 
-def point_plugin_at(monkeypatch: pytest.MonkeyPatch, vendor: SandboxSigner) -> None:
-    """Make the plugin talk to ``vendor`` instead of starting its own."""
-    monkeypatch.setenv(URL_ENV, vendor.url)
-    monkeypatch.setenv(MERCHANT_ENV, vendor.config.merchant_id)
-    monkeypatch.setenv(SECRET_ENV, vendor.config.secret)
+def vendor_options(vendor: SandboxSigner) -> dict[str, str]:
+    """The ``[plugins.options.esign-sandbox]`` that make the plugin talk to ``vendor``."""
+    return {
+        "url": vendor.url,
+        "merchant_id": vendor.config.merchant_id,
+        "secret": vendor.config.secret,
+    }
+
+
+def vendor_settings(vendor: SandboxSigner) -> Settings:
+    """Settings for calling the plugin's hooks directly, pointed at ``vendor``."""
+    return Settings(plugins={"enabled": [NAME], "options": {NAME: vendor_options(vendor)}})

@@ -20,8 +20,7 @@ import logging
 import secrets
 
 import lendkit
-from lendkit.hookspecs import IdentityClaim, IdentityVerdict
-from lendkit.types import ComplianceItem
+from lendkit.types import ComplianceItem, IdentityClaim, IdentityVerdict
 
 __all__ = ["PROVIDER", "REJECT_MARK", "REVIEW_MARK"]
 
