@@ -22,10 +22,9 @@ from dataclasses import asdict, dataclass, field
 from litestar import Response, get
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from litestar.types import ControllerRouterHandler, ExceptionHandlersMap
+from litestar.types import ExceptionHandlersMap
 from sqlalchemy.orm import Session
 
-import lendkit
 from lendkit.auth.principal import Principal, current
 from lendkit.errors import NotFoundError, ValidationFailed
 from lendkit.lifecycle import borrowers, consents, kyc_views
@@ -34,7 +33,7 @@ from lendkit.masking import mask_id_number, mask_name
 from lendkit.models import Borrower, KycTransition
 from lendkit.web import paging
 from lendkit.web.problems import problem
-from lendkit.web.routes import Db, Json, Req, Rt, Window, get_route, post_route
+from lendkit.web.routes import Db, Json, Req, Rt, Window, get_route, post_route, routes_hook
 
 __all__ = ["IDENTITY_PROBLEMS", "ROUTES", "identity_problem"]
 
@@ -282,6 +281,4 @@ ROUTES = [
 # -- Hook implementations ------------------------------------------------------------
 
 
-@lendkit.hookimpl
-def register_routes() -> list[ControllerRouterHandler]:
-    return list(ROUTES)
+register_routes = routes_hook(ROUTES)
