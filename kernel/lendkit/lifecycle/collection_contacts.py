@@ -32,6 +32,7 @@ from lendkit.lifecycle.collection_cases import amount_to_cure, open_case, staff_
 from lendkit.lifecycle.collection_models import Contact
 from lendkit.lifecycle.models import Loan
 from lendkit.models import Borrower
+from lendkit.row_values import plain_view
 
 if TYPE_CHECKING:
     from lendkit.runtime import Runtime
@@ -352,17 +353,8 @@ def send_sms(
 
 
 def contact_view(row: Contact) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "case_id": row.case_id,
-        "channel": row.channel,
-        "kind": row.kind,
-        "outcome": row.outcome,
-        "note": row.note,
-        "actor": row.actor,
-        "at": row.at.isoformat(),
-        "attempt_id": row.attempt_id,
-        "provider": row.provider,
-        "reference": row.reference,
-        "stand_in": row.sandbox,
-    }
+    return plain_view(
+        row,
+        "id case_id channel kind outcome note actor at attempt_id provider reference",
+        stand_in=row.sandbox,
+    )

@@ -10,7 +10,7 @@ The aliases are the parameter types as litestar reads them: a route writes
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from litestar import Request, delete, get, post, put
@@ -86,7 +86,7 @@ def delete_route(path: str, opt: dict[str, Any], **extra: Any) -> HTTPRouteHandl
 
 
 def routes_hook(
-    handlers: list[ControllerRouterHandler],
+    handlers: Sequence[ControllerRouterHandler],
 ) -> Callable[[], list[ControllerRouterHandler]]:
     """A module's ``register_routes`` hook implementation: it serves ``handlers``, in order."""
 
