@@ -37,6 +37,7 @@ from lendkit.lifecycle import client_context, loans
 from lendkit.lifecycle.application_models import Application
 from lendkit.lifecycle.models import Instalment, Loan
 from lendkit.models import Borrower
+from lendkit.row_values import from_fields
 from lendkit.types import ClientContext
 
 __all__ = [
@@ -212,20 +213,10 @@ def application(session: Session, application_id: int) -> ApplicationView | None
     app = session.get(Application, application_id)
     if app is None:
         return None
-    return ApplicationView(
-        id=app.id,
-        borrower_id=app.borrower_id,
-        product_code=app.product_code,
-        amount=app.amount,
-        term=app.term,
-        method=app.method,
+    return from_fields(
+        ApplicationView,
+        app,
         status=_application_views.effective_status(app),
-        created_at=app.created_at,
-        approved_amount=app.approved_amount,
-        annual_rate=app.annual_rate,
-        apr_irr=app.apr_irr,
-        offer_expires_at=app.offer_expires_at,
-        loan_id=app.loan_id,
         referral_code=client_context.referral_code_of(session, app.id),
         client=client_context.client_of(session, app.id),
     )
@@ -254,35 +245,9 @@ def loan(session: Session, loan_id: int) -> LoanView | None:
         select(Instalment).where(Instalment.loan_id == loan_id).order_by(Instalment.period)
     )
     owed = loans.outstanding(session, loan_id)
-    return LoanView(
-        id=row.id,
-        borrower_id=row.borrower_id,
-        product_code=row.product_code,
-        principal=row.principal,
-        term=row.term,
-        method=row.method,
-        annual_rate=row.annual_rate,
-        penalty_rate=row.penalty_rate,
-        upfront_fee=row.upfront_fee,
-        status=row.status,
-        disbursed_on=row.disbursed_on,
-        dpd=row.dpd,
-        bucket=row.bucket,
-        classification=row.classification,
-        schedule=tuple(
-            InstalmentView(
-                period=i.period,
-                start_date=i.start_date,
-                due_date=i.due_date,
-                principal=i.principal,
-                interest=i.interest,
-                fee=i.fee,
-                paid_principal=i.paid_principal,
-                paid_interest=i.paid_interest,
-                paid_fee=i.paid_fee,
-                status=i.status,
-            )
-            for i in instalments
-        ),
+    return from_fields(
+        LoanView,
+        row,
+        schedule=tuple(from_fields(InstalmentView, i) for i in instalments),
         balances=MappingProxyType({_BALANCE_NAMES[k]: v for k, v in owed.items()}),
     )

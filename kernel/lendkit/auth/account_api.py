@@ -10,7 +10,6 @@ from typing import Any
 from litestar import Response, get
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
-from litestar.types import ControllerRouterHandler
 from sqlalchemy import select
 
 import lendkit
@@ -27,7 +26,7 @@ from lendkit.db import utcnow
 from lendkit.models import Borrower, StaffUser
 from lendkit.runtime import Runtime
 from lendkit.types import Job
-from lendkit.web.routes import Db, Json, Req, Rt, post_route
+from lendkit.web.routes import Db, Json, Req, Rt, post_route, routes_hook
 
 __all__ = ["ROUTES"]
 
@@ -238,9 +237,7 @@ ROUTES = [
 # -- Hook implementations ------------------------------------------------------------
 
 
-@lendkit.hookimpl
-def register_routes() -> list[ControllerRouterHandler]:
-    return list(ROUTES)
+register_routes = routes_hook(ROUTES)
 
 
 @lendkit.hookimpl

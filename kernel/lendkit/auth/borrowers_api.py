@@ -11,10 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar.params import FromPath, FromQuery
-from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
 
-import lendkit
 from lendkit import audit
 from lendkit.auth.errors import Forbidden
 from lendkit.auth.permissions import allowed
@@ -22,7 +20,7 @@ from lendkit.auth.principal import Principal, current
 from lendkit.errors import NotFoundError
 from lendkit.masking import mask_card, mask_id_number, mask_name, mask_phone
 from lendkit.models import Borrower
-from lendkit.web.routes import Db, Json, Req, get_route
+from lendkit.web.routes import Db, Json, Req, get_route, routes_hook
 
 __all__ = ["MASKS", "PII_FIELDS", "ROUTES", "borrower_view"]
 
@@ -101,6 +99,4 @@ ROUTES = [my_record, borrower_record]
 # -- Hook implementations ------------------------------------------------------------
 
 
-@lendkit.hookimpl
-def register_routes() -> list[ControllerRouterHandler]:
-    return list(ROUTES)
+register_routes = routes_hook(ROUTES)

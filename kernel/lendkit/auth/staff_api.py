@@ -6,10 +6,8 @@ from dataclasses import dataclass
 
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
-from litestar.types import ControllerRouterHandler
 from sqlalchemy import select
 
-import lendkit
 from lendkit import audit
 from lendkit.auth import apikeys, sessions
 from lendkit.auth.permissions import STAFF_ROLES
@@ -29,6 +27,7 @@ from lendkit.web.routes import (
     get_route,
     post_route,
     put_route,
+    routes_hook,
 )
 
 __all__ = ["ROUTES"]
@@ -132,6 +131,4 @@ ROUTES = [list_staff, change_role, create_api_key, revoke_api_key]
 # -- Hook implementations ------------------------------------------------------------
 
 
-@lendkit.hookimpl
-def register_routes() -> list[ControllerRouterHandler]:
-    return list(ROUTES)
+register_routes = routes_hook(ROUTES)

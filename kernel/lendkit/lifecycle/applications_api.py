@@ -20,7 +20,6 @@ from typing import Any
 from litestar import Response
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
 
 import lendkit
@@ -39,7 +38,7 @@ from lendkit.types import Job, JobContext
 from lendkit.web import paging
 from lendkit.web.bodies import json_object
 from lendkit.web.idempotency import key_of
-from lendkit.web.routes import Body, Db, Json, Req, Rt, Window, get_route, post_route
+from lendkit.web.routes import Body, Db, Json, Req, Rt, Window, get_route, post_route, routes_hook
 from lendkit.web.schema import described
 
 __all__ = ["ROUTES"]
@@ -234,9 +233,7 @@ def _expire_offers(ctx: JobContext, now: datetime) -> int:
         return applications.expire_offers(session, now)
 
 
-@lendkit.hookimpl
-def register_routes() -> list[ControllerRouterHandler]:
-    return list(ROUTES)
+register_routes = routes_hook(ROUTES)
 
 
 @lendkit.hookimpl

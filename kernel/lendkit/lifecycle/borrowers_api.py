@@ -22,17 +22,15 @@ from dataclasses import dataclass, field
 from litestar import Response, get
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
 
-import lendkit
 from lendkit.auth.principal import Principal, current
 from lendkit.errors import NotFoundError, ValidationFailed
 from lendkit.lifecycle import borrowers, consents, kyc_views
 from lendkit.masking import mask_id_number, mask_name
 from lendkit.models import Borrower, KycTransition
 from lendkit.web import paging
-from lendkit.web.routes import Db, Json, Req, Rt, Window, get_route, post_route
+from lendkit.web.routes import Db, Json, Req, Rt, Window, get_route, post_route, routes_hook
 
 __all__ = ["ROUTES"]
 
@@ -269,6 +267,4 @@ ROUTES = [
 # -- Hook implementations ------------------------------------------------------------
 
 
-@lendkit.hookimpl
-def register_routes() -> list[ControllerRouterHandler]:
-    return list(ROUTES)
+register_routes = routes_hook(ROUTES)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from lendkit.crypto.orm import BlindIndex, Encrypted, EncryptedRow, lookup
 from lendkit.db import Base, UTCDateTime, utcnow
 from lendkit.errors import ValidationFailed
+from lendkit.row_values import from_fields
 from lendkit.types import ClientContext
 
 __all__ = [
@@ -203,14 +204,7 @@ def client_of(session: Session, application_id: int) -> ClientContext | None:
     row = _row(session, application_id)
     if row is None:
         return None
-    return ClientContext(
-        device_id=row.device_id,
-        ip=row.ip,
-        seen_ip=row.seen_ip,
-        location=row.location,
-        user_agent=row.user_agent,
-        app_version=row.app_version,
-    )
+    return from_fields(ClientContext, row)
 
 
 def referral_code_of(session: Session, application_id: int) -> str | None:

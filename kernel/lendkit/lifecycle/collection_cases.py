@@ -33,6 +33,7 @@ from lendkit.lifecycle.collection_models import Assignment, CaseStatus, Collecti
 from lendkit.lifecycle.models import Instalment, Loan, LoanStatus
 from lendkit.masking import mask_text
 from lendkit.models import StaffUser
+from lendkit.row_values import plain_view
 
 __all__ = [
     "CLOSING",
@@ -286,13 +287,7 @@ def add_note(
 
 
 def note_view(row: Note) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "case_id": row.case_id,
-        "author": row.author,
-        "text": row.text,
-        "at": row.at.isoformat(),
-    }
+    return plain_view(row, "id case_id author text at")
 
 
 # -- Write-off -----------------------------------------------------------------

@@ -30,7 +30,9 @@ from lendkit.errors import ConflictError, LendkitError, ValidationFailed
 from lendkit.lifecycle.collection_cases import amount_to_cure, open_case, staff_text
 from lendkit.lifecycle.collection_models import Contact
 from lendkit.lifecycle.models import Loan
+from lendkit.lifecycle.vendor_calls import ask_vendor
 from lendkit.models import Borrower
+from lendkit.row_values import plain_view
 from lendkit.types import ContactReceipt, ContactRequest
 
 if TYPE_CHECKING:
@@ -260,19 +262,17 @@ def reach(
     chosen = _channel(channel, PLUGIN_CHANNELS)
     with runtime.sessions.begin() as session:
         attempt = _log_attempt(session, loan_id, chosen, actor, now, rules)
-    receipt: ContactReceipt | None = None
-    failure = ""
-    try:
-        receipt = runtime.pm.hook.contact_borrower(
+    receipt: ContactReceipt | None
+    receipt, failure = ask_vendor(
+        lambda: runtime.pm.hook.contact_borrower(
             contact=attempt.request, settings=runtime.settings
-        )
-        failure = "" if receipt is not None else "no_contact_plugin"
-    except Exception as exc:  # a vendor's failure must not lose the attempt
-        failure = "plugin_error"
-        log.warning(
-            "contact plugin failed",
-            extra={"loan_id": loan_id, "attempt": attempt.id, "error": type(exc).__name__},
-        )
+        ),
+        missing="no_contact_plugin",
+        broken="plugin_error",
+        log=log,
+        warning="contact plugin failed",
+        extra={"loan_id": loan_id, "attempt": attempt.id},
+    )
     with runtime.sessions.begin() as session:
         if receipt is None and failure == "no_contact_plugin" and chosen == "sms":
             receipt, failure = _send_by_notification(session, runtime, attempt.request)
@@ -352,17 +352,8 @@ def send_sms(
 
 
 def contact_view(row: Contact) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "case_id": row.case_id,
-        "channel": row.channel,
-        "kind": row.kind,
-        "outcome": row.outcome,
-        "note": row.note,
-        "actor": row.actor,
-        "at": row.at.isoformat(),
-        "attempt_id": row.attempt_id,
-        "provider": row.provider,
-        "reference": row.reference,
-        "stand_in": row.sandbox,
-    }
+    return plain_view(
+        row,
+        "id case_id channel kind outcome note actor at attempt_id provider reference",
+        stand_in=row.sandbox,
+    )

@@ -40,7 +40,7 @@ from lendkit.lifecycle import collections_bodies as bodies
 from lendkit.runtime import runtime_of
 from lendkit.types import Event, Job, JobContext, Permission
 from lendkit.web.bodies import json_object
-from lendkit.web.routes import Body, Db, Json, Req, Rt, Window, get_route, post_route
+from lendkit.web.routes import Body, Db, Json, Req, Rt, Window, get_route, post_route, routes_hook
 
 __all__ = ["ROUTES"]
 
@@ -212,9 +212,7 @@ ROUTES: list[ControllerRouterHandler] = [
 # -- Hook implementations ------------------------------------------------------------
 
 
-@lendkit.hookimpl
-def register_routes() -> list[ControllerRouterHandler]:
-    return list(ROUTES)
+register_routes = routes_hook(ROUTES)
 
 
 @lendkit.hookimpl

@@ -32,6 +32,7 @@ from lendkit.crypto.sm3 import sm3_hex
 from lendkit.db import in_order, utcnow
 from lendkit.errors import LendkitError, ValidationFailed
 from lendkit.models import Consent
+from lendkit.row_values import plain_view
 
 __all__ = [
     "CHANNELS",
@@ -300,13 +301,10 @@ def history(session: Session, borrower_id: int) -> list[Consent]:
 
 
 def consent_view(consent: Consent) -> dict[str, Any]:
-    return {
-        "id": consent.id,
-        "purpose": consent.purpose,
-        "version": consent.text_version,
-        "digest": consent.text_digest,
-        "channel": consent.channel,
-        "granted_at": consent.granted_at.isoformat(),
-        "revoked_at": consent.revoked_at.isoformat() if consent.revoked_at else None,
-        "active": consent.revoked_at is None,
-    }
+    return plain_view(
+        consent,
+        "id purpose channel granted_at revoked_at",
+        version=consent.text_version,
+        digest=consent.text_digest,
+        active=consent.revoked_at is None,
+    )

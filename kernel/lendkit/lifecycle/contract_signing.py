@@ -34,6 +34,7 @@ from lendkit.lifecycle.contract_models import (
 from lendkit.lifecycle.contract_status import latest_signature, status_view
 from lendkit.lifecycle.contracts import prepare, record_event
 from lendkit.lifecycle.models import Loan
+from lendkit.lifecycle.vendor_calls import ask_vendor
 from lendkit.models import Borrower
 from lendkit.types import ContractSigner, ContractToSign, SignatureResult, SignatureTicket
 
@@ -182,21 +183,15 @@ def request_signature(
     failure = ""
     ticket: SignatureTicket | None = None
     if request.to_sign is not None:
-        try:
-            ticket = runtime.pm.hook.sign_contract(
-                contract=request.to_sign, settings=runtime.settings
-            )
-            failure = "" if ticket is not None else "no_esign_vendor"
-        except Exception as exc:  # a vendor's failure must not lose the attempt
-            failure = "vendor_error"
-            log.warning(
-                "e-sign vendor failed",
-                extra={
-                    "loan_id": loan_id,
-                    "request_no": request.request_no,
-                    "error": type(exc).__name__,
-                },
-            )
+        to_sign = request.to_sign
+        ticket, failure = ask_vendor(
+            lambda: runtime.pm.hook.sign_contract(contract=to_sign, settings=runtime.settings),
+            missing="no_esign_vendor",
+            broken="vendor_error",
+            log=log,
+            warning="e-sign vendor failed",
+            extra={"loan_id": loan_id, "request_no": request.request_no},
+        )
     with runtime.sessions.begin() as session:
         contract = _locked_contract(session, request.contract_id)
         if request.to_sign is not None:

@@ -29,7 +29,7 @@ from lendkit.lifecycle.contract_models import Contract, ContractStatus
 from lendkit.lifecycle.models import Loan
 from lendkit.masking import mask_text
 from lendkit.types import Permission, SignatureCallbackRejected, SignatureResult
-from lendkit.web.routes import Db, Json, Req, Rt, get_route, post_route
+from lendkit.web.routes import Db, Json, Req, Rt, get_route, post_route, routes_hook
 from lendkit.web.schema import VENDOR_CALLBACK, described
 
 __all__ = ["ROUTES"]
@@ -198,9 +198,7 @@ ROUTES: list[ControllerRouterHandler] = [
 ]
 
 
-@lendkit.hookimpl
-def register_routes() -> list[ControllerRouterHandler]:
-    return list(ROUTES)
+register_routes = routes_hook(ROUTES)
 
 
 @lendkit.hookimpl

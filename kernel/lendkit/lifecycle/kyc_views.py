@@ -11,6 +11,7 @@ from lendkit.lifecycle import identity
 from lendkit.lifecycle.borrowers import STAND_IN_LABEL, STATUSES, WARNINGS
 from lendkit.masking import mask_card, mask_id_number, mask_name, mask_phone
 from lendkit.models import Borrower, KycTransition
+from lendkit.row_values import plain_view
 
 __all__ = ["kyc_history", "kyc_view"]
 
@@ -20,18 +21,12 @@ def kyc_history(session: Session, borrower_id: int) -> list[KycTransition]:
 
 
 def _transition_view(row: KycTransition) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "from_status": row.from_status,
-        "to_status": row.to_status,
-        "actor": row.actor,
-        "provider": row.provider,
-        "reference": row.reference,
-        "stand_in": row.sandbox,
-        "reasons": list(row.reasons),
-        "note": row.note,
-        "occurred_at": row.occurred_at.isoformat(),
-    }
+    return plain_view(
+        row,
+        "id from_status to_status actor provider reference note occurred_at",
+        stand_in=row.sandbox,
+        reasons=list(row.reasons),
+    )
 
 
 def kyc_view(

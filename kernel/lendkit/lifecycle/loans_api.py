@@ -15,11 +15,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from litestar import Request, Response, get, post
-from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar import Response
+from litestar.params import FromPath, FromQuery
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from litestar.types import ControllerRouterHandler
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -37,9 +35,9 @@ from lendkit.types import Permission
 from lendkit.web import paging
 from lendkit.web.bodies import json_object
 from lendkit.web.idempotency import key_of
-from lendkit.web.schema import described
+from lendkit.web.routes import Body, Db, Req, Rt, Window, get_route, post_route, routes_hook
 
-__all__: list[str] = []
+__all__ = ["ROUTES"]
 
 SELF = {"permission": "borrower.self"}
 READ = {"permission": "loans.read"}
@@ -102,7 +100,7 @@ def view(session: Session, loan: Loan, *, history: bool = False) -> dict[str, An
     return result
 
 
-def _mine(session: Session, request: Request[Any, Any, Any], loan_id: int) -> Loan:
+def _mine(session: Session, request: Req, loan_id: int) -> Loan:
     principal = current(request)
     loan = session.get(Loan, loan_id)
     if loan is None or loan.borrower_id != principal.subject_id:
@@ -135,11 +133,11 @@ def _order(order: PaymentOrder) -> dict[str, Any]:
 # -- The borrower --------------------------------------------------------------
 
 
-@get("/api/borrowers/me/loans", opt=SELF, sync_to_thread=True)
+@get_route("/api/borrowers/me/loans", SELF)
 def my_loans(
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    window: NamedDependency[paging.Window],
+    request: Req,
+    db_session: Db,
+    window: Window,
 ) -> dict[str, Any]:
     """My loans, newest first (a page)."""
     borrower_id = current(request).subject_id
@@ -147,18 +145,14 @@ def my_loans(
     return paging.page_of(db_session, window, query, lambda loan: view(db_session, loan))
 
 
-@get("/api/borrowers/me/loans/{loan_id:int}", opt=SELF, sync_to_thread=True)
-def my_loan(
-    loan_id: FromPath[int], request: Request[Any, Any, Any], db_session: NamedDependency[Session]
-) -> dict[str, Any]:
+@get_route("/api/borrowers/me/loans/{loan_id:int}", SELF)
+def my_loan(loan_id: FromPath[int], request: Req, db_session: Db) -> dict[str, Any]:
     """One of my loans with its schedule (another borrower's is 404)."""
     return view(db_session, _mine(db_session, request, loan_id))
 
 
-@get("/api/borrowers/me/loans/{loan_id:int}/payoff", opt=SELF, sync_to_thread=True)
-def my_payoff(
-    loan_id: FromPath[int], request: Request[Any, Any, Any], db_session: NamedDependency[Session]
-) -> dict[str, str]:
+@get_route("/api/borrowers/me/loans/{loan_id:int}/payoff", SELF)
+def my_payoff(loan_id: FromPath[int], request: Req, db_session: Db) -> dict[str, str]:
     """What settles my loan today, by component."""
     due = prepayment.payoff(db_session, _mine(db_session, request, loan_id).id)
     return {
@@ -170,19 +164,13 @@ def my_payoff(
     }
 
 
-@post(
-    "/api/borrowers/me/loans/{loan_id:int}/repayments",
-    opt=SELF,
-    sync_to_thread=True,
-    status_code=HTTP_201_CREATED,
-    operation_class=described(bodies.REPAYMENT),
-)
+@post_route("/api/borrowers/me/loans/{loan_id:int}/repayments", SELF, bodies.REPAYMENT)
 def repay(
     loan_id: FromPath[int],
-    data: JSONBody[Any],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    runtime: NamedDependency[Runtime],
+    data: Body,
+    request: Req,
+    db_session: Db,
+    runtime: Rt,
 ) -> Response[dict[str, Any]]:
     """Pay ``amount`` from my card (``prepay: true`` settles the whole loan instead).
 
@@ -220,10 +208,10 @@ def _summary(loan: Loan) -> dict[str, Any]:
     }
 
 
-@get("/api/loans", opt=READ, sync_to_thread=True)
+@get_route("/api/loans", READ)
 def list_loans(
-    db_session: NamedDependency[Session],
-    window: NamedDependency[paging.Window],
+    db_session: Db,
+    window: Window,
     status: FromQuery[str | None] = None,
     bucket: FromQuery[str | None] = None,
 ) -> dict[str, Any]:
@@ -236,8 +224,8 @@ def list_loans(
     return paging.page_of(db_session, window, query, _summary)
 
 
-@get("/api/loans/{loan_id:int}", opt=READ, sync_to_thread=True)
-def loan_record(loan_id: FromPath[int], db_session: NamedDependency[Session]) -> dict[str, Any]:
+@get_route("/api/loans/{loan_id:int}", READ)
+def loan_record(loan_id: FromPath[int], db_session: Db) -> dict[str, Any]:
     """A loan with its schedule, what it owes and its whole history."""
     loan = db_session.get(Loan, loan_id)
     if loan is None:
@@ -245,19 +233,13 @@ def loan_record(loan_id: FromPath[int], db_session: NamedDependency[Session]) ->
     return view(db_session, loan, history=True)
 
 
-@post(
-    "/api/loans/{loan_id:int}/disburse",
-    opt=DISBURSE,
-    sync_to_thread=True,
-    status_code=HTTP_201_CREATED,
-    operation_class=described(bodies.DISBURSEMENT),
-)
+@post_route("/api/loans/{loan_id:int}/disburse", DISBURSE, bodies.DISBURSEMENT)
 def disburse(
     loan_id: FromPath[int],
-    data: JSONBody[Any],
-    request: Request[Any, Any, Any],
-    db_session: NamedDependency[Session],
-    runtime: NamedDependency[Runtime],
+    data: Body,
+    request: Req,
+    db_session: Db,
+    runtime: Rt,
 ) -> dict[str, Any]:
     """Pay a booked loan out to the borrower's card through ``channel``."""
     body = json_object(data)
@@ -292,6 +274,6 @@ def register_permissions() -> list[Permission]:
     ]
 
 
-@lendkit.hookimpl
-def register_routes() -> list[ControllerRouterHandler]:
-    return [my_loans, my_loan, my_payoff, repay, list_loans, loan_record, disburse]
+ROUTES = [my_loans, my_loan, my_payoff, repay, list_loans, loan_record, disburse]
+
+register_routes = routes_hook(ROUTES)

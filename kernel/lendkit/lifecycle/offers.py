@@ -42,6 +42,7 @@ from lendkit.lifecycle.pricing import Quote, check_rate_cap, rate_cap_breach
 from lendkit.lifecycle.product_rules import RATE_DECIMALS, price
 from lendkit.lifecycle.products import Product
 from lendkit.masking import mask_text
+from lendkit.row_values import from_fields
 from lendkit.settings import Settings
 from lendkit.types import OfferAdjustment, OfferTerms, OfferToAdjust
 
@@ -73,15 +74,7 @@ class Adjusted:
 
 
 def _terms(quote: Quote) -> OfferTerms:
-    schedule = quote.schedule
-    return OfferTerms(
-        principal=schedule.principal,
-        term=schedule.term,
-        method=schedule.method,
-        annual_rate=schedule.annual_rate,
-        upfront_fee=schedule.upfront_fee,
-        instalment_fee=schedule.instalment_fee,
-    )
+    return from_fields(OfferTerms, quote.schedule)
 
 
 def terms_json(terms: OfferTerms) -> dict[str, Any]:

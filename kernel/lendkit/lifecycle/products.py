@@ -38,6 +38,7 @@ from lendkit.errors import (
 )
 from lendkit.lifecycle.product_models import ProductStatus, ProductVersion
 from lendkit.lifecycle.product_rules import spec_data, worst_case
+from lendkit.row_values import from_fields
 from lendkit.types import ProductSpec
 
 __all__ = [
@@ -88,22 +89,15 @@ def _rate(value: Decimal) -> Decimal:
 
 
 def spec_of(row: ProductVersion) -> ProductSpec:
-    return ProductSpec(
-        code=row.code,
-        name=row.name,
-        description=row.description,
-        min_amount=row.min_amount,
-        max_amount=row.max_amount,
+    return from_fields(
+        ProductSpec,
+        row,
         terms_months=tuple(row.terms_months),
         annual_rate=_rate(row.annual_rate),
         repayment_methods=tuple(row.repayment_methods),
         upfront_fee_rate=_rate(row.upfront_fee_rate),
-        instalment_fee=row.instalment_fee,
         penalty_multiplier=_rate(row.penalty_multiplier),
-        grace_days=row.grace_days,
         day_count=365 if row.day_count == 365 else 360,
-        shift_holidays=row.shift_holidays,
-        repayment_day=row.repayment_day,
         allocation_order=tuple(row.allocation_order),
     )
 

@@ -19,10 +19,8 @@ from typing import Any
 from litestar import Response, patch
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
 
-import lendkit
 from lendkit.auth.principal import current
 from lendkit.errors import NotFoundError, ValidationFailed
 from lendkit.lifecycle import product_changes, products
@@ -30,7 +28,7 @@ from lendkit.lifecycle import products_bodies as bodies
 from lendkit.runtime import Runtime
 from lendkit.web import paging
 from lendkit.web.bodies import json_object
-from lendkit.web.routes import Body, Db, Json, Req, Rt, Window, get_route, post_route
+from lendkit.web.routes import Body, Db, Json, Req, Rt, Window, get_route, post_route, routes_hook
 from lendkit.web.schema import described
 
 __all__ = ["ROUTES"]
@@ -157,6 +155,4 @@ ROUTES = [
 ]
 
 
-@lendkit.hookimpl
-def register_routes() -> list[ControllerRouterHandler]:
-    return list(ROUTES)
+register_routes = routes_hook(ROUTES)

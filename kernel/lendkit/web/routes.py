@@ -10,6 +10,7 @@ The aliases are the parameter types as litestar reads them: a route writes
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from litestar import Request, delete, get, post, put
@@ -18,8 +19,10 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import Schema
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED
+from litestar.types import ControllerRouterHandler
 from sqlalchemy.orm import Session
 
+import lendkit
 from lendkit.runtime import Runtime
 from lendkit.web import paging
 from lendkit.web.schema import described
@@ -35,6 +38,7 @@ __all__ = [
     "get_route",
     "post_route",
     "put_route",
+    "routes_hook",
 ]
 
 Req = Request[Any, Any, Any]
@@ -79,3 +83,14 @@ def put_route(
 def delete_route(path: str, opt: dict[str, Any], **extra: Any) -> HTTPRouteHandler:
     """A DELETE route needing ``opt``."""
     return delete(path, **_options(opt, None, extra))
+
+
+def routes_hook(
+    handlers: Sequence[ControllerRouterHandler],
+) -> Callable[[], list[ControllerRouterHandler]]:
+    """A module's ``register_routes`` hook implementation: it serves ``handlers``, in order."""
+
+    def register_routes() -> list[ControllerRouterHandler]:
+        return list(handlers)
+
+    return lendkit.hookimpl(register_routes)
