@@ -346,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
         figures = _run(server, Path(folder), args.loans, args.seconds)
     print("target (wall clock, both sides in the same run):")
     figures["meets_target"] = target(
-        "repayments a second × pgbench tpcb-like TPS",
+        "repayments a second ÷ pgbench tpcb-like TPS",
         figures["ratio_to_pgbench"],
         "≥",
         TARGET_RATIO,
