@@ -403,3 +403,78 @@ def test_repayments_of_one_loan_queue_and_of_another_loan_do_not(runtime):
     with runtime.sessions() as session:
         assert ledger.balance(session, "loan_principal") == D("40.00")  # loans 1, 2: 20 each
         assert trial_balance(session).balanced
+
+
+def _move(key, debit, credit, amount):
+    return ledger.Posting(
+        key, "test", [Line.debit(debit, D(amount)), Line.credit(credit, D(amount))]
+    )
+
+
+def test_post_many_posts_separate_entries_and_returns_those_posted_before(runtime):
+    with runtime.sessions.begin() as session:
+        fund(session)
+        first = post(
+            session,
+            business_date=DAY,
+            idempotency_key="a",
+            cause="test",
+            lines=_move("a", "channel_in_transit:x", "fund_pool:own", "10.00").lines,
+        )
+        first_id = first.id
+    with runtime.sessions.begin() as session:
+        entries = ledger.post_many(
+            session,
+            business_date=DAY,
+            postings=[
+                _move("a", "channel_in_transit:x", "fund_pool:own", "10.00"),
+                _move("b", "channel_in_transit:x", "fund_pool:own", "5.00"),
+                _move("c", "fund_pool:own", "channel_in_transit:x", "15.00"),
+            ],
+        )
+        assert [e.idempotency_key for e in entries] == ["a", "b", "c"]
+        assert entries[0].id == first_id
+        assert [len(e.lines) for e in entries] == [2, 2, 2]
+    with runtime.sessions() as session:
+        assert ledger.balance(session, "fund_pool:own") == D("1000000.00")
+        assert ledger.balance(session, "channel_in_transit:x") == D("0.00")
+        assert session.scalar(select(func.count()).select_from(JournalEntry)) == 4
+        assert trial_balance(session).balanced
+    with pytest.raises(ConflictError), runtime.sessions.begin() as session:
+        ledger.post_many(
+            session,
+            business_date=DAY,
+            postings=[
+                _move("d", "channel_in_transit:x", "fund_pool:own", "1.00"),
+                _move("b", "channel_in_transit:x", "fund_pool:own", "6.00"),
+            ],
+        )
+
+
+def test_post_many_checks_each_entry_as_it_stood_after_it(runtime):
+    """An entry that overdraws is refused even when a later entry of the call
+    would make up for it, as posting them one after the other would."""
+    with runtime.sessions.begin() as session:
+        fund(session, amount="10.00")
+    with pytest.raises(ValidationFailed) as refused, runtime.sessions.begin() as session:
+        ledger.post_many(
+            session,
+            business_date=DAY,
+            postings=[
+                _move("out", "channel_in_transit:x", "fund_pool:own", "15.00"),
+                _move("back", "fund_pool:own", "channel_in_transit:x", "15.00"),
+            ],
+        )
+    assert refused.value.code == "insufficient_funds"
+    with runtime.sessions.begin() as session:
+        entries = ledger.post_many(
+            session,
+            business_date=DAY,
+            postings=[
+                _move("in", "fund_pool:own", "funding_capital:own", "5.00"),
+                _move("out", "channel_in_transit:x", "fund_pool:own", "15.00"),
+            ],
+        )
+        assert len(entries) == 2
+    with runtime.sessions() as session:
+        assert ledger.balance(session, "fund_pool:own") == D("0.00")

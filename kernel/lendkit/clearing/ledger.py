@@ -36,10 +36,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from lendkit.clearing.accounts import kind_of
 from lendkit.clearing.ledger_models import Account, AccountBalance, JournalEntry, JournalLine
-from lendkit.clearing.ledger_pg import write_postgresql
+from lendkit.clearing.ledger_pg import write_many_postgresql, write_postgresql
 from lendkit.clearing.ledger_queries import TrialBalance, balance, statement, trial_balance
 from lendkit.clearing.money import ZERO, money
-from lendkit.clearing.overdraft import Part, drawn_parts, refuse_overdrafts
+from lendkit.clearing.overdraft import Drawn, Part, drawn_parts, part_moves, refuse_overdrafts
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, ValidationFailed
 
@@ -52,9 +52,11 @@ __all__ = [
     "JournalEntry",
     "JournalLine",
     "Line",
+    "Posting",
     "TrialBalance",
     "balance",
     "post",
+    "post_many",
     "reverse",
     "statement",
     "trial_balance",
@@ -237,6 +239,113 @@ def post(
     that may not be overdrawn; elsewhere three statements do. A read of
     those balances follows. Account ids come from a cache.
     """
+    prepared = _prepare(session, business_date, idempotency_key, cause, lines, memo, reverses_id)
+    if isinstance(prepared, JournalEntry):
+        return prepared
+    ids = _account_ids(session, [line.account for line in lines])
+    header, rows, moved, drawn = _rows(prepared, ids)
+    current: dict[Part, Decimal] | None = None
+    if session.get_bind().dialect.name == "postgresql":
+        entry, current = write_postgresql(session, header, rows, moved, drawn, _bucket(session))
+    else:
+        entry = _write(session, header, rows, moved)  # SQLite: one writer at a time, no locks
+    if entry is None:  # posted before, or just now by a concurrent transaction
+        return _existing(session, idempotency_key, lines)
+    refuse_overdrafts(session, drawn, current)
+    return entry
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """One entry of :func:`post_many`: what :func:`post` takes, the date aside."""
+
+    idempotency_key: str
+    cause: str
+    lines: Sequence[Line]
+    memo: str = ""
+    reverses_id: int | None = None
+
+
+def post_many(
+    session: Session, *, business_date: date, postings: Sequence[Posting]
+) -> list[JournalEntry]:
+    """Post several entries, each as :func:`post` would, in one round trip on
+    PostgreSQL: each stays its own entry with its own key (reports classify a
+    line by the other lines of its entry), a key posted before returns its
+    entry and posts nothing, and each entry's no-overdraft parts are checked
+    as they stood after it, as posting them one after the other would. An
+    error leaves the transaction to be rolled back. Elsewhere, or for one
+    entry, :func:`post` each in turn.
+    """
+    if len({p.idempotency_key for p in postings}) < len(postings):
+        raise ValidationFailed("an idempotency key twice in one call", code="duplicate_key")
+    if len(postings) < 2 or session.get_bind().dialect.name != "postgresql":
+        return [
+            post(
+                session,
+                business_date=business_date,
+                idempotency_key=p.idempotency_key,
+                cause=p.cause,
+                lines=p.lines,
+                memo=p.memo,
+                reverses_id=p.reverses_id,
+            )
+            for p in postings
+        ]
+    results: list[JournalEntry | None] = []
+    pending: list[_Prepared] = []
+    for p in postings:
+        prepared = _prepare(
+            session, business_date, p.idempotency_key, p.cause, p.lines, p.memo, p.reverses_id
+        )
+        results.append(prepared if isinstance(prepared, JournalEntry) else None)
+        if not isinstance(prepared, JournalEntry):
+            pending.append(prepared)
+    ids = _account_ids(session, [line.account for p in pending for line in p.lines])
+    built = [_rows(p, ids) for p in pending]
+    moves = [part_moves(p.lines, p.amounts, ids) for p in pending]
+    written, current = write_many_postgresql(session, built, _bucket(session))
+    # Each written entry's parts as they stood right after it: what was read,
+    # less what the entries written after it moved.
+    later: dict[Part, Decimal] = {}
+    after: list[dict[Part, Decimal]] = []
+    for (_, _, _, drawn), move, entry in reversed(list(zip(built, moves, written, strict=True))):
+        after.append({part: current.get(part, ZERO) - later.get(part, ZERO) for part in drawn})
+        if entry is not None:
+            for part, amount in move.items():
+                later[part] = later.get(part, ZERO) + amount
+    after.reverse()
+    outcomes = iter(zip(pending, built, written, after, strict=True))
+    for i, result in enumerate(results):
+        if result is None:
+            prepared, (_, _, _, drawn), entry, balances = next(outcomes)
+            if entry is None:  # posted before, or just now by a concurrent transaction
+                entry = _existing(session, prepared.idempotency_key, prepared.lines)
+            else:
+                refuse_overdrafts(session, drawn, balances)
+            results[i] = entry
+    return [entry for entry in results if entry is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    header: dict[str, Any]
+    idempotency_key: str
+    lines: Sequence[Line]
+    amounts: list[Decimal]
+
+
+def _prepare(
+    session: Session,
+    business_date: date,
+    idempotency_key: str,
+    cause: str,
+    lines: Sequence[Line],
+    memo: str,
+    reverses_id: int | None,
+) -> _Prepared | JournalEntry:
+    """The entry checked and ready to write, or the one posted before under its
+    key if this one does not balance (it then has to be the same)."""
     amounts = [money(line.amount) for line in lines]
     if len(lines) < 2 or any(amount == 0 for amount in amounts) or sum(amounts, ZERO) != ZERO:
         if (existing := _posted(session, idempotency_key)) is not None:
@@ -252,10 +361,6 @@ def post(
             f"entry {idempotency_key!r} has {len(lines)} lines: post it with batch.post_lines",
             code="entry_too_large",
         )
-    ids = _account_ids(session, [line.account for line in lines])
-    moved: dict[int, Decimal] = {}
-    for line, amount in zip(lines, amounts, strict=True):
-        moved[ids[line.account]] = moved.get(ids[line.account], ZERO) + amount
     header = {
         "business_date": business_date,
         "posted_at": utcnow(),
@@ -264,6 +369,17 @@ def post(
         "memo": memo,
         "reverses_id": reverses_id,
     }
+    return _Prepared(header, idempotency_key, lines, amounts)
+
+
+def _rows(
+    prepared: _Prepared, ids: dict[str, int]
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[int, Decimal], Drawn]:
+    """Header, line rows, balance moves by account id and drawn parts of an entry."""
+    lines, amounts = prepared.lines, prepared.amounts
+    moved: dict[int, Decimal] = {}
+    for line, amount in zip(lines, amounts, strict=True):
+        moved[ids[line.account]] = moved.get(ids[line.account], ZERO) + amount
     rows = [
         {
             "account_id": ids[line.account],
@@ -273,19 +389,15 @@ def post(
         }
         for line, amount in zip(lines, amounts, strict=True)
     ]
-    drawn = drawn_parts(lines, amounts, ids)
-    current: dict[Part, Decimal] | None = None
-    if session.get_bind().dialect.name == "postgresql":
-        entry, current = write_postgresql(session, header, rows, moved, drawn, _bucket(session))
-    else:
-        entry = _write(session, header, rows, moved)  # SQLite: one writer at a time, no locks
-    if entry is None:  # posted before, or just now by a concurrent transaction
-        existing = _posted(session, idempotency_key)
-        if existing is None:
-            raise ConflictError(f"idempotency key {idempotency_key!r} is being posted")
-        return _the_same_or_conflict(session, existing, lines)
-    refuse_overdrafts(session, drawn, current)
-    return entry
+    return prepared.header, rows, moved, drawn_parts(lines, amounts, ids)
+
+
+def _existing(session: Session, idempotency_key: str, lines: Sequence[Line]) -> JournalEntry:
+    """The entry posted before under this key, or just now by a concurrent transaction."""
+    existing = _posted(session, idempotency_key)
+    if existing is None:
+        raise ConflictError(f"idempotency key {idempotency_key!r} is being posted")
+    return _the_same_or_conflict(session, existing, lines)
 
 
 def _write(

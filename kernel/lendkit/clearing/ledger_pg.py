@@ -20,7 +20,7 @@ from lendkit.clearing.money import money
 from lendkit.clearing.overdraft import Drawn, Part, lock_keys
 from lendkit.db import Base
 
-__all__ = ["write_postgresql"]
+__all__ = ["write_many_postgresql", "write_postgresql"]
 
 _Row = TypeVar("_Row", bound=Base)
 
@@ -114,6 +114,108 @@ def write_postgresql(
     # The rows are written: hand back the entry without reading it again (its
     # lines load when first asked for).
     return _persistent(session, JournalEntry(id=written[0][0], **header)), current
+
+
+# Several entries in one statement (``ledger.post_many``): as POST_PG, each
+# entry's lines and balance moves carry its key, so an entry whose key exists
+# writes nothing; the moves are summed by account, as one INSERT may touch a
+# balance row once.
+POST_MANY_PG = """
+WITH entry AS (
+  INSERT INTO journal_entry (business_date, posted_at, idempotency_key, cause, memo, reverses_id)
+  SELECT e.business_date, e.posted_at, e.idempotency_key, e.cause, e.memo, e.reverses_id
+  FROM unnest(%(dates)s::date[], %(posted)s::timestamptz[], %(keys)s::varchar[],
+              %(causes)s::varchar[], %(memos)s::varchar[], %(reverses)s::bigint[])
+       WITH ORDINALITY AS e(business_date, posted_at, idempotency_key, cause, memo, reverses_id, n)
+  ORDER BY e.n
+  ON CONFLICT (idempotency_key) DO NOTHING
+  RETURNING id, idempotency_key
+), lines AS (
+  INSERT INTO journal_line (entry_id, account_id, amount, loan_id, source)
+  SELECT entry.id, v.account_id, v.amount, v.loan_id, v.source
+  FROM unnest(%(line_keys)s::varchar[], %(accounts)s::integer[], %(amounts)s::numeric[],
+              %(loans)s::bigint[], %(sources)s::varchar[])
+       WITH ORDINALITY AS v(key, account_id, amount, loan_id, source, n)
+  JOIN entry ON entry.idempotency_key = v.key
+  ORDER BY v.n
+  RETURNING id
+), balances AS (
+  INSERT INTO account_balance (account_id, bucket, balance)
+  SELECT b.account_id, %(bucket)s::smallint, sum(b.amount)
+  FROM unnest(%(moved_keys)s::varchar[], %(moved_accounts)s::integer[], %(moved)s::numeric[])
+       AS b(key, account_id, amount)
+  JOIN entry ON entry.idempotency_key = b.key
+  GROUP BY b.account_id
+  HAVING sum(b.amount) <> 0
+  ORDER BY b.account_id
+  ON CONFLICT (account_id, bucket)
+  DO UPDATE SET balance = account_balance.balance + excluded.balance
+  RETURNING 1
+), locks AS (
+  SELECT pg_advisory_xact_lock(hashtextextended(k.key, 0))
+  FROM unnest(%(lock_keys)s::text[]) WITH ORDINALITY AS k(key, n)
+  ORDER BY k.n
+)
+SELECT entry.idempotency_key, entry.id, (SELECT count(*) FROM lines), (SELECT count(*) FROM locks)
+FROM entry
+"""
+
+Built = tuple[dict[str, Any], list[dict[str, Any]], dict[int, Decimal], Drawn]
+
+
+def write_many_postgresql(
+    session: Session, built: Sequence[Built], bucket: int
+) -> tuple[list[JournalEntry | None], dict[Part, Decimal]]:
+    """Entries (header, line rows, balance moves, drawn parts) in one statement
+    (``POST_MANY_PG``): each written entry, None for a key that exists; then,
+    as :func:`write_postgresql`, the balances of the parts the written
+    entries draw on."""
+    headers = [header for header, _, _, _ in built]
+    lines = [(h["idempotency_key"], row) for h, rows, _, _ in built for row in rows]
+    moves = [
+        (h["idempotency_key"], a, amount)
+        for h, _, moved, _ in built
+        for a, amount in sorted(moved.items())
+        if amount
+    ]
+    session.flush()  # the driver's SQL bypasses the session: write what it holds first
+    connection = session.connection()
+    rows = on_driver(
+        connection,
+        POST_MANY_PG,
+        {
+            "dates": _array(str(h["business_date"]) for h in headers),
+            "posted": _array(str(h["posted_at"]) for h in headers),
+            "keys": _array(h["idempotency_key"] for h in headers),
+            "causes": _array(h["cause"] for h in headers),
+            "memos": _array(h["memo"] for h in headers),
+            "reverses": _array(h["reverses_id"] for h in headers),
+            "line_keys": _array(key for key, _ in lines),
+            "accounts": _array(row["account_id"] for _, row in lines),
+            "amounts": _array(row["amount"] for _, row in lines),
+            "loans": _array(row["loan_id"] for _, row in lines),
+            "sources": _array(row["source"] for _, row in lines),
+            "bucket": bucket,
+            "moved_keys": _array(key for key, _, _ in moves),
+            "moved_accounts": _array(a for _, a, _ in moves),
+            "moved": _array(amount for _, _, amount in moves),
+            "lock_keys": _array(sorted({k for *_, drawn in built for k in lock_keys(drawn)})),
+        },
+    )
+    ids = {key: entry_id for key, entry_id, _, _ in rows}
+    entries: list[JournalEntry | None] = []
+    drawn: Drawn = {}
+    for header, _, _, parts in built:
+        if header["idempotency_key"] in ids:
+            entry = JournalEntry(id=ids[header["idempotency_key"]], **header)
+            entries.append(_persistent(session, entry))
+            drawn.update(parts)
+        else:
+            entries.append(None)
+    current: dict[Part, Decimal] = {}
+    if drawn:
+        current = _balance_rows(on_driver(connection, BALANCES_PG, _balance_parameters(drawn)))
+    return entries, current
 
 
 def on_driver(

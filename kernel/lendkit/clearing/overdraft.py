@@ -27,6 +27,7 @@ __all__ = [
     "current_balances",
     "drawn_parts",
     "lock_keys",
+    "part_moves",
     "refuse_overdrafts",
 ]
 
@@ -46,19 +47,33 @@ class Drawing(Protocol):
 
 def drawn_parts(lines: Sequence[Drawing], amounts: Sequence[Decimal], ids: dict[str, int]) -> Drawn:
     """The no-overdraft parts this entry draws on: only those can it overdraw."""
-    moved: dict[Part, Decimal] = {}
     names: Drawn = {}
+    moved = _moves(lines, amounts, ids, names)
+    return {
+        part: names[part]
+        for part, amount in moved.items()
+        if (amount < 0 if names[part][1].debit_normal else amount > 0)
+    }
+
+
+def part_moves(
+    lines: Sequence[Drawing], amounts: Sequence[Decimal], ids: dict[str, int]
+) -> dict[Part, Decimal]:
+    """What this entry moves on each no-overdraft part, drawn or not."""
+    return _moves(lines, amounts, ids, {})
+
+
+def _moves(
+    lines: Sequence[Drawing], amounts: Sequence[Decimal], ids: dict[str, int], names: Drawn
+) -> dict[Part, Decimal]:
+    moved: dict[Part, Decimal] = {}
     for line, amount in zip(lines, amounts, strict=True):
         kind = kind_of(line.account)
         if kind.no_overdraft:
             part = (ids[line.account], kind.by_loan, line.loan_id if kind.by_loan else None)
             moved[part] = moved.get(part, ZERO) + amount
             names[part] = (line.account, kind)
-    return {
-        part: names[part]
-        for part, amount in moved.items()
-        if (amount < 0 if names[part][1].debit_normal else amount > 0)
-    }
+    return moved
 
 
 def lock_keys(drawn: Drawn) -> list[str]:

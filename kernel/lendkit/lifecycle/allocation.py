@@ -270,19 +270,19 @@ def post_repayment(
     if not repayment.total:
         return
     allocated, settled = postings.repayment(session, loan.id, repayment, channel, funders)
-    post(
+    # One round trip on PostgreSQL for both entries, each with its own key.
+    ledger.post_many(
         session,
-        loan.id,
-        business_date,
-        f"{idempotency_key}:allocate",
-        "repayment allocated",
-        allocated,
-    )
-    post(
-        session,
-        loan.id,
-        business_date,
-        f"{idempotency_key}:settle",
-        "repayment settled to the funders' pools",
-        settled,
+        business_date=business_date,
+        postings=[
+            ledger.Posting(
+                f"{idempotency_key}:allocate", f"loan:{loan.id}", allocated, "repayment allocated"
+            ),
+            ledger.Posting(
+                f"{idempotency_key}:settle",
+                f"loan:{loan.id}",
+                settled,
+                "repayment settled to the funders' pools",
+            ),
+        ],
     )
