@@ -159,6 +159,21 @@ def test_the_agreement_shows_parties_terms_the_whole_schedule_and_both_rates(run
     assert (contract.template_origin, contract.template_version) == ("kit", "2026.12-1")
 
 
+def test_the_agreement_shows_the_schedule_as_booked_with_the_products_conventions(runtime):
+    """A fixed due day, a 365-day count and due dates moved off holidays: the
+    agreement lists the rows the loan was booked with, not plain monthly ones."""
+    loan_id = book(runtime, 7, repayment_day=20, day_count=365, shift_holidays=True)
+    words = pdf_text(prepared(runtime, loan_id).pdf_bytes)
+    with runtime.read_sessions() as session:
+        booked = booking.schedule_of(session.get(loans.Loan, loan_id), START)
+    # 20 February 2026 falls in the Spring Festival holiday: the first due date moves.
+    assert booked.rows[0].due_date > date(2026, 2, 20)
+    assert booked.first_period_days == 36
+    for row in booked.rows:
+        cells = [row.due_date.isoformat(), f"{row.interest:,.2f}", f"{row.payment:,.2f}"]
+        assert all(cell in words for cell in cells), cells
+
+
 def test_the_pdf_is_encrypted_at_rest_and_preparing_twice_changes_nothing(runtime):
     loan_id = book(runtime, 2)
     first = prepared(runtime, loan_id)

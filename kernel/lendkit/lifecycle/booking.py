@@ -68,7 +68,7 @@ class Terms:
     product_version: int | None = None  # the product version the terms were copied from
 
 
-def _schedule(terms: Terms | Loan, start: date) -> Schedule:
+def schedule_of(terms: Terms | Loan, start: date) -> Schedule:
     """The schedule of a loan's terms (as booked, or as offered) from ``start``."""
     return build_schedule(
         terms.principal,
@@ -107,7 +107,7 @@ def book(
                 code="idempotency_key_reused",
             )
         return existing
-    schedule = _schedule(terms, business_date)
+    schedule = schedule_of(terms, business_date)
     check_rate_cap(annualized_rate(schedule), runtime.settings, on=business_date)
     cap = runtime.settings.caps.rate_cap(business_date)
     if sorted(terms.allocation_order) != sorted(ALLOCATION_ORDER):
@@ -274,7 +274,7 @@ def activate(session: Session, loan_id: int, disbursed_on: date) -> Loan:
     loan = locked(session, loan_id)
     if loan.status != LoanStatus.DISBURSING and loan.status != LoanStatus.BOOKED:
         return loan  # already active (a repeated event) or past it
-    schedule = _schedule(loan, disbursed_on)
+    schedule = schedule_of(loan, disbursed_on)
     start = disbursed_on
     for row in schedule.rows:
         session.add(

@@ -41,7 +41,7 @@ from lendkit.clearing.payments import business_today
 from lendkit.crypto.sm3 import sm3_hex
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError, NotFoundError
-from lendkit.lifecycle import loans
+from lendkit.lifecycle import booking, loans
 from lendkit.lifecycle.application_models import Application
 from lendkit.lifecycle.contract_models import Contract, ContractStatus
 from lendkit.lifecycle.contract_render import (
@@ -53,7 +53,6 @@ from lendkit.lifecycle.contract_render import (
 from lendkit.lifecycle.contract_status import contract_of
 from lendkit.lifecycle.models import Loan, LoanStatus
 from lendkit.lifecycle.pricing import annualized_rate
-from lendkit.lifecycle.schedules import build_schedule
 from lendkit.models import Borrower
 
 if TYPE_CHECKING:
@@ -99,15 +98,7 @@ def prepare(session: Session, runtime: Runtime, loan_id: int, *, actor: str = "s
             code="contract_party_incomplete",
         )
     booked = booked_on(session, loan)
-    schedule = build_schedule(
-        loan.principal,
-        loan.term,
-        loan.annual_rate,
-        loan.method,
-        start=booked,
-        upfront_fee=loan.upfront_fee,
-        instalment_fee=loan.instalment_fee,
-    )
+    schedule = booking.schedule_of(loan, booked)  # the booked one: holidays, day count, due day
     number = f"{runtime.settings.tenant.slug.upper()[:20]}-{booked:%Y%m%d}-{loan.id:08d}"
     offer = session.scalar(select(Application.offer).where(Application.loan_id == loan.id))
     context = agreement_context(
