@@ -18,7 +18,7 @@ import pytest
 from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.lifecycle import consents, contracts
 from lendkit.lifecycle.application_models import Application, ApplicationEvent
-from lendkit.lifecycle.models import Loan
+from lendkit.lifecycle.loan_models import Loan
 from lendkit.lifecycle.pricing import quote
 from lendkit.models import Borrower, OutboxEvent
 from lendkit.testing import SAMPLE_PRODUCTS

@@ -35,7 +35,7 @@ from lendkit.lifecycle.collection_models import (
     Promise,
     Reminder,
 )
-from lendkit.lifecycle.models import Loan, LoanEvent
+from lendkit.lifecycle.loan_models import Loan, LoanEvent
 from lendkit.models import Borrower, OutboxEvent, StaffUser
 from lendkit.testing.factories import add_capital, disbursed_loan
 from lendkit.types import ContactReceipt, ContactRequest, Event

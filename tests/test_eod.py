@@ -11,7 +11,7 @@ from lendkit.clearing import funding, ledger
 from lendkit.clearing.colending import Funder
 from lendkit.errors import ConflictError
 from lendkit.lifecycle import accrual, allocation, booking, eod, loans
-from lendkit.lifecycle.models import Instalment, Loan, LoanEvent
+from lendkit.lifecycle.loan_models import Instalment, Loan, LoanEvent
 from lendkit.lifecycle.schedules import build_schedule
 from lendkit.models import OutboxEvent
 from lendkit.testing.factories import add_capital, borrower, disbursed_loan

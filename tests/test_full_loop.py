@@ -22,7 +22,7 @@ from lendkit.auth.testing import session_headers, staff_headers
 from lendkit.clearing import ledger, payments
 from lendkit.clearing.ledger import Line
 from lendkit.lifecycle import eod
-from lendkit.lifecycle.models import Loan
+from lendkit.lifecycle.loan_models import Loan
 from lendkit.testing import SAMPLE_PRODUCTS
 from lendkit_channel_sandbox.testing import sandbox_tenant_on, wait_for
 from lendkit_demo.people import demo_people

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from lendkit.clearing import ledger
 from lendkit.lifecycle import allocation, booking, eod, loans, prepayment
-from lendkit.lifecycle.models import Instalment, Loan
+from lendkit.lifecycle.loan_models import Instalment, Loan
 from lendkit.testing.factories import add_capital, borrower, disbursed_loan
 from sqlalchemy import select
 

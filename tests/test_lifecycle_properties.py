@@ -18,7 +18,7 @@ from lendkit.clearing.colending import Funder
 from lendkit.crypto.keys import write_master_key
 from lendkit.errors import LendkitError
 from lendkit.lifecycle import allocation, booking, eod, loans, prepayment
-from lendkit.lifecycle.models import Instalment
+from lendkit.lifecycle.loan_models import Instalment
 from lendkit.runtime import open_runtime
 from lendkit.settings import Settings
 from lendkit.testing.factories import add_capital, borrower, disbursed_loan

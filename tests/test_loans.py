@@ -11,7 +11,7 @@ from lendkit.clearing import funding, ledger, postings
 from lendkit.clearing.colending import Funder
 from lendkit.errors import ConflictError, ValidationFailed
 from lendkit.lifecycle import booking, eod, loans, prepayment, write_off
-from lendkit.lifecycle.models import Instalment, Loan
+from lendkit.lifecycle.loan_models import Instalment, Loan
 from lendkit.testing.factories import add_capital, borrower, disbursed_loan
 from sqlalchemy import select
 

@@ -15,7 +15,7 @@ from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.clearing import ledger, payments
 from lendkit.clearing.ledger import Line
 from lendkit.lifecycle import booking, repayment
-from lendkit.lifecycle.models import Instalment, Loan, LoanEvent
+from lendkit.lifecycle.loan_models import Instalment, Loan, LoanEvent
 from lendkit.testing.factories import disbursed_loan
 from lendkit_channel_sandbox.testing import sandbox_tenant_on, wait_for
 from lendkit_demo.people import demo_people

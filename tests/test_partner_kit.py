@@ -483,7 +483,7 @@ def test_the_conformance_check_reports_every_rule_a_plugin_breaks(tmp_path):
 READER = """
     import lendkit
     from lendkit.db import Base
-    from lendkit.lifecycle import models
+    from lendkit.lifecycle import loan_models as models
     from lendkit.models import Borrower
     from lendkit.views import loan
     from sqlalchemy import MetaData, Table, text
@@ -506,13 +506,13 @@ READER = """
 """
 
 READER_TEST = """
-    import lendkit.lifecycle.models
+    import lendkit.lifecycle.loan_models
     from sqlalchemy import text
 
 
     def test_it(session):
         session.execute(text("UPDATE loan SET status = 'settled'"))
-        assert lendkit.lifecycle.models.Loan
+        assert lendkit.lifecycle.loan_models.Loan
 """
 
 
@@ -535,15 +535,15 @@ def test_the_conformance_check_refuses_reading_kernel_tables_in_the_source_and_i
 
     where = [p.split(": reads kernel tables directly, ")[0] for p in problems]
     assert where == [
-        "readers/plugin.py:4",  # from lendkit.lifecycle import models
+        "readers/plugin.py:4",  # from lendkit.lifecycle import loan_models as models
         "readers/plugin.py:5",  # from lendkit.models import Borrower
         "readers/plugin.py:9",  # SELECT ... FROM borrower
         "readers/plugin.py:14",  # Base.metadata.tables
         "readers/plugin.py:18",  # insert into "journal_line"
         "readers/plugin.py:19",  # Table("loan_instalment", ...)
-        "tests/test_readers.py:2",  # import lendkit.lifecycle.models
+        "tests/test_readers.py:2",  # import lendkit.lifecycle.loan_models
         "tests/test_readers.py:7",  # UPDATE loan SET
-        "tests/test_readers.py:8",  # lendkit.lifecycle.models.Loan
+        "tests/test_readers.py:8",  # lendkit.lifecycle.loan_models.Loan
     ]
     assert all(p.endswith("(read through lendkit.views)") for p in problems)
     assert any("imports kernel model lendkit.models.Borrower" in p for p in problems)

@@ -17,7 +17,7 @@ from lendkit.auth.testing import borrower_headers, staff_headers
 from lendkit.errors import StartupError
 from lendkit.lifecycle import consents, products
 from lendkit.lifecycle.application_models import Application
-from lendkit.lifecycle.models import Loan
+from lendkit.lifecycle.loan_models import Loan
 from lendkit.lifecycle.product_models import ProductVersion
 from lendkit.models import Borrower, OutboxEvent
 from lendkit.runtime import open_runtime

@@ -35,7 +35,7 @@ from lendkit.callers import BorrowerCaller, Caller
 from lendkit.lifecycle import application_views as _application_views
 from lendkit.lifecycle import client_context, loans
 from lendkit.lifecycle.application_models import Application
-from lendkit.lifecycle.models import Instalment, Loan
+from lendkit.lifecycle.loan_models import Instalment, Loan
 from lendkit.models import Borrower
 from lendkit.row_values import from_fields
 from lendkit.types import ClientContext

@@ -35,7 +35,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from lendkit.clearing.money import FEN, money
-from lendkit.lifecycle.models import EodChunk, EodRun
+from lendkit.lifecycle.loan_models import EodChunk, EodRun
 
 __all__ = [
     "accrued_interest",

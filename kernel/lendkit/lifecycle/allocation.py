@@ -23,8 +23,8 @@ from lendkit.clearing.colending import Funder, Repayment
 from lendkit.clearing.money import ZERO, money
 from lendkit.errors import ConflictError
 from lendkit.lifecycle import accrual, overdue
+from lendkit.lifecycle.loan_models import RUNNING, Instalment, Loan, LoanStatus
 from lendkit.lifecycle.loans import locked, open_rows, post, receivable, record
-from lendkit.lifecycle.models import RUNNING, Instalment, Loan, LoanStatus
 
 __all__ = [
     "Allocation",

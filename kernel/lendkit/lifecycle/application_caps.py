@@ -18,7 +18,7 @@ from lendkit.clearing.money import ZERO, money
 from lendkit.db import utcnow
 from lendkit.errors import ValidationFailed
 from lendkit.lifecycle.application_models import Application, ApplicationStatus
-from lendkit.lifecycle.models import Loan, LoanStatus
+from lendkit.lifecycle.loan_models import Loan, LoanStatus
 from lendkit.settings import Settings
 
 __all__ = ["OUTSTANDING_LOANS", "check_caps", "exposure", "still_open"]

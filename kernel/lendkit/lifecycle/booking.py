@@ -25,8 +25,8 @@ from lendkit.clearing.payment_orders import business_today
 from lendkit.clearing.payment_requests import request_disbursement
 from lendkit.errors import ConflictError, ValidationFailed
 from lendkit.lifecycle import client_context, contract_status, overdue
+from lendkit.lifecycle.loan_models import Instalment, Loan, LoanStatus
 from lendkit.lifecycle.loans import locked, post, record
-from lendkit.lifecycle.models import Instalment, Loan, LoanStatus
 from lendkit.lifecycle.pricing import annualized_rate, check_rate_cap
 from lendkit.lifecycle.products import version_of
 from lendkit.lifecycle.schedules import Schedule, build_schedule

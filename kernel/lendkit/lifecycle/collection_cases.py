@@ -30,7 +30,7 @@ from lendkit.db import utcnow
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
 from lendkit.lifecycle import loans, write_off
 from lendkit.lifecycle.collection_models import Assignment, CaseStatus, CollectionCase, Note
-from lendkit.lifecycle.models import Instalment, Loan, LoanStatus
+from lendkit.lifecycle.loan_models import Instalment, Loan, LoanStatus
 from lendkit.masking import mask_text
 from lendkit.models import StaffUser
 from lendkit.row_values import plain_view

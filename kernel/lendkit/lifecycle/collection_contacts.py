@@ -29,7 +29,7 @@ from lendkit.db import utcnow
 from lendkit.errors import ConflictError, LendkitError, ValidationFailed
 from lendkit.lifecycle.collection_cases import amount_to_cure, open_case, staff_text
 from lendkit.lifecycle.collection_models import Contact
-from lendkit.lifecycle.models import Loan
+from lendkit.lifecycle.loan_models import Loan
 from lendkit.lifecycle.vendor_calls import ask_vendor
 from lendkit.models import Borrower
 from lendkit.row_values import plain_view

@@ -22,7 +22,7 @@ from lendkit.errors import ConflictError, ValidationFailed
 from lendkit.lifecycle import loans
 from lendkit.lifecycle.collection_cases import find_loan, open_case
 from lendkit.lifecycle.collection_models import Promise, PromiseStatus
-from lendkit.lifecycle.models import Loan, LoanEvent
+from lendkit.lifecycle.loan_models import Loan, LoanEvent
 
 if TYPE_CHECKING:
     from lendkit.runtime import Runtime

@@ -34,7 +34,7 @@ from lendkit.lifecycle.collection_models import (
     Promise,
 )
 from lendkit.lifecycle.collection_promises import open_promises, promise_view
-from lendkit.lifecycle.models import Loan, LoanEvent, LoanStatus
+from lendkit.lifecycle.loan_models import Loan, LoanEvent, LoanStatus
 from lendkit.masking import mask_name, mask_phone
 from lendkit.models import Borrower, StaffUser
 

@@ -22,7 +22,7 @@ from lendkit.clearing.payments import business_today
 from lendkit.db import utcnow
 from lendkit.lifecycle.collection_contacts import RULES, ContactRules, send_sms
 from lendkit.lifecycle.collection_models import Reminder, ReminderStatus
-from lendkit.lifecycle.models import RUNNING, Instalment, Loan
+from lendkit.lifecycle.loan_models import RUNNING, Instalment, Loan
 from lendkit.models import Borrower
 from lendkit.types import Event
 

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from lendkit.clock import CHINA
 from lendkit.crypto.sm3 import sm3_hex
-from lendkit.lifecycle.models import Loan, LoanEvent
+from lendkit.lifecycle.loan_models import Loan, LoanEvent
 from lendkit.lifecycle.pricing import AnnualizedRate
 from lendkit.lifecycle.schedules import Schedule
 from lendkit.masking import mask_id_number, mask_name

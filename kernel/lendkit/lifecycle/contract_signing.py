@@ -33,7 +33,7 @@ from lendkit.lifecycle.contract_models import (
 )
 from lendkit.lifecycle.contract_status import latest_signature, status_view
 from lendkit.lifecycle.contracts import prepare, record_event
-from lendkit.lifecycle.models import Loan
+from lendkit.lifecycle.loan_models import Loan
 from lendkit.lifecycle.vendor_calls import ask_vendor
 from lendkit.models import Borrower
 from lendkit.types import ContractSigner, ContractToSign, SignatureResult, SignatureTicket

@@ -51,7 +51,7 @@ from lendkit.lifecycle.contract_render import (
     render,
 )
 from lendkit.lifecycle.contract_status import contract_of
-from lendkit.lifecycle.models import Loan, LoanStatus
+from lendkit.lifecycle.loan_models import Loan, LoanStatus
 from lendkit.lifecycle.pricing import annualized_rate
 from lendkit.models import Borrower
 

@@ -26,7 +26,7 @@ from lendkit.clearing.channels import CallbackMalformed, CallbackRejected
 from lendkit.errors import NotFoundError
 from lendkit.lifecycle import contract_signing, contract_status, contracts
 from lendkit.lifecycle.contract_models import Contract, ContractStatus
-from lendkit.lifecycle.models import Loan
+from lendkit.lifecycle.loan_models import Loan
 from lendkit.masking import mask_text
 from lendkit.types import Permission, SignatureCallbackRejected, SignatureResult
 from lendkit.web.routes import Db, Json, Req, Rt, get_route, post_route, routes_hook

@@ -46,7 +46,7 @@ from lendkit.clearing.ledger import Line
 from lendkit.db import utcnow
 from lendkit.errors import ConflictError
 from lendkit.lifecycle import accrual, eod_loan, overdue
-from lendkit.lifecycle.models import RUNNING, EodChunk, EodRun, Instalment, Loan, LoanEvent
+from lendkit.lifecycle.loan_models import RUNNING, EodChunk, EodRun, Instalment, Loan, LoanEvent
 from lendkit.models import OutboxEvent
 from lendkit.settings import Lifecycle
 

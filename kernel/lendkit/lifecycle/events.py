@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 import lendkit
 from lendkit.clearing.payment_orders import business_today, order_by_no
 from lendkit.lifecycle import booking, repayment
-from lendkit.lifecycle.models import Loan
+from lendkit.lifecycle.loan_models import Loan
 from lendkit.types import Event
 
 __all__: list[str] = []

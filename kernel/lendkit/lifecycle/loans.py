@@ -30,7 +30,7 @@ from lendkit.clearing.money import money
 from lendkit.clearing.payment_models import Payee
 from lendkit.clearing.postings import RECEIVABLES
 from lendkit.errors import ConflictError, NotFoundError
-from lendkit.lifecycle.models import Instalment, Loan, LoanEvent
+from lendkit.lifecycle.loan_models import Instalment, Loan, LoanEvent
 from lendkit.models import Borrower
 
 __all__ = [

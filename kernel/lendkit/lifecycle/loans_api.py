@@ -29,7 +29,7 @@ from lendkit.clearing.payment_models import PaymentOrder, Status
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
 from lendkit.lifecycle import booking, loans, prepayment, repayment
 from lendkit.lifecycle import loans_bodies as bodies
-from lendkit.lifecycle.models import Instalment, Loan, LoanEvent
+from lendkit.lifecycle.loan_models import Instalment, Loan, LoanEvent
 from lendkit.runtime import Runtime
 from lendkit.types import Permission
 from lendkit.web import paging

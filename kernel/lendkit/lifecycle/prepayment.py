@@ -26,8 +26,8 @@ from lendkit.lifecycle.allocation import (
     posted,
     recognise_in_full,
 )
+from lendkit.lifecycle.loan_models import RUNNING, Instalment, Loan, LoanStatus
 from lendkit.lifecycle.loans import OPEN_ROWS, locked, open_rows, receivable, record
-from lendkit.lifecycle.models import RUNNING, Instalment, Loan, LoanStatus
 from lendkit.lifecycle.schedules import build_schedule
 
 __all__ = ["payoff", "prepay", "prepay_part"]

@@ -25,8 +25,8 @@ from lendkit.clearing.payment_orders import business_today
 from lendkit.clearing.payment_requests import request_collection
 from lendkit.errors import ConflictError, NotFoundError, ValidationFailed
 from lendkit.lifecycle.allocation import Allocation, allocate
+from lendkit.lifecycle.loan_models import RUNNING, Loan, LoanStatus
 from lendkit.lifecycle.loans import payee_of, record
-from lendkit.lifecycle.models import RUNNING, Loan, LoanStatus
 from lendkit.lifecycle.prepayment import payoff, prepay, prepay_part
 from lendkit.lifecycle.write_off import recover
 

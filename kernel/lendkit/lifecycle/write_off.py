@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from lendkit.clearing import funding, postings
 from lendkit.clearing.money import money
 from lendkit.errors import ConflictError
+from lendkit.lifecycle.loan_models import Loan, LoanEvent, LoanStatus
 from lendkit.lifecycle.loans import locked, post, record
-from lendkit.lifecycle.models import Loan, LoanEvent, LoanStatus
 
 __all__ = ["approve_write_off", "recover", "request_write_off"]
 

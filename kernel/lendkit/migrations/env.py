@@ -14,7 +14,7 @@ import lendkit.lifecycle.application_models
 import lendkit.lifecycle.client_context
 import lendkit.lifecycle.collection_models
 import lendkit.lifecycle.contract_models
-import lendkit.lifecycle.models
+import lendkit.lifecycle.loan_models
 import lendkit.lifecycle.product_models
 import lendkit.models  # noqa: F401 - the kernel's tables, for autogenerate
 from lendkit.db import Base

@@ -20,7 +20,7 @@ from lendkit.clearing import colending, ledger, postings
 from lendkit.clearing.colending import Funder
 from lendkit.clearing.ledger import Line
 from lendkit.lifecycle import booking
-from lendkit.lifecycle.models import Loan
+from lendkit.lifecycle.loan_models import Loan
 from lendkit.models import Borrower
 
 if TYPE_CHECKING:

@@ -40,7 +40,7 @@ from lendkit.lifecycle import (
     write_off,
 )
 from lendkit.lifecycle import products as kernel_products
-from lendkit.lifecycle.models import RUNNING, Instalment, Loan
+from lendkit.lifecycle.loan_models import RUNNING, Instalment, Loan
 from lendkit.models import Borrower
 from lendkit.testing.factories import add_capital, disbursed_loan
 from lendkit.types import ProductSpec

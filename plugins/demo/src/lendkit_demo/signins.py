@@ -37,7 +37,7 @@ from lendkit.lifecycle import (
     contract_signing,
     contract_status,
 )
-from lendkit.lifecycle.models import RUNNING, Loan
+from lendkit.lifecycle.loan_models import RUNNING, Loan
 from lendkit.models import Borrower, StaffUser
 from lendkit.runtime import Runtime
 from lendkit.settings import Settings

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from lendkit import outbox
 from lendkit.clearing import payments, reconcile
-from lendkit.lifecycle.models import Loan
+from lendkit.lifecycle.loan_models import Loan
 from lendkit.models import Borrower
 from lendkit.types import ChannelResult, StatementLine
 from sqlalchemy import select
